@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from scoring.candidate import CandidateProcess
+from scoring.candidate import CandidateProcess, off_limits
 from scoring.errors import (  # noqa: F401  (re-exported for scorers)
     CandidateCrashed,
     CandidateError,
@@ -64,8 +64,13 @@ class ScoringContext:
         self.log_lines.append(str(line))
 
     @contextmanager
-    def candidate(self, file: str, function: str, memory_mb: int | None = None) -> Iterator[CandidateProcess]:
-        """Start the candidate's `file:function` in its own limited process; stop it on exit."""
+    def candidate(self, file: str, function: str, memory_mb: int | None = None,
+                  tripwire: bool = False) -> Iterator[CandidateProcess]:
+        """Start the candidate's `file:function` in its own limited process; stop it on exit.
+
+        With `tripwire`, the candidate's reads of the scorer's files, the reference solutions and
+        the scorer's process are refused and make the result invalid ("forbidden_access").
+        """
         proc = CandidateProcess(
             self.candidate_dir,
             file,
@@ -74,6 +79,7 @@ class ScoringContext:
             output_cap_bytes=self.output_cap_bytes,
             startup_timeout_s=max(0.1, self.remaining()),
             python=self.python,
+            boot_args=tuple(off_limits()) if tripwire else (),
         )
         self.processes.append(proc)
         try:

@@ -31,7 +31,11 @@ from scoring.errors import (
     CandidateProtocolError,
     CandidateRaised,
     CandidateTimeout,
+    Invalid,
 )
+
+FORBIDDEN_ACCESS = "forbidden_access"
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 MAX_FRAME = 1 << 30
 PR_SET_PDEATHSIG = 1
@@ -259,6 +263,14 @@ class CandidateProcess:
         kind = answer[0]
         if kind == expected:
             return answer[1] if len(answer) > 1 else None
+        if kind == "forbidden" and len(answer) == 2:
+            self.kill()
+            tried = [str(v)[:300] for v in (answer[1] if isinstance(answer[1], list) else [answer[1]])]
+            raise Invalid(
+                f"forbidden access: the candidate tried to read {tried[0] if tried else '?'} (the scorer's files, "
+                "the reference solutions and the scorer's process are off limits while scoring)",
+                reason=FORBIDDEN_ACCESS, details={"attempts": tried[:20]},
+            )
         if kind == "memory":
             self.kill()
             raise CandidateOutOfMemory(f"out of memory: the candidate exceeded its {self.memory_mb} MB limit ({answer[1]})")
@@ -296,6 +308,13 @@ class CandidateProcess:
                 )
             raise CandidateCrashed(f"crash: the candidate's process was killed by {name} during {what}")
         raise CandidateCrashed(f"crash: the candidate's process exited with code {code} during {what}")
+
+
+def off_limits() -> list[str]:
+    """What a candidate may not open while scored: the scorer's code, reference solutions, this process."""
+    roots = [REPO_ROOT / "reference_solutions", REPO_ROOT / "scoring", REPO_ROOT / "environments",
+             REPO_ROOT / ".git", Path(f"/proc/{os.getpid()}"), Path(f"/proc/{os.getppid()}")]
+    return sorted({os.path.realpath(p) for p in roots})
 
 
 # What the candidate's process inherits from the scorer's environment. The GPU-related names let a

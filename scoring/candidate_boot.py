@@ -2,13 +2,58 @@
 
 It is passed to `python -I -c`, so it imports nothing from this repository. It is not
 trusted: the scorer checks every answer and times every call from its own process.
+Arguments: the request and answer pipes, the file and function, then the folders that are off
+limits (the tripwire below; none by default). A candidate that tripped the wire answers
+("forbidden", [what it tried]) instead of its result.
 """
+
+# The tripwire shared by both boots: an audit hook that refuses, and remembers, plain reads of the
+# folders named in DENY (the scorer's files, reference solutions, the scorer's /proc entries). It
+# is a tripwire, not a sandbox: the docker sandbox is what keeps the files out of reach.
+TRIPWIRE = r'''
+_violations = []
+_busy = [False]
+_WATCHED = frozenset(("open", "os.listdir", "os.scandir", "os.chdir", "shutil.copyfile", "shutil.copytree",
+                      "glob.glob", "os.chmod", "os.remove", "os.rename", "os.truncate"))
+
+
+def _off_limits(path):
+    if path is None or isinstance(path, int):
+        return None
+    try:
+        real = os.path.realpath(os.fsdecode(path))
+    except Exception:
+        return None
+    for root in DENY:
+        if real == root or real.startswith(root + "/"):
+            return real
+    return None
+
+
+def _audit(event, args):
+    if _busy[0] or event not in _WATCHED or not args:
+        return
+    _busy[0] = True
+    try:
+        real = _off_limits(args[0])
+    finally:
+        _busy[0] = False
+    if real is not None:
+        _violations.append("%s %s" % (event, real))
+        raise PermissionError("rearena: %s is off limits while scoring" % real)
+
+
+if DENY:
+    sys.addaudithook(_audit)
+'''
 
 BOOT = r'''
 import os, sys, pickle, struct, traceback, importlib
 
 IN_FD, OUT_FD = int(sys.argv[1]), int(sys.argv[2])
 FILE, FUNC = sys.argv[3], sys.argv[4]
+DENY = tuple(p for p in sys.argv[5:] if p)
+''' + TRIPWIRE + r'''
 
 
 def _read_exact(n):
@@ -61,7 +106,10 @@ else:
     except MemoryError as exc:
         _send(("memory", "MemoryError while importing %s" % FILE))
     except BaseException as exc:
-        _send(("raised", type(exc).__name__, "importing %s failed: %s" % (FILE, str(exc)[:2000]), _tail(exc)))
+        if _violations:
+            _send(("forbidden", _violations[:20]))
+        else:
+            _send(("raised", type(exc).__name__, "importing %s failed: %s" % (FILE, str(exc)[:2000]), _tail(exc)))
 
 while fn is not None:
     try:
@@ -74,11 +122,12 @@ while fn is not None:
     _, args, kwargs = msg
     try:
         result = fn(*args, **kwargs)
-        _send(("ok", _plain(result)))
+        answer = ("ok", _plain(result))
     except MemoryError:
-        _send(("memory", "MemoryError in %s" % FUNC))
+        answer = ("memory", "MemoryError in %s" % FUNC)
     except BaseException as exc:
-        _send(("raised", type(exc).__name__, str(exc)[:2000], _tail(exc)))
+        answer = ("raised", type(exc).__name__, str(exc)[:2000], _tail(exc))
+    _send(("forbidden", _violations[:20]) if _violations else answer)
 sys.stdout.flush()
 os._exit(0)
 '''

@@ -20,47 +20,15 @@ with its own clock. The audit hook is a tripwire for plain reads of the scorer's
 not a sandbox (see environments/triton_cumsum/SCORING.md).
 """
 
+from scoring.candidate_boot import TRIPWIRE
+
 KERNEL_BOOT = r'''
 import os, sys, pickle, struct, traceback, importlib, ctypes
 
 IN_FD, OUT_FD = int(sys.argv[1]), int(sys.argv[2])
 FILE, FUNC, MODE = sys.argv[3], sys.argv[4], sys.argv[5]
 DENY = tuple(p for p in sys.argv[6:] if p)
-_violations = []
-_busy = [False]
-_WATCHED = frozenset(("open", "os.listdir", "os.scandir", "os.chdir", "shutil.copyfile", "shutil.copytree",
-                      "glob.glob", "os.chmod", "os.remove", "os.rename", "os.truncate"))
-
-
-def _off_limits(path):
-    if path is None or isinstance(path, int):
-        return None
-    try:
-        real = os.path.realpath(os.fsdecode(path))
-    except Exception:
-        return None
-    for root in DENY:
-        if real == root or real.startswith(root + "/"):
-            return real
-    return None
-
-
-def _audit(event, args):
-    if _busy[0] or event not in _WATCHED or not args:
-        return
-    _busy[0] = True
-    try:
-        real = _off_limits(args[0])
-    finally:
-        _busy[0] = False
-    if real is not None:
-        _violations.append("%s %s" % (event, real))
-        raise PermissionError("rearena: %s is off limits while scoring" % real)
-
-
-if DENY:
-    sys.addaudithook(_audit)
-
+''' + TRIPWIRE + r'''
 
 def _read_exact(n):
     chunks = []

@@ -12,20 +12,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scoring.candidate import CandidateProcess, _candidate_env
+from scoring.candidate import CandidateProcess, _candidate_env, off_limits
 from scoring.errors import CandidateProtocolError
 from scoring.kernel.boot import KERNEL_BOOT
 from scoring.kernel.checks import check_violations
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
-
-
-def off_limits() -> list[str]:
-    """What the candidate may not open: the scorer's code, reference solutions, this process."""
-    roots = [REPO_ROOT / "reference_solutions", REPO_ROOT / "scoring", REPO_ROOT / "environments",
-             REPO_ROOT / ".git", Path(f"/proc/{os.getpid()}"), Path(f"/proc/{os.getppid()}")]
-    return sorted({os.path.realpath(p) for p in roots})
 
 
 def peer_env(folder: Path, mode: str) -> dict[str, str]:

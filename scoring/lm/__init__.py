@@ -1,0 +1,1 @@
+"""Trusted pieces shared by the language-model environments: the hidden text source and safe weights."""

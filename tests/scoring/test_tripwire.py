@@ -1,0 +1,74 @@
+"""The generic candidate boot's tripwire: with ctx.candidate(..., tripwire=True), a candidate that
+reads the reference solutions or the scorer's files is refused with reason forbidden_access."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from scoring.api import Invalid, ScoringContext
+from testpaths import REPO
+
+READER = '''
+def peek(path):
+    with open(path) as f:
+        return f.read(20)
+
+def swallow(path):
+    try:
+        open(path).read()
+    except OSError:
+        pass
+    return "nothing to see"
+'''
+
+AT_IMPORT = '''
+try:
+    LEAK = open(%r).read()
+except OSError:
+    LEAK = None
+
+def peek(path):
+    return "fine"
+'''
+
+
+def _ctx(tmp_path, source: str) -> ScoringContext:
+    (tmp_path / "solution.py").write_text(source)
+    return ScoringContext(environment="t", variant="tiny", params={}, candidate_dir=tmp_path,
+                          deadline=time.monotonic() + 30, rng=random.Random(1))
+
+
+TARGET = str(REPO / "reference_solutions" / "rolling_median" / "solution.py")
+
+
+def test_without_the_tripwire_the_read_succeeds(tmp_path):
+    with _ctx(tmp_path, READER).candidate("solution.py", "peek") as cand:
+        assert cand.call(TARGET, timeout=20) == open(TARGET).read(20)
+
+
+@pytest.mark.parametrize("function", ["peek", "swallow"])
+def test_a_read_of_the_reference_solutions_is_forbidden_even_when_the_error_is_swallowed(tmp_path, function):
+    with pytest.raises(Invalid) as info:
+        with _ctx(tmp_path, READER).candidate("solution.py", function, tripwire=True) as cand:
+            cand.call(TARGET, timeout=20)
+    assert info.value.reason == "forbidden_access"
+    assert "reference_solutions/rolling_median/solution.py" in info.value.message
+    assert info.value.details["attempts"]
+
+
+def test_a_read_at_import_time_is_reported_on_the_first_call(tmp_path):
+    (tmp_path / "c").mkdir()
+    ctx = _ctx(tmp_path / "c", AT_IMPORT % TARGET)
+    with pytest.raises(Invalid) as info:
+        with ctx.candidate("solution.py", "peek", tripwire=True) as cand:
+            cand.call("x", timeout=20)
+    assert info.value.reason == "forbidden_access"
+
+
+def test_reads_of_its_own_files_are_allowed(tmp_path):
+    (tmp_path / "data.txt").write_text("mine")
+    with _ctx(tmp_path, READER).candidate("solution.py", "peek", tripwire=True) as cand:
+        assert cand.call(str(tmp_path / "data.txt"), timeout=20) == "mine"
