@@ -47,15 +47,8 @@ if DENY:
     sys.addaudithook(_audit)
 '''
 
-BOOT = r'''
-import os, sys, pickle, struct, traceback, importlib
-
-IN_FD, OUT_FD = int(sys.argv[1]), int(sys.argv[2])
-FILE, FUNC = sys.argv[3], sys.argv[4]
-DENY = tuple(p for p in sys.argv[5:] if p)
-''' + TRIPWIRE + r'''
-
-
+# Frames in and out (8-byte length, then a pickle) and a short traceback, shared by both boots.
+FRAMING = r'''
 def _read_exact(n):
     chunks = []
     while n:
@@ -78,15 +71,23 @@ def _send(obj):
         view = view[n:]
 
 
+def _tail(exc):
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])[-4000:]
+'''
+
+BOOT = r'''
+import os, sys, pickle, struct, traceback, importlib
+
+IN_FD, OUT_FD = int(sys.argv[1]), int(sys.argv[2])
+FILE, FUNC = sys.argv[3], sys.argv[4]
+DENY = tuple(p for p in sys.argv[5:] if p)
+''' + TRIPWIRE + FRAMING + r'''
+
 def _plain(value):
     # numpy arrays and torch tensors go back as nested lists
     if hasattr(value, "tolist") and not isinstance(value, (list, tuple, str, bytes)):
         return value.tolist()
     return value
-
-
-def _tail(exc):
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])[-4000:]
 
 
 sys.path.insert(0, os.getcwd())

@@ -20,7 +20,7 @@ with its own clock. The audit hook is a tripwire for plain reads of the scorer's
 not a sandbox (see environments/triton_cumsum/SCORING.md).
 """
 
-from scoring.candidate_boot import TRIPWIRE
+from scoring.candidate_boot import FRAMING, TRIPWIRE
 
 KERNEL_BOOT = r'''
 import os, sys, pickle, struct, traceback, importlib, ctypes
@@ -28,33 +28,7 @@ import os, sys, pickle, struct, traceback, importlib, ctypes
 IN_FD, OUT_FD = int(sys.argv[1]), int(sys.argv[2])
 FILE, FUNC, MODE = sys.argv[3], sys.argv[4], sys.argv[5]
 DENY = tuple(p for p in sys.argv[6:] if p)
-''' + TRIPWIRE + r'''
-
-def _read_exact(n):
-    chunks = []
-    while n:
-        chunk = os.read(IN_FD, min(n, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def _send(obj):
-    try:
-        data = pickle.dumps(obj, protocol=5)
-    except Exception as exc:
-        data = pickle.dumps(("raised", "TypeError", "the answer cannot be sent back: %s" % exc, ""), protocol=5)
-    view = memoryview(struct.pack(">Q", len(data)) + data)
-    while view:
-        n = os.write(OUT_FD, view)
-        view = view[n:]
-
-
-def _tail(exc):
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])[-4000:]
-
+''' + TRIPWIRE + FRAMING + r'''
 
 try:
     import torch

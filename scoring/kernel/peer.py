@@ -6,7 +6,6 @@ copy peer that measures the harness's overhead and the copy floor through the sa
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
 import shutil
-import sys
 import tempfile
 import time
 import tomllib
@@ -14,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from envsupport import load_module
 from scoring.api import ScoringContext, WrongAnswer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,19 +21,7 @@ REF_DIR = ROOT / "reference_solutions" / "rolling_median"
 BAD = Path(__file__).resolve().parent / "candidates"
 
 
-def _load(path: Path, name: str):
-    """Import a file as a module without leaving __pycache__ in environment folders."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.dont_write_bytecode = saved
-    return module
-
-
-scorer = _load(ENV_DIR / "scorer.py", "rolling_median_scorer_under_test")
+scorer = load_module(ENV_DIR / "scorer.py", "rolling_median_scorer_under_test")
 MANIFEST = tomllib.loads((ENV_DIR / "environment.toml").read_text())
 TINY = MANIFEST["variants"]["tiny"]["params"]
 
@@ -121,14 +108,14 @@ def test_numpy_candidate_returning_an_array_is_valid():
 
 
 def test_trusted_implementation_equals_sorting_every_window():
-    naive = _load(ENV_DIR / "starting" / "solution.py", "rolling_median_start_under_test").rolling_median
+    naive = load_module(ENV_DIR / "starting" / "solution.py", "rolling_median_start_under_test").rolling_median
     rng = random.Random(7)
     for values, window in _random_inputs(rng, 150):
         assert _hex(scorer.trusted_rolling_median(values, window)) == _hex(naive(values, window))
 
 
 def test_reference_is_bit_identical_to_the_scorers_implementation():
-    reference = _load(REF_DIR / "solution.py", "rolling_median_reference_under_test").rolling_median
+    reference = load_module(REF_DIR / "solution.py", "rolling_median_reference_under_test").rolling_median
     rng = random.Random(11)
     for values, window in _random_inputs(rng, 300):
         assert _hex(reference(values, window)) == _hex(scorer.trusted_rolling_median(values, window))

@@ -6,13 +6,14 @@ import importlib.util
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 import tomllib
 from pathlib import Path
 
 import pytest
+
+from envsupport import load_module  # noqa: F401  (re-exported for the tests)
 
 # Kernels run on CPU tensors through Triton's interpreter. Triton reads this when a kernel is
 # decorated, so it must be set before any solution module is imported (the scorer sets it for the
@@ -36,18 +37,6 @@ def require_kernel_stack() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{why} (required when CI=true)", pytrace=False)
     pytest.skip(why, allow_module_level=True)
-
-
-def load_module(path: Path, name: str):
-    """Import a file as a module, leaving no __pycache__ beside it."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.dont_write_bytecode = saved
-    return module
 
 
 def params(variant: str = "tiny", **overrides) -> dict:
