@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from scoring.api_errors import classify  # noqa: F401  (re-exported: the tests import it from here)
+
 API_WAIT = "api_wait"
-RETRY_STATUSES = (408, 409, 429)
 
 
 class AgentStop(Exception):
@@ -78,22 +79,6 @@ def retry_after(exc: Exception) -> float | None:
             return max(0.0, when.timestamp() - time.time())
     except (TypeError, ValueError):
         return None
-
-
-def classify(exc: Exception) -> tuple[str, bool]:
-    """(kind, retryable) of an API failure."""
-    import openai
-
-    if isinstance(exc, openai.APITimeoutError):
-        return "timeout", True
-    if isinstance(exc, openai.APIConnectionError):
-        return "connection", True
-    status = getattr(exc, "status_code", None)
-    if status == 429:
-        return "rate_limit", True
-    if isinstance(status, int) and (status >= 500 or status in RETRY_STATUSES):
-        return "server", True
-    return ("http_%s" % status) if status else type(exc).__name__, False
 
 
 class ModelCaller:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from scoring.api_errors import classify
 from scoring.rubric.model import Node
 
 EXEC_CATEGORIES = ("code_execution", "result_analysis")
@@ -231,21 +232,6 @@ def build_prompt(task: str, leaf: Node, ancestors: tuple[Node, ...], files: Mapp
 
 # -- calling -------------------------------------------------------------------------------------
 
-def _classify(exc: Exception) -> tuple[str, bool]:
-    import openai
-
-    if isinstance(exc, openai.APITimeoutError):
-        return "timeout", True
-    if isinstance(exc, openai.APIConnectionError):
-        return "connection", True
-    status = getattr(exc, "status_code", None)
-    if status == 429:
-        return "rate_limit", True
-    if isinstance(status, int) and (status >= 500 or status in (408, 409)):
-        return "server", True
-    return (f"http_{status}" if status else type(exc).__name__), False
-
-
 Recorder = Callable[[str, dict], None]
 
 
@@ -302,7 +288,7 @@ class Judge:
                 response = self._request(messages)
             except openai.APIError as exc:
                 latency = time.perf_counter() - started
-                kind, retryable = _classify(exc)
+                kind, retryable = classify(exc)
                 give_up = not retryable or errors >= self.config.max_retries
                 record(EVENT_KIND, {"leaf_id": leaf.id, "attempt": attempt, "ok": False, "error": kind,
                                     "status": getattr(exc, "status_code", None), "message": str(exc)[:500],

@@ -1,0 +1,25 @@
+"""How to treat a failed call to an OpenAI-compatible API: its kind, and whether to retry it.
+
+Shared by the agent loop (console.agents) and the rubric judge (scoring.rubric), which both
+talk to models through the `openai` client.
+"""
+
+from __future__ import annotations
+
+RETRY_STATUSES = (408, 409, 429)
+
+
+def classify(exc: Exception) -> tuple[str, bool]:
+    """(kind, retryable) of an API failure: timeouts, dropped connections, 429 and 5xx are retried."""
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout", True
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection", True
+    status = getattr(exc, "status_code", None)
+    if status == 429:
+        return "rate_limit", True
+    if isinstance(status, int) and (status >= 500 or status in RETRY_STATUSES):
+        return "server", True
+    return (f"http_{status}" if status else type(exc).__name__), False
