@@ -44,6 +44,19 @@ class Settings:
     scoring_memory_mb: int = 2048
     scores_visible: bool = True
 
+    def environment_fields(self) -> dict[str, Any]:
+        """The Environment fields these tables set (native manifests and METR families alike)."""
+        return {
+            "budget_hours": self.budget_hours,
+            "wall_backstop_hours": self.wall_backstop_hours,
+            "hardware": self.hardware,
+            "metric": self.metric,
+            "calibration": self.calibration,
+            "scoring_timeout_s": self.scoring_timeout_s,
+            "scoring_memory_mb": self.scoring_memory_mb,
+            "scores_visible": self.scores_visible,
+        }
+
 
 def parse_settings(
     f: Fields, data: dict[str, Any], defaults: Settings | None = None, *, allow_scorer: bool = True
@@ -311,14 +324,7 @@ def load_environment(folder: Path) -> tuple[Environment | None, list[LoadProblem
         instructions=instructions,
         starting_dir=starting,
         variants=variants,
-        budget_hours=settings.budget_hours,
-        wall_backstop_hours=settings.wall_backstop_hours,
-        hardware=settings.hardware,
-        metric=settings.metric,
-        calibration=settings.calibration,
-        scoring_timeout_s=settings.scoring_timeout_s,
-        scoring_memory_mb=settings.scoring_memory_mb,
-        scores_visible=settings.scores_visible,
+        **settings.environment_fields(),
         scorer=scorer,
         kind="native",
         description=text["description"],

@@ -34,7 +34,7 @@ from environments.model import Calibration, Environment
 from scoring import containers as dk
 from scoring.container_exec import ContainerError, TailBuffer, add_bytes, put_folder, run_exec, tar_folder
 from scoring.result import ScoreResult
-from scoring.runner import (DEFAULT_OUTPUT_CAP, HOST_BOOT, HOST_GRACE_S, REPO_ROOT, integrity_hash,
+from scoring.runner import (DEFAULT_OUTPUT_CAP, HOST_BOOT, HOST_GRACE_S, REPO_ROOT, integrity_hash, resolve_request,
                             result_from_payload)
 
 ROOT = "/opt/rearena"
@@ -96,12 +96,7 @@ def score_in_container(
 ) -> ScoreResult:
     """Score a candidate folder in a fresh container from the environment's image; `python` is ignored."""
     started = time.monotonic()
-    var = env.variant(variant)
-    calibration = calibration or env.calibration_for(var.name)
-    timeout_s = timeout_s if timeout_s is not None else env.timeout_for(var.name)
-    candidate_dir = Path(candidate_dir)
-    if not candidate_dir.is_dir():
-        raise FileNotFoundError(f"candidate folder not found: {candidate_dir}")
+    var, calibration, timeout_s, candidate_dir = resolve_request(env, variant, candidate_dir, calibration, timeout_s)
     try:
         payload = _score(env, var, candidate_dir, timeout_s, memory_mb or env.scoring_memory_mb, output_cap_bytes,
                          intermediate, image)

@@ -96,6 +96,18 @@ def _invalid(reason: str, message: str, **details) -> dict:
     return {"valid": False, "reason": reason, "message": message, "details": details}
 
 
+def resolve_request(env: Environment, variant: str | None, candidate_dir: Path, calibration: Calibration | None,
+                    timeout_s: float | None):
+    """(variant, calibration, timeout, folder) of a scoring request, with the environment's defaults."""
+    var = env.variant(variant)
+    calibration = calibration or env.calibration_for(var.name)
+    timeout_s = timeout_s if timeout_s is not None else env.timeout_for(var.name)
+    candidate_dir = Path(candidate_dir)
+    if not candidate_dir.is_dir():
+        raise FileNotFoundError(f"candidate folder not found: {candidate_dir}")
+    return var, calibration, timeout_s, candidate_dir
+
+
 def score_candidate(
     env: Environment,
     variant: str | None,
@@ -110,12 +122,7 @@ def score_candidate(
 ) -> ScoreResult:
     """Score a candidate folder against an environment variant and return the verdict."""
     started = time.monotonic()
-    var = env.variant(variant)
-    calibration = calibration or env.calibration_for(var.name)
-    timeout_s = timeout_s if timeout_s is not None else env.timeout_for(var.name)
-    candidate_dir = Path(candidate_dir)
-    if not candidate_dir.is_dir():
-        raise FileNotFoundError(f"candidate folder not found: {candidate_dir}")
+    var, calibration, timeout_s, candidate_dir = resolve_request(env, variant, candidate_dir, calibration, timeout_s)
     tmp = Path(tempfile.mkdtemp(prefix="rearena-score-"))
     try:
         payload = _run_host(env, var.name, var.params, candidate_dir, tmp, timeout_s, memory_mb, output_cap_bytes,

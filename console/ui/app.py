@@ -40,6 +40,16 @@ class RearenaApp(App):
         self.agent_handles: dict[int, object] = {}  # agent trials running in this console, by trial id
         self.snapshot_every_s = snapshot_every_s
 
+    def get_driver_class(self):
+        """Textual's terminal driver, made to exit on SIGHUP or when the terminal goes away
+        (console.ui.terminal); other drivers (textual-serve's web driver, tests' headless one) as they are."""
+        driver = super().get_driver_class()
+        if driver.__module__ == "textual.drivers.linux_driver" and driver.__name__ == "LinuxDriver":
+            from console.ui.terminal import ConsoleDriver
+
+            return ConsoleDriver
+        return driver
+
     def on_mount(self) -> None:
         self.now = self.clock()
         self.push_screen(HomeScreen())

@@ -1,5 +1,5 @@
-"""Helpers for the end-to-end tests: the skip-or-fail rule for system tools, polling, free ports, PNG pixels,
-and a small Chrome DevTools Protocol client (over aiohttp's websocket client, which textual-serve already needs)."""
+"""Helpers for the end-to-end tests: the skip-or-fail rule for system tools, polling, free ports, a private tmux
+server, PNG pixels, and a small Chrome DevTools Protocol client (over aiohttp's websocket client, which textual-serve already needs)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ import base64
 import itertools
 import json
 import os
+import shlex
 import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 import zlib
 from pathlib import Path
 
 import pytest
+
+from testpaths import TEST_ENV_ROOT
 
 
 def require_tool(name: str, path: str | None = None) -> str:
@@ -58,6 +62,70 @@ async def await_for(predicate, timeout: float, what: str, interval: float = 0.25
             return value
         await asyncio.sleep(interval)
     pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+
+
+# -- tmux ------------------------------------------------------------------------------------------------
+
+
+class Tmux:
+    """One private tmux server (its own socket, no config file) with one fixed-size session."""
+
+    def __init__(self, binary: str, env: dict[str, str], width: int = 160, height: int = 48):
+        self.binary = binary
+        self.width, self.height = width, height
+        self.dir = Path(tempfile.mkdtemp(prefix="rearena-tmux-"))  # short: socket paths are limited
+        self.socket = self.dir / "sock"
+        self.env = env
+        self.target = "e2e"
+
+    def __call__(self, *args: str, check: bool = True) -> str:
+        out = subprocess.run([self.binary, "-u", "-S", str(self.socket), "-f", "/dev/null", *args], env=self.env,
+                             capture_output=True, text=True, timeout=60)
+        if check and out.returncode != 0:
+            pytest.fail(f"tmux {' '.join(args)} failed ({out.returncode}): {out.stderr}")
+        return out.stdout
+
+    def start(self, shell_argv: list[str]) -> None:
+        self("new-session", "-d", "-s", self.target, "-x", str(self.width), "-y", str(self.height),
+             shlex.join(shell_argv))
+
+    def keys(self, *keys: str) -> None:
+        self("send-keys", "-t", self.target, *keys)
+
+    def type(self, text: str) -> None:
+        self("send-keys", "-t", self.target, "-l", text)
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", self.target, check=False)
+
+    def pane(self, fmt: str) -> str:
+        return self("list-panes", "-t", self.target, "-F", fmt).strip()
+
+    def close(self) -> None:
+        self("kill-server", check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def console_env(data: Path) -> dict[str, str]:
+    """The environment for a console in tmux: its own data folder, the test environments, no outer tmux."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMUX", "REARENA_"))}
+    env.update(REARENA_DATA_DIR=str(data), REARENA_ENVIRONMENTS=str(TEST_ENV_ROOT), HISTFILE="/dev/null",
+               PS1="$ ", TERM=env.get("TERM") or "xterm-256color")
+    return env
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie is dead for our purposes
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 # -- PNG ---------------------------------------------------------------------------------------------

@@ -6,19 +6,16 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from e2e_support import require_tool, wait_for
+from e2e_support import Tmux, alive, console_env, require_tool, wait_for
 
-from testpaths import REPO, TEST_ENV_ROOT
+from testpaths import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -30,57 +27,6 @@ SCORE_S = 120.0
 ROW = re.compile(r"│\s*(\d+)\s+(\d+:\d\d:\d\d)\s+(-?\d+\.\d+)\s+(-?\d+\.\d+)\s+yes\b")
 LEADERBOARD = re.compile(r"Leaderboard: (\S+)")
 ACTIVE = re.compile(r"active (\d+):(\d\d):(\d\d) of (\d+):(\d\d):(\d\d) budget")
-
-
-class Tmux:
-    """One private tmux server (its own socket, no config file) with one fixed-size session."""
-
-    def __init__(self, binary: str, env: dict[str, str]):
-        self.binary = binary
-        self.dir = Path(tempfile.mkdtemp(prefix="rearena-tmux-"))  # short: socket paths are limited
-        self.socket = self.dir / "sock"
-        self.env = env
-        self.target = "e2e"
-
-    def __call__(self, *args: str, check: bool = True) -> str:
-        out = subprocess.run([self.binary, "-u", "-S", str(self.socket), "-f", "/dev/null", *args], env=self.env,
-                             capture_output=True, text=True, timeout=60)
-        if check and out.returncode != 0:
-            pytest.fail(f"tmux {' '.join(args)} failed ({out.returncode}): {out.stderr}")
-        return out.stdout
-
-    def start(self, shell_argv: list[str]) -> None:
-        self("new-session", "-d", "-s", self.target, "-x", str(WIDTH), "-y", str(HEIGHT), shlex.join(shell_argv))
-
-    def keys(self, *keys: str) -> None:
-        self("send-keys", "-t", self.target, *keys)
-
-    def type(self, text: str) -> None:
-        self("send-keys", "-t", self.target, "-l", text)
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", self.target, check=False)
-
-    def pane(self, fmt: str) -> str:
-        return self("list-panes", "-t", self.target, "-F", fmt).strip()
-
-    def close(self) -> None:
-        self("kill-server", check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie is dead for our purposes
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def parent(pid: int) -> int:
@@ -140,10 +86,7 @@ def test_console_survives_kill_9_in_a_real_terminal(tmp_path, tmux_bin):
         f"cd {shlex.quote(str(REPO))}\n"
         f"echo $$ > {shlex.quote(str(pidfile))}\n"
         f"exec {shlex.quote(sys.executable)} -m console\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMUX", "REARENA_"))}
-    env.update(REARENA_DATA_DIR=str(data), REARENA_ENVIRONMENTS=str(TEST_ENV_ROOT), HISTFILE="/dev/null",
-               PS1="$ ", TERM=env.get("TERM") or "xterm-256color")
-    tmux = Tmux(tmux_bin, env)
+    tmux = Tmux(tmux_bin, console_env(data), WIDTH, HEIGHT)
     pids: list[int] = []
 
     def launch(previous: int | None) -> int:
