@@ -1,7 +1,7 @@
 # Two commands on a fresh machine: `make run` opens the console, `make test` runs the tests.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-RUN_EXTRAS ?= dev
+RUN_EXTRAS ?= dev,torch
 TEST_EXTRAS ?= dev,triton
 
 .PHONY: run test clean

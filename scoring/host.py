@@ -79,6 +79,14 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         payload = _check_output(out)
     except Invalid as exc:
         payload = {"valid": False, "reason": exc.reason, "message": exc.message, "details": dict(exc.details)}
+    except ModuleNotFoundError as exc:
+        payload = {
+            "valid": False,
+            "reason": "missing_dependency",
+            "message": f"the environment's scorer needs the Python package {exc.name!r}, which is not installed "
+                       f"here: pip install -e '.[torch]' (torch and numpy; '.[triton]' adds Triton)",
+            "details": {"traceback": traceback.format_exc()[-4000:]},
+        }
     except Exception as exc:
         payload = {
             "valid": False,

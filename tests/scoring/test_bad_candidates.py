@@ -233,3 +233,19 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"  # a zombie is dead
     except OSError:
         return False
+
+
+def test_a_scorer_whose_dependency_is_missing_says_which_package(sum_env, tmp_path):
+    """An environment's scorer importing a package this machine lacks (e.g. torch without the extra)
+    gets a clear 'missing_dependency' verdict that names the package and how to install it."""
+    import dataclasses
+    import shutil
+
+    folder = tmp_path / "env"
+    shutil.copytree(sum_env.path, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    scorer = folder / "scorer.py"
+    scorer.write_text("import rearena_no_such_package\n" + scorer.read_text())
+    env = dataclasses.replace(sum_env, path=folder, scorer=scorer, starting_dir=folder / "starting")
+    result = score_candidate(env, "tiny", env.starting_dir, timeout_s=TIMEOUT)
+    assert not result.valid and result.reason == "missing_dependency", result
+    assert "'rearena_no_such_package'" in result.message and "pip install" in result.message
