@@ -1,0 +1,165 @@
+"""Scorer of restricted_mlm: a masked language model whose forward pass may not divide or exponentiate.
+
+1. Static check (this process, before any candidate code runs): model.py and the candidate's own
+   modules it imports must not spell division, powers, exp/log/softmax/norms/mean... nor escape
+   hatches (rules.py). Reason "disallowed_source", naming file:line.
+2. Fresh hidden text: `n_seqs` sequences of 64 tokens from scoring/lm's source, drawn with a seed
+   from the scorer's secret RNG; in each, 10 positions (15.6%) are replaced by MASK = 48.
+3. The candidate's load_model() runs in its own process under checked_boot.py, which records every
+   aten op of each forward; batches of masked tokens go in, logits [B, 64, 48] come back with the
+   record. Any op outside rules.ALLOWED_PACKETS -> "disallowed_op"; data leaving torch ->
+   "data_escape"; a forward the recorder could not follow -> "unchecked_forward".
+4. loss = mean cross-entropy at the masked positions, log_softmax applied here (float64).
+
+raw = ln(loss - FLOOR); lower is better. FLOOR = 0.25 nats: the Bayes-optimal masked loss of this
+source (the exact posterior of each masked token given every unmasked one) is about 0.32, so no
+model can go below the floor except by chance on a tiny sample (then loss - FLOOR is clamped).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+
+from scoring.api import Invalid, ScoringContext, WrongAnswer
+from scoring.candidate import CandidateProcess, off_limits
+from scoring.errors import CandidateProtocolError
+from scoring.lm.source import VOCAB, fresh_rng, source
+
+HERE = Path(__file__).resolve().parent
+ENTRY_FILE = "model.py"
+ENTRY_FUNCTION = "load_model"
+MASK = VOCAB            # 48: the input id of a hidden token; inputs have 49 ids, outputs 48
+SEQ_LEN = 64
+MASKED_PER_SEQ = 10     # 15.6% of 64
+FLOOR = 0.25            # nats; below the Bayes-optimal masked loss (~0.32), see SCORING.md
+MIN_GAP = 1e-3          # loss - FLOOR is clamped here (only reachable by chance on tiny samples)
+
+
+def _sibling(name: str):
+    """Import rules.py / checked_boot.py from this folder (the scorer is loaded by path)."""
+    spec = importlib.util.spec_from_file_location(f"restricted_mlm_{name}", HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+rules = _sibling("rules")
+CHECKED_BOOT = _sibling("checked_boot").CHECKED_BOOT
+
+
+def _params(ctx: ScoringContext) -> tuple[int, int, float]:
+    try:
+        n_seqs, batch = int(ctx.params["n_seqs"]), int(ctx.params["batch"])
+        call_timeout = float(ctx.params["call_timeout_s"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"restricted_mlm variant {ctx.variant!r} needs params n_seqs, batch (integers) and "
+                         f"call_timeout_s (seconds); got {ctx.params!r} ({exc})") from None
+    if n_seqs < 1 or batch < 1 or call_timeout <= 0:
+        raise ValueError(f"restricted_mlm variant {ctx.variant!r}: need n_seqs >= 1, batch >= 1, call_timeout_s > 0")
+    return n_seqs, batch, call_timeout
+
+
+def masked_eval_set(rng: np.random.Generator, n_seqs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inputs with MASK, true tokens, boolean mask), MASKED_PER_SEQ distinct positions per sequence."""
+    tokens = source().sample(rng, n_seqs, SEQ_LEN)
+    positions = np.argsort(rng.random((n_seqs, SEQ_LEN)), axis=1)[:, :MASKED_PER_SEQ]
+    mask = np.zeros((n_seqs, SEQ_LEN), dtype=bool)
+    np.put_along_axis(mask, positions, True, axis=1)
+    return np.where(mask, MASK, tokens), tokens, mask
+
+
+def static_check(folder: Path) -> list[str]:
+    """Raise Invalid("disallowed_source") naming file:line of each finding; return the files checked."""
+    findings, files = rules.static_findings(folder, ENTRY_FILE)
+    if findings:
+        shown = "; ".join(findings[:8]) + (f"; and {len(findings) - 8} more" if len(findings) > 8 else "")
+        raise Invalid(f"disallowed source in the model's code: {shown}", reason="disallowed_source",
+                      details={"findings": findings, "files_checked": files})
+    return files
+
+
+def check_record(answer: object, batch: int) -> np.ndarray:
+    """Judge one forward's record from the checked boot; return its logits [batch, 64, 48]."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("ops"), dict):
+        raise CandidateProtocolError("the checked boot's answer is not a record of the forward pass")
+    ops = {str(k): int(v) for k, v in answer["ops"].items()}
+    bad = rules.disallowed_ops(ops)
+    if bad:
+        raise Invalid(f"disallowed op in the forward pass: {', '.join(bad[:10])} (only multiplications, "
+                      "additions, ReLU-like and shape ops are allowed; see instructions.md)",
+                      reason="disallowed_op", details={"disallowed": bad, "ops": ops})
+    if answer.get("escapes"):
+        names = ", ".join(f"Tensor.{e}" for e in answer["escapes"][:10])
+        raise Invalid(f"data escape: the forward pass moved data out of torch ({names}); the whole forward "
+                      "must be torch ops that the checker can see", reason="data_escape",
+                      details={"escapes": answer["escapes"], "ops": ops})
+    if answer.get("unchecked"):
+        raise Invalid(f"unchecked forward: {answer['unchecked'][0]}", reason="unchecked_forward",
+                      details={"problems": answer["unchecked"], "ops": ops})
+    expected = [batch, SEQ_LEN, VOCAB]
+    if answer.get("type") != "Tensor":
+        raise WrongAnswer(f"the forward pass must return a torch.Tensor of logits {expected}, "
+                          f"got {answer.get('type')}", reason="wrong_output")
+    if answer.get("shape") != expected:
+        raise WrongAnswer(f"wrong logits shape: expected {expected} (batch, positions, {VOCAB} tokens), "
+                          f"got {answer.get('shape')}", reason="wrong_shape")
+    data = answer.get("logits")
+    if not isinstance(data, bytes) or len(data) != batch * SEQ_LEN * VOCAB * 4:
+        raise WrongAnswer(f"the logits must be floating point, got dtype {answer.get('dtype')}",
+                          reason="wrong_output")
+    logits = np.frombuffer(data, dtype=np.float32).reshape(expected)
+    if not np.isfinite(logits).all():
+        raise WrongAnswer("the logits contain NaN or infinite values", reason="non_finite_logits")
+    return logits
+
+
+def masked_nll(logits: np.ndarray, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """-log_softmax(logits)[true token] at each masked position (float64)."""
+    chosen = logits[mask].astype(np.float64)
+    top = chosen.max(axis=1, keepdims=True)
+    log_z = top[:, 0] + np.log(np.exp(chosen - top).sum(axis=1))
+    return log_z - chosen[np.arange(len(chosen)), tokens[mask]]
+
+
+def score(ctx: ScoringContext) -> dict:
+    n_seqs, batch, call_timeout = _params(ctx)
+    # static_check = false exists for tests only: they prove the runtime checker alone catches what
+    # the static check would have caught first. No variant of the manifest sets it.
+    files = static_check(ctx.candidate_dir) if ctx.params.get("static_check", True) else []
+    inputs, tokens, mask = masked_eval_set(fresh_rng(ctx.rng), n_seqs)
+    losses: list[np.ndarray] = []
+    op_counts: dict[str, int] = {}
+    proc = CandidateProcess(
+        ctx.candidate_dir, ENTRY_FILE, ENTRY_FUNCTION, memory_mb=ctx.memory_mb,
+        output_cap_bytes=ctx.output_cap_bytes, startup_timeout_s=max(0.1, ctx.remaining()),
+        python=ctx.python, boot=CHECKED_BOOT, boot_args=tuple(off_limits()))
+    ctx.processes.append(proc)
+    proc.function = "the forward pass of load_model"  # how timeouts and crashes name the calls
+    try:
+        for start in range(0, n_seqs, batch):
+            rows = slice(start, min(start + batch, n_seqs))
+            b = rows.stop - rows.start
+            answer = proc.call(inputs[rows].astype("<i8").tobytes(), b, SEQ_LEN,
+                               timeout=min(call_timeout, ctx.remaining()))
+            logits = check_record(answer, b)
+            losses.append(masked_nll(logits, tokens[rows], mask[rows]))
+            for name, count in answer["ops"].items():
+                op_counts[name] = op_counts.get(name, 0) + int(count)
+    finally:
+        proc.close()
+    nll = np.concatenate(losses)
+    loss = float(nll.mean())
+    raw = math.log(max(loss - FLOOR, MIN_GAP))
+    ctx.log(f"{len(nll)} masked tokens in {n_seqs} sequences: loss {loss:.4f}")
+    return {
+        "raw": raw,
+        "message": f"masked loss {loss:.4f} nats over {len(nll)} masked tokens ({n_seqs} fresh sequences); "
+                   f"raw = ln(loss - {FLOOR})",
+        "details": {"loss": loss, "loss_sem": float(nll.std(ddof=1) / math.sqrt(len(nll))) if len(nll) > 1 else 0.0,
+                    "floor": FLOOR, "masked_tokens": int(len(nll)), "n_seqs": n_seqs,
+                    "clamped": loss - FLOOR < MIN_GAP, "ops": op_counts, "files_checked": files},
+    }

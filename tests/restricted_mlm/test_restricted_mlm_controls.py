@@ -1,0 +1,70 @@
+"""The negative-control suite of restricted_mlm: every cheating or broken model is rejected with its
+own reason and a message that says what it did (controls/controls.toml lists them all). Controls
+whose cheat the static source check catches first are scored a second time with that check off, to
+show the runtime checker alone catches them too."""
+
+from __future__ import annotations
+
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from envsupport import control_candidate, require_modules, score_directly
+
+require_modules("torch", "numpy")
+
+NAME = "restricted_mlm"
+CONTROLS = Path(__file__).resolve().parent / "controls"
+EXPECTED = tomllib.loads((CONTROLS / "controls.toml").read_text())
+RUNTIME = sorted(name for name, spec in EXPECTED.items() if "runtime" in spec)
+OVERRIDES = {"hang": {"call_timeout_s": 2}}
+SMALL = {"n_seqs": 64, "batch": 64}  # one forward call: every check runs on the first call
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory) -> dict:
+    """Score every control once (and the RUNTIME ones again without the static check), two at a time."""
+    tmp = tmp_path_factory.mktemp("controls")
+    jobs = [(name, {}) for name in sorted(EXPECTED)] + [(name, {"static_check": False}) for name in RUNTIME]
+
+    def run(job):
+        name, extra = job
+        folder = control_candidate(NAME, CONTROLS / name, tmp / ("runtime" if extra else "static"))
+        key = (name, "runtime" if extra else "static")
+        return key, score_directly(NAME, folder, seed=None, **SMALL, **OVERRIDES.get(name, {}), **extra)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(run, jobs))
+
+
+def test_every_control_folder_is_listed():
+    folders = sorted(p.name for p in CONTROLS.iterdir() if p.is_dir())
+    assert folders == sorted(EXPECTED), "controls/ and controls.toml disagree"
+    for name, spec in EXPECTED.items():
+        assert spec["reason"] and spec["hint"], name
+        assert (CONTROLS / name / "model.py").is_file(), name
+
+
+def test_each_kind_of_cheat_has_its_own_reason():
+    reasons = {spec["reason"] for spec in EXPECTED.values()}
+    assert {"disallowed_op", "disallowed_source", "unchecked_forward", "data_escape", "forbidden_access",
+            "wrong_shape", "timeout", "crash"} <= reasons
+    assert len(reasons) >= 11, sorted(reasons)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_control_gets_its_verdict(name, verdicts):
+    spec, result = EXPECTED[name], verdicts[(name, "static")]
+    assert not result["valid"], f"{name} was scored as valid: {result['message']}"
+    assert result["reason"] == spec["reason"], f"{name}: {result['reason']}: {result['message']}"
+    assert spec["hint"] in result["message"], f"{name}: {result['message']}"
+
+
+@pytest.mark.parametrize("name", RUNTIME)
+def test_runtime_checker_alone_catches_what_the_source_check_caught(name, verdicts):
+    spec, result = EXPECTED[name], verdicts[(name, "runtime")]
+    assert not result["valid"], f"{name} was scored as valid without the static check: {result['message']}"
+    assert result["reason"] == spec["runtime"], f"{name}: {result['reason']}: {result['message']}"
+    assert spec["runtime_hint"] in result["message"], f"{name}: {result['message']}"

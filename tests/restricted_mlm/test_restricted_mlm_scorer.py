@@ -1,0 +1,141 @@
+"""restricted_mlm: the manifest loads, the starting and reference solutions score near 0 and 1 on
+tiny (in this process and through the real runner), a legitimate model full of allowed ops is
+valid, and the static source check names what it finds."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from envsupport import (ENVIRONMENTS, REFERENCES, load_module, manifest, normalized, reference_candidate,
+                        require_modules, score_directly, starting_candidate)
+from testpaths import REPO
+
+require_modules("torch", "numpy")
+
+NAME = "restricted_mlm"
+ENV_DIR = ENVIRONMENTS / NAME
+HERE = Path(__file__).resolve().parent
+rules = load_module(ENV_DIR / "rules.py", "restricted_mlm_rules_under_test")
+
+
+def test_registry_loads_the_environment_without_problems():
+    from environments.registry import load_registry
+
+    registry = load_registry([ENVIRONMENTS])
+    assert not [p for p in registry.problems if NAME in str(p)]
+    env = registry.get(NAME)
+    assert set(env.variants) >= {"main", "tiny"}
+    assert env.metric.transform == "ln_minus_floor" and env.metric.direction == "lower"
+    assert env.hardware.cpus == 2
+    for name in ("instructions.md", "SCORING.md", "make_assets.py", "checked_boot.py", "rules.py"):
+        assert (ENV_DIR / name).is_file(), name
+    for path in (ENV_DIR / "starting" / "train.bin", ENV_DIR / "starting" / "model.pt", REFERENCES / NAME / "model.pt"):
+        assert path.stat().st_size < 2_000_000, path
+
+
+@pytest.fixture(scope="module")
+def start_and_reference(tmp_path_factory):
+    """Both scored at once (each candidate process spends most of its time importing torch)."""
+    tmp = tmp_path_factory.mktemp("rmlm")
+    folders = [starting_candidate(NAME, tmp), reference_candidate(NAME, tmp)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return tuple(pool.map(lambda folder: score_directly(NAME, folder), folders))
+
+
+def test_starting_solution_scores_near_zero(start_and_reference):
+    result = start_and_reference[0]
+    assert result["valid"], result["message"]
+    assert abs(normalized(NAME, result["raw"])) < 0.15, result["message"]
+    assert result["details"]["masked_tokens"] == 128 * 10
+    assert result["details"]["loss"] < math.log(48), "the starting model should beat a uniform guess"
+
+
+def test_reference_solution_scores_near_one(start_and_reference):
+    result = start_and_reference[1]
+    assert result["valid"], result["message"]
+    assert abs(normalized(NAME, result["raw"]) - 1) < 0.15, result["message"]
+    details = result["details"]
+    assert math.isclose(result["raw"], math.log(details["loss"] - details["floor"]))
+    assert all(rules.op_packet(op) in rules.ALLOWED_PACKETS for op in details["ops"])
+    assert "aten.addmm.default" in details["ops"] and "aten.relu.default" in details["ops"]
+
+
+def test_a_legitimate_model_full_of_allowed_ops_is_valid(tmp_path):
+    """ReLU attention without softmax, einsum, masks, constants made in the forward: all allowed."""
+    import shutil
+
+    candidate = starting_candidate(NAME, tmp_path)
+    shutil.copy2(HERE / "allowed_zoo" / "model.py", candidate / "model.py")
+    result = score_directly(NAME, candidate, n_seqs=32, batch=16)
+    assert result["valid"], result["message"]
+    assert result["details"]["masked_tokens"] == 32 * 10
+    assert {"aten.bmm.default", "aten.lift_fresh.default", "aten.where.self"} <= set(result["details"]["ops"])
+
+
+def test_evaluation_text_is_fresh_at_every_scoring():
+    """Different secret seeds give different hidden text and masks; the same seed the same."""
+    import random
+
+    from scoring.lm.source import fresh_rng
+
+    scorer = load_module(ENV_DIR / "scorer.py", "restricted_mlm_scorer_fresh")
+    a, b, c = (scorer.masked_eval_set(fresh_rng(random.Random(s)), 8) for s in (1, 2, 1))
+    assert not (a[0] == b[0]).all() and (a[0] == c[0]).all()
+    inputs, tokens, mask = a
+    assert (mask.sum(axis=1) == 10).all() and (inputs[mask] == 48).all() and (inputs[~mask] == tokens[~mask]).all()
+    assert tokens.max() < 48
+
+
+def test_static_check_names_file_and_line_and_follows_local_imports(tmp_path):
+    (tmp_path / "model.py").write_text("import helper\nimport torch\n\ndef load_model():\n    return helper.M()\n")
+    (tmp_path / "helper.py").write_text(
+        "import torch\nx = 1\ny = x ** 2\nz = torch.sigmoid\nw = getattr(torch, 'ex' + 'p')\nmodel.eval()\n")
+    (tmp_path / "train.py").write_text("loss = 1 / 2\n")  # not imported by model.py: not checked
+    findings, files = rules.static_findings(tmp_path, "model.py")
+    assert files == ["model.py", "helper.py"]
+    assert findings == ["helper.py:3: the power operator '**'", "helper.py:4: the disallowed primitive 'sigmoid'",
+                        "helper.py:5: getattr() with a computed attribute name"]
+    assert rules.findings_in_source("path = 'a' % 3\nn = 7 % 3\n", "m.py") == [
+        "m.py:2: the remainder operator '%' (a division)"]
+    assert rules.findings_in_source("torch.load(p)\n", "m.py") == []
+    assert "weights_only=True" in rules.findings_in_source("torch.load(p, weights_only=False)\n", "m.py")[0]
+    assert rules.static_findings(ENV_DIR / "starting", "model.py") == ([], ["model.py"])
+
+
+def test_disallowed_ops_are_named_and_allowed_ones_pass():
+    ops = {"aten.mm.default": 3, "aten.exp.default": 1, "aten.mean.dim": 2, "aten.relu.default": 1,
+           "prims.div.default": 1}
+    assert rules.disallowed_ops(ops) == ["aten.exp.default", "aten.mean.dim", "prims.div.default"]
+
+
+def test_bad_params_are_named():
+    from scoring.api import ScoringContext
+
+    scorer = load_module(ENV_DIR / "scorer.py", "restricted_mlm_scorer_params")
+    ctx = ScoringContext(environment=NAME, variant="tiny", params={"n_seqs": "many", "batch": 8},
+                         candidate_dir=ENV_DIR / "starting", deadline=0.0)
+    with pytest.raises(ValueError, match="n_seqs"):
+        scorer.score(ctx)
+
+
+def test_cli_scores_the_reference_through_the_runner(tmp_path):
+    """`rearena score restricted_mlm:tiny PATH --json`: the runner, the scorer's process, the candidate's."""
+    candidate = reference_candidate(NAME, tmp_path)
+    exe = REPO / ".venv" / "bin" / "rearena"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "console"]
+    proc = subprocess.run([*command, "score", f"{NAME}:tiny", str(candidate), "--json"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "REARENA_DATA_DIR": str(tmp_path / "data")})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["valid"] and math.isfinite(result["raw"]), result
+    spec = manifest(NAME)["variants"]["tiny"]["calibration"]
+    assert abs((result["raw"] - spec["start"]) / (spec["reference"] - spec["start"]) - 1) < 0.15, result
