@@ -6,7 +6,7 @@ Same signature and verdicts as scoring.runner.score_candidate, but nothing runs 
 host. A fresh container is started from the environment's image (no network, read-only
 root, tmpfs disks, the manifest's limits); the participant's container is not used.
 
-- The scorer's files (the scoring package, the environment folder without starting/,
+- The scorer's files (the scoring package, the environment folder with its pristine starting/,
   the run's configuration with its secret key) go to /opt/rearena, a root-only (0700)
   tmpfs. They never enter the participant's container; reference solutions never
   enter any container.
@@ -55,15 +55,14 @@ def _invalid(reason: str, message: str, **details) -> dict:
 
 
 def scorer_archive(env: Environment, config: dict) -> bytes:
-    """The tar of what goes to /opt/rearena: scoring/, environments/*.py, env/ (no starting/), bin/, run/."""
+    """The tar of what goes to /opt/rearena: scoring/, environments/*.py, env/, bin/, run/."""
     data = io.BytesIO()
-    skip_starting = lambda rel: rel.parts[0] == "starting"  # noqa: E731
     data.write(tar_folder(REPO_ROOT / "scoring", prefix="scoring"))
     data.seek(0)
     with tarfile.open(fileobj=data, mode="a") as tar:
         for module in sorted((REPO_ROOT / "environments").glob("*.py")):
             add_bytes(tar, f"environments/{module.name}", module.read_bytes())
-        env_tar = tarfile.open(fileobj=io.BytesIO(tar_folder(env.path, prefix="env", skip=skip_starting)))
+        env_tar = tarfile.open(fileobj=io.BytesIO(tar_folder(env.path, prefix="env")))
         for member in env_tar:
             tar.addfile(member, env_tar.extractfile(member) if member.isreg() else None)
         add_bytes(tar, "bin/candidate-python", CANDIDATE_PYTHON_TEXT.encode(), mode=0o755)

@@ -36,7 +36,8 @@ DEFAULT_OUTPUT_CAP = 10 * 1024 * 1024
 
 
 def integrity_hash(env: Environment) -> str:
-    """Hash of the scorer's code: the environment's files (not starting/) and the scoring package."""
+    """Hash of the scorer's files: the environment's folder (starting/ included: scorers may read the pristine
+    starting files, e.g. a model definition or frozen weights) and the scoring package."""
     digest = hashlib.sha256()
     roots = [env.path, REPO_ROOT / "scoring"]
     if env.scorer.parent not in roots:
@@ -44,7 +45,7 @@ def integrity_hash(env: Environment) -> str:
     for root in roots:
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root).parts
-            if not path.is_file() or "__pycache__" in rel or (root == env.path and rel[0] == "starting"):
+            if not path.is_file() or "__pycache__" in rel:
                 continue
             digest.update(str(path).encode())
             digest.update(path.read_bytes())

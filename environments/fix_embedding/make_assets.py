@@ -1,0 +1,112 @@
+"""Regenerate the starting files' binaries: train.bin, small.pt and big_corrupted.pt (deterministic).
+
+    .venv/bin/python environments/fix_embedding/make_assets.py
+
+1. train.bin: CORPUS_TOKENS tokens of the hidden source (scoring.lm.source.write_corpus, seed CORPUS_SEED).
+2. Trains the small model (d=32) and the big model (d=96) on it with AdamW, single-threaded and
+   seeded, for a fixed number of steps each.
+3. Corrupts the big model's token embedding (rows permuted, each row rescaled, plus noise) and
+   saves the result; the intact big weights are never written anywhere.
+Prints each model's loss on fresh text from the source (positions >= 2) before and after.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+STARTING = HERE / "starting"
+sys.path.insert(0, str(HERE.parents[1]))
+
+from scoring.lm.source import source, write_corpus  # noqa: E402
+
+CORPUS_TOKENS = 1_500_000
+CORPUS_SEED = 20_241
+SMALL_STEPS = 2500
+BIG_STEPS = 2000
+SMALL_LR = 6e-3
+BIG_LR = 3e-3
+CORRUPTION_SEED = 7
+
+
+def model_module():
+    """starting/model.py, imported by path."""
+    spec = importlib.util.spec_from_file_location("fix_embedding_model", STARTING / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.dont_write_bytecode = True  # no __pycache__ in starting/ (it is copied to participants)
+    spec.loader.exec_module(module)
+    return module
+
+
+def train(m, model, data: np.ndarray, steps: int, seed: int, lr: float = 3e-3) -> None:
+    """AdamW with a linear warm-up and cosine decay, batch 32 x CONTEXT."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + np.cos(np.pi * s / steps)))
+    start = time.perf_counter()
+    for step in range(steps):
+        loss = m.loss_on(model, m.batch(data, rng))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 500 == 0 or step == steps - 1:
+            print(f"  step {step}: train loss {loss.item():.3f} ({time.perf_counter() - start:.0f} s)", flush=True)
+
+
+@torch.no_grad()
+def eval_loss(model, seed: int = 99, n_seqs: int = 256) -> float:
+    """Mean cross-entropy on fresh source text, positions >= 2 (what the scorer measures)."""
+    tokens = torch.from_numpy(source().sample(np.random.default_rng(seed), n_seqs, 64))
+    logits = model(tokens[:, :-1])[:, 1:]
+    return float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 2:].reshape(-1)))
+
+
+def corrupt(weight: torch.Tensor, seed: int) -> torch.Tensor:
+    """Rows permuted, each rescaled by a factor in [0.3, 3], plus Gaussian noise of the rows' scale."""
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(weight.shape[0], generator=g)
+    scale = torch.exp(torch.empty(weight.shape[0], 1).uniform_(np.log(0.3), np.log(3.0), generator=g))
+    noise = torch.randn(weight.shape, generator=g) * weight.std()
+    return (weight[perm] * scale + noise).contiguous()
+
+
+def main() -> int:
+    torch.set_num_threads(1)  # the same floating-point results whatever the machine's core count
+    m = model_module()
+    write_corpus(STARTING / "train.bin", CORPUS_TOKENS, CORPUS_SEED)
+    data = m.corpus(STARTING / "train.bin")
+    print(f"corpus: {len(data)} tokens; floor (entropy rate) {source().entropy_rate():.4f}")
+
+    torch.manual_seed(1)
+    small = m.small_model()
+    print("small model:")
+    train(m, small, data, SMALL_STEPS, seed=1, lr=SMALL_LR)
+    print(f"  eval loss {eval_loss(small):.4f}")
+    torch.save(small.state_dict(), STARTING / "small.pt")
+
+    torch.manual_seed(2)
+    big = m.big_model()
+    print("big model:")
+    train(m, big, data, BIG_STEPS, seed=2, lr=BIG_LR)
+    print(f"  eval loss {eval_loss(big):.4f} (intact)")
+    state = {k: v.clone() for k, v in big.state_dict().items()}
+    state["tok_emb.weight"] = corrupt(state["tok_emb.weight"], CORRUPTION_SEED)
+    big.load_state_dict(state)
+    print(f"  eval loss {eval_loss(big):.4f} (corrupted)")
+    torch.save(state, STARTING / "big_corrupted.pt")
+    for name in ("train.bin", "small.pt", "big_corrupted.pt"):
+        print(f"{name}: {(STARTING / name).stat().st_size} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
