@@ -117,3 +117,16 @@ def normalized(name: str, raw: float, variant: str = "tiny") -> float:
     spec = manifest(name)
     cal = {**spec["calibration"], **spec["variants"][variant].get("calibration", {})}
     return (raw - cal["start"]) / (cal["reference"] - cal["start"])
+
+
+def check_verdict(name: str, result: dict, reason: str, hint: str) -> None:
+    """A negative control's verdict: invalid, with the expected reason and a message saying what it did."""
+    assert not result["valid"], f"{name} was scored as valid: {result['message']}"
+    assert result["reason"] == reason, f"{name}: {result['reason']}: {result['message']}"
+    assert hint in result["message"], f"{name}: {result['message']}"
+
+
+def check_control_folders(controls: Path, expected: dict) -> None:
+    """Every folder in controls/ is listed in controls.toml and the other way round."""
+    folders = sorted(p.name for p in controls.iterdir() if p.is_dir())
+    assert folders == sorted(expected), "controls/ and controls.toml disagree"

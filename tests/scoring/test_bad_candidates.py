@@ -1,6 +1,5 @@
 """Every kind of broken or malicious candidate gets an invalid result with its own reason."""
 
-import os
 import textwrap
 import time
 from pathlib import Path

@@ -1,0 +1,6 @@
+"""Cheat: skips the last step."""
+import base
+
+
+def train(params):
+    return base.train({**params, "steps": int(params["steps"]) - 1})
