@@ -11,6 +11,9 @@ A bare `python -c pass` is measured in the same run as a baseline.
     python benchmarks/environments.py --env fix_embedding --env scaling_law --runs 3
     python benchmarks/environments.py --json out.json    # also write the figures as JSON
 
+raw and normalized are medians over the valid runs (normalized with the calibration the
+console would use: a measured one for this hardware if stored, else the manifest's).
+
 Environments that need a GPU (or whose scoring is invalid here) are still measured; the
 verdict column says what the scorer answered.
 """
@@ -115,7 +118,7 @@ def main() -> int:
     from environments.registry import load_registry, materialize_candidate
 
     registry = load_registry()
-    names = args.env or sorted(e.name for e in registry.environments)
+    names = args.env or sorted(registry.environments)
     print(machine_line())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,9 +146,14 @@ def main() -> int:
                        "peak_total_mb": max(r["peak_total_mb"] for r in runs),
                        "peak_single_mb": max(r["peak_single_mb"] for r in runs)}
                 last = runs[-1]
-                verdict = "valid" if last["valid"] else f"invalid: {last['reason']}"
-                raw = f"{last['raw']:.3f}" if isinstance(last["raw"], (int, float)) else "-"
-                norm = f"{last['normalized']:.2f}" if isinstance(last["normalized"], (int, float)) else "-"
+                valid = [r for r in runs if r["valid"] and isinstance(r["raw"], (int, float))]
+                verdict = (f"valid ({len(valid)}/{len(runs)})" if valid
+                           else f"invalid: {last['reason']}: {last['message'][:60]}")
+                raw = f"{statistics.median(r['raw'] for r in valid):.3f}" if valid else "-"
+                norms = [r["normalized"] for r in valid if isinstance(r["normalized"], (int, float))]
+                norm = f"{statistics.median(norms):.2f}" if norms else "-"
+                if len(norms) > 1:
+                    verdict += f", normalized {min(norms):.2f}..{max(norms):.2f}"
                 print(f"{spec:<28} {solution:<10} {row['wall_s']:>8.2f} {row['peak_total_mb']:>8.0f} "
                       f"{row['peak_single_mb']:>11.0f}  {raw:>8} {norm:>6}  {verdict}", flush=True)
                 rows.append(row)
