@@ -75,13 +75,52 @@ def _tail(exc):
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])[-4000:]
 '''
 
+# Importing the entry point and reading requests, shared by the boots.
+ENTRY = r'''
+def _load_entry():
+    # Import FILE and return its FUNC; or answer why not (missing, memory, forbidden, raised) and return None.
+    sys.path.insert(0, os.getcwd())
+    if not os.path.isfile(FILE):
+        _send(("missing", "the candidate has no file %s" % FILE))
+        return None
+    try:
+        module = importlib.import_module(FILE[:-3] if FILE.endswith(".py") else FILE)
+    except MemoryError:
+        _send(("memory", "MemoryError while importing %s" % FILE))
+        return None
+    except BaseException as exc:
+        if _violations:
+            _send(("forbidden", _violations[:20]))
+        else:
+            _send(("raised", type(exc).__name__, "importing %s failed: %s" % (FILE, str(exc)[:2000]), _tail(exc)))
+        return None
+    fn = getattr(module, FUNC, None)
+    if not callable(fn):
+        _send(("missing", "%s defines no function %s" % (FILE, FUNC)))
+        return None
+    return fn
+
+
+def _requests():
+    # (args, kwargs) of every call, until the scorer says exit or closes the pipe.
+    while True:
+        try:
+            header = _read_exact(8)
+        except EOFError:
+            return
+        msg = pickle.loads(_read_exact(struct.unpack(">Q", header)[0]))
+        if msg[0] == "exit":
+            return
+        yield msg[1], msg[2]
+'''
+
 BOOT = r'''
 import os, sys, pickle, struct, traceback, importlib
 
 IN_FD, OUT_FD = int(sys.argv[1]), int(sys.argv[2])
 FILE, FUNC = sys.argv[3], sys.argv[4]
 DENY = tuple(p for p in sys.argv[5:] if p)
-''' + TRIPWIRE + FRAMING + r'''
+''' + TRIPWIRE + FRAMING + ENTRY + r'''
 
 def _plain(value):
     # numpy arrays and torch tensors go back as nested lists
@@ -90,45 +129,17 @@ def _plain(value):
     return value
 
 
-sys.path.insert(0, os.getcwd())
-module_name = FILE[:-3] if FILE.endswith(".py") else FILE
-fn = None
-if not os.path.isfile(FILE):
-    _send(("missing", "the candidate has no file %s" % FILE))
-else:
-    try:
-        module = importlib.import_module(module_name)
-        fn = getattr(module, FUNC, None)
-        if not callable(fn):
-            _send(("missing", "%s defines no function %s" % (FILE, FUNC)))
-            fn = None
-        else:
-            _send(("ready",))
-    except MemoryError as exc:
-        _send(("memory", "MemoryError while importing %s" % FILE))
-    except BaseException as exc:
-        if _violations:
-            _send(("forbidden", _violations[:20]))
-        else:
-            _send(("raised", type(exc).__name__, "importing %s failed: %s" % (FILE, str(exc)[:2000]), _tail(exc)))
-
-while fn is not None:
-    try:
-        header = _read_exact(8)
-    except EOFError:
-        break
-    msg = pickle.loads(_read_exact(struct.unpack(">Q", header)[0]))
-    if msg[0] == "exit":
-        break
-    _, args, kwargs = msg
-    try:
-        result = fn(*args, **kwargs)
-        answer = ("ok", _plain(result))
-    except MemoryError:
-        answer = ("memory", "MemoryError in %s" % FUNC)
-    except BaseException as exc:
-        answer = ("raised", type(exc).__name__, str(exc)[:2000], _tail(exc))
-    _send(("forbidden", _violations[:20]) if _violations else answer)
+fn = _load_entry()
+if fn is not None:
+    _send(("ready",))
+    for args, kwargs in _requests():
+        try:
+            answer = ("ok", _plain(fn(*args, **kwargs)))
+        except MemoryError:
+            answer = ("memory", "MemoryError in %s" % FUNC)
+        except BaseException as exc:
+            answer = ("raised", type(exc).__name__, str(exc)[:2000], _tail(exc))
+        _send(("forbidden", _violations[:20]) if _violations else answer)
 sys.stdout.flush()
 os._exit(0)
 '''

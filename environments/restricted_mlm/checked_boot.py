@@ -16,7 +16,7 @@ counts, the escapes, the problems found ("unchecked"), and the logits as float32
 shape. The scorer, in its own process, decides what is allowed; nothing here is trusted by itself.
 """
 
-from scoring.candidate_boot import FRAMING, TRIPWIRE
+from scoring.candidate_boot import ENTRY, FRAMING, TRIPWIRE
 
 CHECKED_BOOT = r'''
 import os, sys, pickle, struct, traceback, importlib, zlib
@@ -24,7 +24,7 @@ import os, sys, pickle, struct, traceback, importlib, zlib
 IN_FD, OUT_FD = int(sys.argv[1]), int(sys.argv[2])
 FILE, FUNC = sys.argv[3], sys.argv[4]
 DENY = tuple(p for p in sys.argv[5:] if p)
-''' + TRIPWIRE + FRAMING + r'''
+''' + TRIPWIRE + FRAMING + ENTRY + r'''
 
 def _make_checker():
     """Everything the checks need, captured now (before the candidate's code runs) in a closure."""
@@ -184,47 +184,32 @@ def _make_checker():
     return forward
 
 
-sys.path.insert(0, os.getcwd())
 _forward = _make_checker()
-module_name = FILE[:-3] if FILE.endswith(".py") else FILE
+fn = _load_entry()
 model = None
-if not os.path.isfile(FILE):
-    _send(("missing", "the candidate has no file %s" % FILE))
-else:
+if fn is not None:
     try:
-        module = importlib.import_module(module_name)
-        fn = getattr(module, FUNC, None)
-        if not callable(fn):
-            _send(("missing", "%s defines no function %s" % (FILE, FUNC)))
-        else:
-            model = fn()
-            if not callable(model) or not hasattr(model, "named_modules"):
-                _send(("raised", "TypeError", "%s() must return a torch.nn.Module, got %s"
-                       % (FUNC, type(model).__name__), ""))
-                model = None
-            else:
-                model.eval()
-                _send(("forbidden", _violations[:20]) if _violations else ("ready",))
-    except MemoryError as exc:
+        model = fn()
+    except MemoryError:
         _send(("memory", "MemoryError while loading %s" % FILE))
-        model = None
     except BaseException as exc:
-        model = None
         if _violations:
             _send(("forbidden", _violations[:20]))
         else:
             _send(("raised", type(exc).__name__, "loading the model (%s:%s) failed: %s"
                    % (FILE, FUNC, str(exc)[:2000]), _tail(exc)))
+    else:
+        if not callable(model) or not hasattr(model, "named_modules"):
+            _send(("raised", "TypeError", "%s() must return a torch.nn.Module, got %s"
+                   % (FUNC, type(model).__name__), ""))
+            model = None
+        else:
+            model.eval()
+            _send(("forbidden", _violations[:20]) if _violations else ("ready",))
+            if _violations:
+                model = None
 
-while model is not None:
-    try:
-        header = _read_exact(8)
-    except EOFError:
-        break
-    msg = pickle.loads(_read_exact(struct.unpack(">Q", header)[0]))
-    if msg[0] == "exit":
-        break
-    _, args, kwargs = msg
+for args, kwargs in (_requests() if model is not None else ()):
     try:
         answer = ("ok", _forward(model, *args))
     except MemoryError:

@@ -20,7 +20,7 @@ with its own clock. The audit hook is a tripwire for plain reads of the scorer's
 not a sandbox (see environments/triton_cumsum/SCORING.md).
 """
 
-from scoring.candidate_boot import FRAMING, TRIPWIRE
+from scoring.candidate_boot import ENTRY, FRAMING, TRIPWIRE
 
 KERNEL_BOOT = r'''
 import os, sys, pickle, struct, traceback, importlib, ctypes
@@ -28,7 +28,7 @@ import os, sys, pickle, struct, traceback, importlib, ctypes
 IN_FD, OUT_FD = int(sys.argv[1]), int(sys.argv[2])
 FILE, FUNC, MODE = sys.argv[3], sys.argv[4], sys.argv[5]
 DENY = tuple(p for p in sys.argv[6:] if p)
-''' + TRIPWIRE + FRAMING + r'''
+''' + TRIPWIRE + FRAMING + ENTRY + r'''
 
 try:
     import torch
@@ -36,29 +36,9 @@ except BaseException as exc:
     _send(("raised", type(exc).__name__, "the kernel environment needs torch: %s" % exc, _tail(exc)))
     os._exit(0)
 
-sys.path.insert(0, os.getcwd())
-module_name = FILE[:-3] if FILE.endswith(".py") else FILE
-fn = None
-if not os.path.isfile(FILE):
-    _send(("missing", "the candidate has no file %s" % FILE))
-else:
-    try:
-        module = importlib.import_module(module_name)
-        fn = getattr(module, FUNC, None)
-        if not callable(fn):
-            _send(("missing", "%s defines no function %s" % (FILE, FUNC)))
-            fn = None
-        else:
-            _send(("ready",))
-    except MemoryError:
-        _send(("memory", "MemoryError while importing %s" % FILE))
-    except BaseException as exc:
-        if _violations:  # the import tripped the wire: say so on the first call
-            def fn(*args, **kwargs):
-                raise PermissionError("importing %s read files that are off limits" % FILE)
-            _send(("ready",))
-        else:
-            _send(("raised", type(exc).__name__, "importing %s failed: %s" % (FILE, str(exc)[:2000]), _tail(exc)))
+fn = _load_entry()
+if fn is not None:
+    _send(("ready",))
 
 held = {}
 slots = []
@@ -171,15 +151,7 @@ def _op(op, args):
     raise ValueError("unknown op %r" % (op,))
 
 
-while fn is not None:
-    try:
-        header = _read_exact(8)
-    except EOFError:
-        break
-    msg = pickle.loads(_read_exact(struct.unpack(">Q", header)[0]))
-    if msg[0] == "exit":
-        break
-    _, args, kwargs = msg
+for args, kwargs in (_requests() if fn is not None else ()):
     try:
         answer = _op(args[0], args[1:])
         answer["v"] = list(_violations)
