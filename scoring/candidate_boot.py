@@ -7,9 +7,10 @@ limits (the tripwire below; none by default). A candidate that tripped the wire 
 ("forbidden", [what it tried]) instead of its result.
 """
 
-# The tripwire shared by both boots: an audit hook that refuses, and remembers, plain reads of the
-# folders named in DENY (the scorer's files, reference solutions, the scorer's /proc entries). It
-# is a tripwire, not a sandbox: the docker sandbox is what keeps the files out of reach.
+# The tripwire shared by the boots: an audit hook that refuses, and remembers, plain reads of the
+# folders named in DENY (the scorer's files, reference solutions, the scorer's /proc entries), and
+# commands whose command line names one of them (`cat <scorer file>`). It is a tripwire, not a
+# sandbox: the docker sandbox is what keeps the files out of reach.
 TRIPWIRE = r'''
 _violations = []
 _busy = [False]
@@ -30,12 +31,33 @@ def _off_limits(path):
     return None
 
 
+_COMMANDS = frozenset(("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "pty.spawn"))
+
+
+def _named_in_command(args):
+    # A command line (or its argv, cwd) that names an off-limits folder, e.g. `cat <scorer file>`.
+    todo, seen = list(args), 0
+    while todo and seen < 10000:
+        item, seen = todo.pop(), seen + 1
+        if isinstance(item, (list, tuple)):
+            todo.extend(item)
+        elif isinstance(item, (str, bytes, os.PathLike)):
+            try:
+                text = os.fsdecode(item)
+            except Exception:
+                continue
+            for root in DENY:
+                if root in text:
+                    return root
+    return None
+
+
 def _audit(event, args):
-    if _busy[0] or event not in _WATCHED or not args:
+    if _busy[0] or not args or (event not in _WATCHED and event not in _COMMANDS):
         return
     _busy[0] = True
     try:
-        real = _off_limits(args[0])
+        real = _off_limits(args[0]) if event in _WATCHED else _named_in_command(args[:3])
     finally:
         _busy[0] = False
     if real is not None:

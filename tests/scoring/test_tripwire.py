@@ -72,3 +72,29 @@ def test_reads_of_its_own_files_are_allowed(tmp_path):
     (tmp_path / "data.txt").write_text("mine")
     with _ctx(tmp_path, READER).candidate("solution.py", "peek", tripwire=True) as cand:
         assert cand.call(str(tmp_path / "data.txt"), timeout=20) == "mine"
+
+
+COMMANDS = '''
+import os, subprocess
+
+def run(kind, path):
+    if kind == "subprocess":
+        return subprocess.run(["cat", path], capture_output=True, text=True).stdout[:20]
+    if kind == "shell":
+        return subprocess.run("cat " + path, shell=True, capture_output=True, text=True).stdout[:20]
+    return os.system("cat %s > /dev/null" % path)
+'''
+
+
+@pytest.mark.parametrize("kind", ["subprocess", "shell", "system"])
+def test_a_command_naming_the_reference_solutions_is_forbidden(tmp_path, kind):
+    with pytest.raises(Invalid) as info:
+        with _ctx(tmp_path, COMMANDS).candidate("solution.py", "run", tripwire=True) as cand:
+            cand.call(kind, TARGET, timeout=20)
+    assert info.value.reason == "forbidden_access"
+
+
+def test_commands_on_its_own_files_are_allowed(tmp_path):
+    (tmp_path / "data.txt").write_text("mine")
+    with _ctx(tmp_path, COMMANDS).candidate("solution.py", "run", tripwire=True) as cand:
+        assert cand.call("subprocess", str(tmp_path / "data.txt"), timeout=20) == "mine"
