@@ -107,7 +107,9 @@ def _confirm(question: str) -> bool:
 
 
 def _submission_dict(sub, visible: bool = True) -> dict:
-    data = {"id": sub.id, "active_s": sub.active_s, "valid": sub.valid, "message": sub.message,
+    from console.trials.hidden import participant_message
+
+    data = {"id": sub.id, "active_s": sub.active_s, "valid": sub.valid, "message": participant_message(sub, visible),
             "reason": sub.reason, "final": sub.final, "snapshot": sub.snapshot}
     if visible:
         data.update(raw=sub.raw, normalized=sub.normalized)

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console.trials.clock import format_duration
+from console.trials.hidden import participant_message
 
 
 def _num(value, digits: int = 4) -> str:
@@ -105,7 +106,7 @@ def submissions_table(submissions, visible: bool = True) -> Table:
     for sub in submissions:
         verdict = "valid" if sub.valid else f"INVALID ({sub.reason})"
         scores = [_num(sub.raw), _num(sub.normalized, 3)] if visible else []
-        message = sub.message if visible or not sub.valid else ""
+        message = participant_message(sub, visible)
         table.add_row(str(sub.id), format_duration(sub.active_s), verdict, *scores, "yes" if sub.final else "",
                       message)
     return table

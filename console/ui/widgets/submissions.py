@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.widgets import DataTable
 
 from console.trials.clock import format_duration
+from console.trials.hidden import participant_message
 
 
 def _num(value, digits: int) -> str:
@@ -28,7 +29,8 @@ class SubmissionsTable(DataTable):
             raw = _num(sub.raw, 4) if visible else "hidden"
             norm = _num(sub.normalized, 3) if visible else "hidden"
             final = " (final)" if sub.final else ""
-            self.add_row(str(i), format_duration(sub.active_s), raw, norm, valid, sub.message[:80] + final,
+            self.add_row(str(i), format_duration(sub.active_s), raw, norm, valid,
+                         participant_message(sub, visible)[:80] + final,
                          key=str(sub.id))
         if submissions:
             self.move_cursor(row=len(submissions) - 1)
