@@ -94,3 +94,18 @@ class ScoringContext:
     def candidate_output(self) -> str:
         """What the candidate's processes printed (capped, head and tail kept)."""
         return "\n".join(p.output.text() for p in self.processes if p.output.total)
+
+
+def load_module(path: Path, name: str):
+    """Import a file by path (a helper beside a scorer, or an environment's pristine starting code)
+    without writing __pycache__ into the environment's folder (the integrity hash covers it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = saved
+    return module

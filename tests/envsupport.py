@@ -12,7 +12,6 @@ import importlib.util
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 import tomllib
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from scoring.api import load_module  # noqa: F401  (re-exported for the tests)
 from testpaths import REPO
 
 ENVIRONMENTS = REPO / "environments"
@@ -39,18 +39,6 @@ def require_modules(*names: str) -> None:
 
 def manifest(name: str) -> dict:
     return tomllib.loads((ENVIRONMENTS / name / "environment.toml").read_text())
-
-
-def load_module(path: Path, name: str):
-    """Import a file as a module, leaving no __pycache__ beside it."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.dont_write_bytecode = saved
-    return module
 
 
 def starting_candidate(name: str, tmp: Path) -> Path:

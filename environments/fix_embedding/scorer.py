@@ -15,15 +15,13 @@ raw = ln(loss - floor) = ln(excess), floor = the source's entropy rate; lower is
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from scoring.api import Invalid, ScoringContext
+from scoring.api import Invalid, ScoringContext, load_module
 from scoring.lm.source import fresh_rng, source
 from scoring.lm.weights import load_state, shapes_of
 
@@ -37,14 +35,7 @@ EVAL_RESERVE_S = 10.0  # kept back from the candidate's call for loading and eva
 
 def model_module():
     """The participant-facing starting/model.py, imported by path from this (pristine) folder."""
-    spec = importlib.util.spec_from_file_location("fix_embedding_pristine_model", PRISTINE / "model.py")
-    module = importlib.util.module_from_spec(spec)
-    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.dont_write_bytecode = saved
-    return module
+    return load_module(PRISTINE / "model.py", "fix_embedding_pristine_model")
 
 
 def check_frozen(state: dict[str, torch.Tensor], frozen: dict[str, torch.Tensor]) -> None:

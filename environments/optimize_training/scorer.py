@@ -15,12 +15,10 @@ raw = ln(seconds of the train() call); lower is better.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
-from scoring.api import Invalid, ScoringContext
+from scoring.api import Invalid, ScoringContext, load_module
 from scoring.lm.weights import load_state, mean_abs_difference
 
 ENTRY_FILE = "solution.py"
@@ -32,14 +30,7 @@ PARAM_NAMES = ("steps", "batch_size", "bound", "call_timeout_s", "trusted_reserv
 
 def _trusted():
     """trusted_train.py beside this file (the scorer's process has no package for it)."""
-    spec = importlib.util.spec_from_file_location("optimize_training_trusted", HERE / "trusted_train.py")
-    module = importlib.util.module_from_spec(spec)
-    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the environment
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.dont_write_bytecode = saved
-    return module
+    return load_module(HERE / "trusted_train.py", "optimize_training_trusted")
 
 
 def _params(ctx: ScoringContext) -> dict:

@@ -18,13 +18,12 @@ model can go below the floor except by chance on a tiny sample (then loss - FLOO
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
 import numpy as np
 
-from scoring.api import Invalid, ScoringContext, WrongAnswer
+from scoring.api import Invalid, ScoringContext, WrongAnswer, load_module
 from scoring.candidate import CandidateProcess, off_limits
 from scoring.errors import CandidateProtocolError
 from scoring.lm.source import VOCAB, fresh_rng, source
@@ -41,10 +40,7 @@ MIN_GAP = 1e-3          # loss - FLOOR is clamped here (only reachable by chance
 
 def _sibling(name: str):
     """Import rules.py / checked_boot.py from this folder (the scorer is loaded by path)."""
-    spec = importlib.util.spec_from_file_location(f"restricted_mlm_{name}", HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(HERE / f"{name}.py", f"restricted_mlm_{name}")
 
 
 rules = _sibling("rules")
