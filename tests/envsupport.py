@@ -12,6 +12,7 @@ import importlib.util
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
 import tomllib
@@ -118,3 +119,19 @@ def check_control_folders(controls: Path, expected: dict) -> None:
     """Every folder in controls/ is listed in controls.toml and the other way round."""
     folders = sorted(p.name for p in controls.iterdir() if p.is_dir())
     assert folders == sorted(expected), "controls/ and controls.toml disagree"
+
+
+def score_with_cli(name: str, candidate: Path, tmp: Path, variant: str = "tiny", timeout_s: float = 180) -> dict:
+    """`rearena score NAME:VARIANT PATH --json` in a subprocess (the real runner, scorer and candidate
+    processes), with its own data folder and no trial or extra environment roots; its JSON verdict."""
+    import json
+    import subprocess
+
+    rearena = Path(sys.executable).with_name("rearena")
+    command = [str(rearena)] if rearena.exists() else [sys.executable, "-m", "console"]
+    env = {k: v for k, v in os.environ.items() if k not in ("REARENA_ENVIRONMENTS", "REARENA_TRIAL")}
+    env["REARENA_DATA_DIR"] = str(tmp / "data")
+    proc = subprocess.run([*command, "score", f"{name}:{variant}", str(candidate), "--json"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout_s)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout)

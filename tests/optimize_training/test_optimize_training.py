@@ -3,11 +3,7 @@ on tiny, the real runner scores the reference, and every negative control gets i
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from envsupport import (ENVIRONMENTS, REFERENCES, check_control_folders, check_verdict, control_candidate, normalized,
-                        reference_candidate, require_modules, score_directly, starting_candidate)
-from testpaths import REPO
+from envsupport import (ENVIRONMENTS, REFERENCES, check_control_folders, check_verdict, control_candidate, normalized, reference_candidate, require_modules, score_directly, score_with_cli, starting_candidate)
 
 require_modules("torch", "numpy")
 
@@ -71,15 +65,7 @@ def test_reference_solution_is_valid_and_clearly_faster(honest):
 def test_cli_scores_the_reference_through_the_runner(tmp_path):
     """`rearena score optimize_training:tiny PATH --json`: separate processes, signed verdict."""
     candidate = reference_candidate(NAME, tmp_path)
-    rearena = Path(sys.executable).with_name("rearena")
-    command = [str(rearena)] if rearena.exists() else [sys.executable, "-m", "console"]
-    proc = subprocess.run(
-        [*command, "score", f"{NAME}:tiny", str(candidate), "--json"],
-        cwd=REPO, capture_output=True, text=True, timeout=180,
-        env={**os.environ, "REARENA_DATA_DIR": str(tmp_path / "data")},
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(proc.stdout)
+    result = score_with_cli(NAME, candidate, tmp_path)
     assert result["valid"], result
     assert result["environment"] == NAME and result["variant"] == "tiny"
     assert result["normalized"] is not None and result["details"]["distance"] < result["details"]["bound"]

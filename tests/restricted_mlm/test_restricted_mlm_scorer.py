@@ -4,19 +4,13 @@ valid, and the static source check names what it finds."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from envsupport import (ENVIRONMENTS, REFERENCES, load_module, manifest, normalized, reference_candidate,
-                        require_modules, score_directly, starting_candidate)
-from testpaths import REPO
+from envsupport import (ENVIRONMENTS, REFERENCES, load_module, manifest, normalized, reference_candidate, require_modules, score_directly, score_with_cli, starting_candidate)
 
 require_modules("torch", "numpy")
 
@@ -129,13 +123,7 @@ def test_bad_params_are_named():
 def test_cli_scores_the_reference_through_the_runner(tmp_path):
     """`rearena score restricted_mlm:tiny PATH --json`: the runner, the scorer's process, the candidate's."""
     candidate = reference_candidate(NAME, tmp_path)
-    exe = REPO / ".venv" / "bin" / "rearena"
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "console"]
-    proc = subprocess.run([*command, "score", f"{NAME}:tiny", str(candidate), "--json"], cwd=REPO,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "REARENA_DATA_DIR": str(tmp_path / "data")})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(proc.stdout)
+    result = score_with_cli(NAME, candidate, tmp_path, timeout_s=120)
     assert result["valid"] and math.isfinite(result["raw"]), result
     spec = manifest(NAME)["variants"]["tiny"]["calibration"]
     assert abs((result["raw"] - spec["start"]) / (spec["reference"] - spec["start"]) - 1) < 0.15, result

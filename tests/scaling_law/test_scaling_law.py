@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from envsupport import (ENVIRONMENTS, check_control_folders, check_verdict, control_candidate, load_module, manifest,
-                        normalized, reference_candidate, require_modules, score_directly, starting_candidate)
-from testpaths import REPO
+from envsupport import (ENVIRONMENTS, check_control_folders, check_verdict, control_candidate, load_module, manifest, normalized, reference_candidate, require_modules, score_directly, score_with_cli, starting_candidate)
 
 require_modules("torch", "numpy")
 
@@ -90,15 +85,7 @@ def test_starting_and_reference_score_near_their_calibration_on_tiny(who, target
 
 def test_real_runner_scores_the_reference_end_to_end(tmp_path):
     candidate = reference_candidate(NAME, tmp_path)
-    rearena = Path(sys.executable).parent / "rearena"
-    command = [str(rearena)] if rearena.exists() else [sys.executable, "-m", "console"]
-    env = dict(os.environ, REARENA_DATA_DIR=str(tmp_path / "data"))
-    env.pop("REARENA_ENVIRONMENTS", None)
-    env.pop("REARENA_TRIAL", None)
-    out = subprocess.run([*command, "score", f"{NAME}:tiny", str(candidate), "--json"], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stdout + out.stderr
-    verdict = json.loads(out.stdout)
+    verdict = score_with_cli(NAME, candidate, tmp_path, timeout_s=120)
     assert verdict["valid"], verdict
     assert abs(verdict["normalized"] - 1.0) < 0.15, verdict
 
