@@ -20,8 +20,9 @@ TRANSFORMS = ("ln", "ln_minus_floor", "identity")
 
 TOP_KEYS = frozenset(
     {"name", "title", "description", "entry_point", "default_variant"}
-    | {"budget", "hardware", "metric", "scoring", "calibration", "variants"}
+    | {"budget", "hardware", "metric", "scoring", "calibration", "variants", "image"}
 )
+IMAGE_KEYS = frozenset({"python_packages"})
 BUDGET_KEYS = frozenset({"hours", "wall_backstop_hours"})
 HARDWARE_KEYS = frozenset({"cpus", "memory_gb", "gpu", "gpu_kind", "disk_gb", "pids", "network"})
 METRIC_KEYS = frozenset({"name", "direction", "transform", "unit"})
@@ -297,6 +298,22 @@ def _files(f: Fields, folder: Path, scorer_name: str) -> tuple[str, Path, Path]:
     return instructions, starting, scorer
 
 
+def _image_packages(f: Fields, data: dict[str, Any]) -> tuple[str, ...]:
+    """[image] python_packages: requirement strings such as "torch==2.13.0" (pip's syntax)."""
+    table = f.subtable(data, "image", required=False)
+    f.unknown_keys(table, IMAGE_KEYS, "image")
+    packages = table.get("python_packages", [])
+    expected = 'expected an array of requirement strings such as "torch==2.13.0"'
+    if not isinstance(packages, list):
+        f.problem("image.python_packages", f"{expected}, got {describe(packages)}")
+        return ()
+    for i, item in enumerate(packages):
+        if not isinstance(item, str) or not item.strip() or item.strip().startswith("-"):
+            f.problem("image.python_packages", f"{expected}, got {describe(item)} at position {i + 1}")
+            return ()
+    return tuple(p.strip() for p in packages)
+
+
 def load_environment(folder: Path) -> tuple[Environment | None, list[LoadProblem]]:
     """Load a native environment folder; on any problem return None and every problem found."""
     folder = Path(folder)
@@ -315,6 +332,7 @@ def load_environment(folder: Path) -> tuple[Environment | None, list[LoadProblem
             "default_variant", f"expected one of the variants ({', '.join(variants)}), got {text['default_variant']!r}"
         )
     instructions, starting, scorer = _files(f, folder, settings.scorer)
+    packages = _image_packages(f, data)
     if f.problems:
         return None, f.problems
     env = Environment(
@@ -330,5 +348,6 @@ def load_environment(folder: Path) -> tuple[Environment | None, list[LoadProblem
         description=text["description"],
         entry_point=text["entry_point"],
         default_variant=text["default_variant"],
+        image_packages=packages,
     )
     return env, []

@@ -95,6 +95,7 @@ class Environment:
     description: str = ""
     entry_point: str = ""  # e.g. "solution.py:rolling_median", shown to participants
     default_variant: str = "main"
+    image_packages: tuple[str, ...] = ()  # [image] python_packages: installed into the docker image
 
     def variant(self, name: str | None) -> Variant:
         """The named variant (or the default); KeyError lists the choices."""

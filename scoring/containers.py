@@ -17,7 +17,7 @@ no-new-privileges; tini as PID 1 reaps orphans; GPUs by device request.
 from __future__ import annotations
 
 import hashlib
-import io
+import json
 import os
 import socket
 import threading
@@ -102,13 +102,19 @@ def owner() -> str:
 
 
 def dockerfile_of(env) -> str:
-    """The environment's Dockerfile text, or the default one."""
+    """The environment's Dockerfile text, or the default one (with the python_packages step, if any)."""
     path = env.path / "Dockerfile"
-    return path.read_text() if path.is_file() else DEFAULT_DOCKERFILE
+    text = path.read_text() if path.is_file() else DEFAULT_DOCKERFILE
+    if getattr(env, "image_packages", ()):
+        from scoring.image_packages import DOCKERFILE_STEP
+
+        text = text.rstrip("\n") + "\n" + DOCKERFILE_STEP
+    return text
 
 
 def _recipe(env, base: str) -> str:
     digest = hashlib.sha256(dockerfile_of(env).encode() + b"\0" + base.encode())
+    digest.update(json.dumps(sorted(getattr(env, "image_packages", ()))).encode())
     extra = env.path / "image"
     if extra.is_dir():
         for path in sorted(extra.rglob("*")):
@@ -117,21 +123,27 @@ def _recipe(env, base: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _context(env) -> io.BytesIO:
+def _context(env, base: str, log=None):
+    """The build context: the Dockerfile, the image/ folder and the wheels of [image] python_packages."""
     import tarfile
+    import tempfile
 
+    from scoring import image_packages
     from scoring.container_exec import add_bytes, tar_folder
 
-    data = io.BytesIO()
+    wheels = python = None
+    if getattr(env, "image_packages", ()):
+        python = image_packages.image_python(base)
+        wheels = image_packages.download(env.image_packages, python, log=log)
+    data = tempfile.TemporaryFile()  # wheels can be hundreds of MB: on disk, not in memory
     extra = env.path / "image"
     if extra.is_dir():
         data.write(tar_folder(extra))
         data.seek(0)
-        with tarfile.open(fileobj=data, mode="a") as tar:
-            add_bytes(tar, "Dockerfile", dockerfile_of(env).encode())
-    else:
-        with tarfile.open(fileobj=data, mode="w") as tar:
-            add_bytes(tar, "Dockerfile", dockerfile_of(env).encode())
+    with tarfile.open(fileobj=data, mode="a" if extra.is_dir() else "w") as tar:
+        add_bytes(tar, "Dockerfile", dockerfile_of(env).encode())
+        if wheels is not None:
+            image_packages.add_to_context(tar, wheels, python)
     data.seek(0)
     return data
 
@@ -153,7 +165,8 @@ def build_image(env, base: str | None = None, *, log=None) -> str:
     except docker.errors.ImageNotFound:
         previous = None
     try:
-        built, lines = api.images.build(fileobj=_context(env), custom_context=True, tag=name, rm=True, forcerm=True,
+        context = _context(env, base, log)
+        built, lines = api.images.build(fileobj=context, custom_context=True, tag=name, rm=True, forcerm=True,
                                     buildargs={"BASE_IMAGE": base}, network_mode="host", pull=False,
                                     labels={"rearena.env": env.name, "rearena.recipe": _recipe(env, base),
                                             "rearena.base": base})
