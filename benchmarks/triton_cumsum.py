@@ -155,10 +155,16 @@ def scorer_section(out: Tee, env, scorings: int, results: dict) -> None:
             medians.append(d["median_ms"])
             walls.append(r.duration_s)
             out(f"   reference scoring {k + 1}: {d['median_ms']:.4f} ms ({d['reps']} reps, {d['stopped_because']}; "
-                f"harness {d['harness_median_ms']:.4f}, copy peer {d['copy_harness_median_ms']:.4f}, overhead "
+                f"harness {d['harness_median_ms']:.4f}, copy peer clean {d['copy_harness_median_ms']:.4f} / in loop "
+                f"{d['copy_in_loop_harness_median_ms']:.4f}, overhead "
                 f"{d['harness_overhead_ms']:.4f}, floor {d['copy_floor_ms']:.4f} ms; {d['ratio_to_copy_floor']:.2f}x "
                 f"floor; rel. s.e. {d['rel_sem']:.3%}; RE-Bench normalized {d['rebench_normalized']:.3f}; "
                 f"wall {r.duration_s:.1f} s)")
+            out("      flush ms (candidate / copy in loop / clean): "
+                + " / ".join(f"{d['flush_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
+                + "; first read ms: "
+                + " / ".join(f"{d['first_read_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
+                + "  (the gpu_busy, deferred_work and peer_interference rules compare these)")
         if len(medians) >= 2:
             cv = statistics.stdev(medians) / statistics.fmean(medians)
             results["scorer_cv"] = cv

@@ -22,7 +22,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from scoring.candidate import CandidateProcess, off_limits
 from scoring.errors import (  # noqa: F401  (re-exported for scorers)
@@ -54,6 +54,7 @@ class ScoringContext:
     rng: random.Random = field(default_factory=random.SystemRandom)
     processes: list[CandidateProcess] = field(default_factory=list)
     log_lines: list[str] = field(default_factory=list)
+    reaper: bool = False  # True in scoring.host's process: kill_strays may kill its stray children
 
     def remaining(self) -> float:
         """Seconds left before the scoring deadline (never negative)."""
@@ -62,6 +63,18 @@ class ScoringContext:
     def log(self, line: str) -> None:
         """Add a line to the scorer's log, kept in the result's details."""
         self.log_lines.append(str(line))
+
+    def kill_strays(self, keep: Iterable[int] = ()) -> int:
+        """Kill what candidates left running below the scorer's process (not `keep`); how many.
+
+        Only in the scorer's process that scoring.host started (a child subreaper, which escaped
+        grandchildren are re-parented to); elsewhere (a scorer called directly, in tests) nothing.
+        """
+        if not self.reaper:
+            return 0
+        from scoring.host import reap_strays
+
+        return reap_strays(keep=keep)
 
     @contextmanager
     def candidate(self, file: str, function: str, memory_mb: int | None = None,

@@ -11,62 +11,94 @@ limits (the tripwire below; none by default). A candidate that tripped the wire 
 # folders named in DENY (the scorer's files, reference solutions, the scorer's /proc entries), and
 # commands whose command line names one of them (`cat <scorer file>`). It is a tripwire, not a
 # sandbox: the docker sandbox is what keeps the files out of reach.
+# Its state (the folders, the re-entry flag) lives in a closure that no name in __main__ reaches, the
+# hook never runs the candidate's code (str/bytes subclasses are copied to plain ones, other path
+# objects are not called), and gc's object-graph walks, the way to the hook's closure, are refused.
+# `_violations` is the record of refused attempts (clearing it hides an attempt; the read still failed).
 TRIPWIRE = r'''
 _violations = []
-_busy = [False]
-_WATCHED = frozenset(("open", "os.listdir", "os.scandir", "os.chdir", "shutil.copyfile", "shutil.copytree",
-                      "glob.glob", "os.chmod", "os.remove", "os.rename", "os.truncate"))
 
 
-def _off_limits(path):
-    if path is None or isinstance(path, int):
+def _install_tripwire(deny, record):
+    import posixpath
+    from pathlib import PosixPath, PurePosixPath
+
+    deny = tuple(str(root) for root in deny)
+    busy = [False]
+    realpath, fsdecode = posixpath.realpath, os.fsdecode
+    error = PermissionError
+    watched = frozenset(("open", "os.listdir", "os.scandir", "os.chdir", "shutil.copyfile", "shutil.copytree",
+                         "glob.glob", "os.chmod", "os.remove", "os.rename", "os.truncate"))
+    commands = frozenset(("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "pty.spawn"))
+    graph = frozenset(("gc.get_objects", "gc.get_referrers", "gc.get_referents"))
+    paths = (PosixPath, PurePosixPath)
+
+    def text(item):
+        # a plain str of a path-like argument, without calling anything the candidate defined
+        kind = type(item)
+        if kind is str or kind is bytes:
+            plain = item
+        elif issubclass(kind, str):  # type() and issubclass(): no __class__ of the candidate's is consulted
+            plain = str.__str__(item)
+        elif issubclass(kind, (bytes, bytearray)):
+            plain = bytes(memoryview(item))
+        elif kind is paths[0] or kind is paths[1]:
+            plain = str(item)
+        else:
+            return None
+        try:
+            return fsdecode(plain)
+        except Exception:
+            return None
+
+    def off_limits(path):
+        path = text(path)
+        if path is None:
+            return None
+        real = realpath(path)
+        for root in deny:
+            if real == root or real.startswith(root + "/"):
+                return real
         return None
-    try:
-        real = os.path.realpath(os.fsdecode(path))
-    except Exception:
-        return None
-    for root in DENY:
-        if real == root or real.startswith(root + "/"):
-            return real
-    return None
 
-
-_COMMANDS = frozenset(("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "pty.spawn"))
-
-
-def _named_in_command(args):
-    # A command line (or its argv, cwd) that names an off-limits folder, e.g. `cat <scorer file>`.
-    todo, seen = list(args), 0
-    while todo and seen < 10000:
-        item, seen = todo.pop(), seen + 1
-        if isinstance(item, (list, tuple)):
-            todo.extend(item)
-        elif isinstance(item, (str, bytes, os.PathLike)):
-            try:
-                text = os.fsdecode(item)
-            except Exception:
+    def named_in_command(args):
+        # a command line (or its argv, cwd) that names an off-limits folder, e.g. `cat <scorer file>`
+        todo, seen = list(args), 0
+        while todo and seen < 10000:
+            item, seen = todo.pop(), seen + 1
+            if type(item) is list or type(item) is tuple:
+                todo.extend(item)
                 continue
-            for root in DENY:
-                if root in text:
+            line = text(item)
+            if line is None:
+                continue
+            for root in deny:
+                if root in line:
                     return root
-    return None
+        return None
+
+    def audit(event, args):
+        if busy[0]:
+            return
+        if event in graph:
+            raise error("rearena: walking the object graph (%s) is off limits while scoring" % event)
+        if not args or (event not in watched and event not in commands):
+            return
+        busy[0] = True
+        try:
+            real = off_limits(args[0]) if event in watched else named_in_command(args[:3])
+        finally:
+            busy[0] = False
+        if real is not None:
+            record.append("%s %s" % (event, real))
+            raise error("rearena: %s is off limits while scoring" % real)
+
+    if deny:
+        sys.addaudithook(audit)
 
 
-def _audit(event, args):
-    if _busy[0] or not args or (event not in _WATCHED and event not in _COMMANDS):
-        return
-    _busy[0] = True
-    try:
-        real = _off_limits(args[0]) if event in _WATCHED else _named_in_command(args[:3])
-    finally:
-        _busy[0] = False
-    if real is not None:
-        _violations.append("%s %s" % (event, real))
-        raise PermissionError("rearena: %s is off limits while scoring" % real)
-
-
-if DENY:
-    sys.addaudithook(_audit)
+_install_tripwire(DENY, _violations)
+del _install_tripwire
 '''
 
 # Frames in and out (8-byte length, then a pickle) and a short traceback, shared by both boots.

@@ -13,24 +13,75 @@ import importlib.util
 import json
 import math
 import os
+import signal
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from scoring.api import ScoringContext
 from scoring.channel import sign
 from scoring.errors import Invalid
 
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 
 
-def _make_undumpable() -> None:
+def _prctl(option: int, value: int) -> None:
     try:
-        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        ctypes.CDLL(None).prctl(option, value, 0, 0, 0)
     except Exception:
         pass
+
+
+def _children(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (from /proc/<pid>/stat)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == parent:
+            found.append(int(entry.name))
+    return found
+
+
+def reap_strays(keep: Iterable[int] = (), rounds: int = 50) -> int:
+    """Kill every process still below this one and return how many there were.
+
+    This process is a child subreaper: a candidate's grandchild that escaped its process group
+    (double fork, setsid) is re-parented here when its parent dies, instead of to init, so it
+    cannot outlive the scoring and interfere with later ones.
+    """
+    me, seen, keep = os.getpid(), set(), set(keep)
+    for _ in range(rounds):
+        children = [pid for pid in _children(me) if pid not in keep]
+        if not children:
+            break
+        for pid in children:  # a zombie among them dies again harmlessly, and is collected here
+            seen.add(pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.005)
+        for pid in children:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+    return len(seen)
+
+
+def _on_term(signum, frame) -> None:  # the runner's timeout: leave nothing behind, then go
+    reap_strays()
+    os._exit(1)
 
 
 def _load_scorer(path: Path):
@@ -68,6 +119,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         output_cap_bytes=config["output_cap_bytes"],
         intermediate=config["intermediate"],
         python=config["python"],
+        reaper=True,
     )
     try:
         if config["kind"] == "metr":
@@ -97,6 +149,9 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     finally:
         for proc in ctx.processes:
             proc.kill(by_us=False)
+        strays = reap_strays()
+    if strays:
+        payload["details"]["stray_processes_killed"] = strays
     payload["details"]["candidate_seconds"] = ctx.candidate_seconds()
     payload["details"]["candidate_calls"] = sum(p.calls for p in ctx.processes)
     output = ctx.candidate_output()
@@ -109,7 +164,9 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     """Entry point of the scorer's process."""
-    _make_undumpable()
+    _prctl(PR_SET_DUMPABLE, 0)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGTERM, _on_term)
     config = json.loads(sys.stdin.buffer.read())
     sys.stdin.close()
     key = bytes.fromhex(config.pop("key"))

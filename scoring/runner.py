@@ -68,7 +68,14 @@ def _host_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen, grace_s: float = 0.0) -> None:
+    """Kill the scorer's process group; with a grace, SIGTERM first (the scorer then kills what it started)."""
+    if grace_s > 0 and proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=grace_s)
+        except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -205,7 +212,7 @@ def _run_host(env, variant, params, candidate_dir, tmp, timeout_s, memory_mb, ou
     data, eof = _read_until_eof(read_fd, time.monotonic() + timeout_s + HOST_GRACE_S)
     os.close(read_fd)
     if not eof:
-        _kill_group(proc)
+        _kill_group(proc, grace_s=1.0)
     try:
         code = proc.wait(timeout=2)
     except subprocess.TimeoutExpired:

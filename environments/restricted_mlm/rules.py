@@ -27,9 +27,12 @@ slice select narrow view _unsafe_view reshape _reshape_alias permute transpose t
 unsqueeze unsqueeze_ squeeze squeeze_ unflatten cat stack split split_with_sizes chunk unbind flip
 roll repeat constant_pad_nd tril triu diagonal alias detach clone contiguous _to_copy to copy_
 lift_fresh lift_fresh_copy as_strided unfold masked_select nonzero
-zeros ones full empty empty_like zeros_like ones_like full_like new_zeros new_ones new_full new_empty
-new_empty_strided empty_strided arange eye scalar_tensor fill fill_ zero_
+zeros ones full zeros_like ones_like full_like new_zeros new_ones new_full arange eye scalar_tensor
+fill fill_ zero_
 """.split())
+# Not the uninitialised factories (empty, empty_like, new_empty, empty_strided...): a red-team
+# candidate read the bytes of a freed float buffer back through torch.empty of another dtype, a bit
+# reinterpretation that no op records (the softmax bit tricks again); zeros does the same job.
 
 
 def op_packet(name: str) -> str:

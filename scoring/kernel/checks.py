@@ -32,6 +32,7 @@ DEFERRED_WORK = "deferred_work"            # the output was finished after the c
 OUTPUT_CHANGED = "output_changed"          # the output changed after it had been read
 IMPOSSIBLE_TIME = "impossible_time"        # faster than the memory-copy floor measured in the same run
 GPU_BUSY = "gpu_busy"                      # the GPU was busy between calls (work in the background)
+PEER_INTERFERENCE = "peer_interference"    # the scorer's copy peer was slowed while the candidate was alive
 FORBIDDEN_ACCESS = "forbidden_access"      # tried to read the scorer's files or process
 
 

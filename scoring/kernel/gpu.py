@@ -16,10 +16,15 @@ its own GPU memory, opened by the peers through CUDA IPC. For every call the har
      checks the input slot is unchanged, asks the peer to synchronize its device, compares again
      (deferred work), and checks that the previous output is still intact (stale buffers).
 
-Calls 1..k of the timing loop alternate between the candidate and the copy peer (a solution that
-copies its input), so that the harness overhead (round trip, IPC, the barrier) is measured in the
-same run and subtracted: time = median(candidate t2 - t0) - (median(copy t2 - t0) - copy floor),
-where the copy floor is a device copy of n int32 timed with CUDA events in this process.
+The harness overhead (round trip, IPC, the barrier) is measured with the trusted copy peer (a
+solution that copies its input, run by the scorer's own python) in two clean phases, one before
+the candidate's process exists and one after it and everything it started were killed, so the
+candidate cannot slow the measurement it is compared with:
+time = median(candidate t2 - t0) - (median(clean copy t2 - t0) - copy floor), where the copy
+floor is a device copy of n int32 timed with CUDA events in this process. The same clean phases
+give the baselines of the L2 flush and of the first read (the gpu_busy and deferred_work rules).
+Inside the timing loop the copy peer's calls alternate with the candidate's; when they are much
+slower than in the clean phases, something interfered with the scorer's measurement.
 """
 
 from __future__ import annotations
@@ -37,9 +42,23 @@ from scoring.kernel.protocol import ENTRY_FILE, ENTRY_FUNCTION, KernelSpec
 from scoring.kernel.reference import masked_prefix_sum_torch
 
 FLUSH_BYTES = 256 * 1024 * 1024
-BUSY_FACTOR, BUSY_MARGIN_MS = 2.0, 0.05        # flush slower than this vs. the copy peer's: GPU busy
-DEFERRED_FACTOR, DEFERRED_MARGIN_MS = 1.5, 0.1  # first read slower than this vs. the copy peer's: deferred
+BUSY_FACTOR, BUSY_MARGIN_MS = 2.0, 0.05        # flush slower than this vs. the clean phases': GPU busy
+DEFERRED_FACTOR, DEFERRED_MARGIN_MS = 1.5, 0.1  # first read slower than this vs. the clean copy's: deferred
+INTERFERENCE_FACTOR, INTERFERENCE_MARGIN_MS = 2.0, 0.1  # copy peer in the loop vs. clean: interference
+CLEAN_CALLS, CLEAN_WARMUP = 10, 2  # copy-peer calls timed in each clean phase (after warm-up calls)
 RECHECK_PAUSES_S = (0.0, 0.05, 0.2, 0.5)  # after a wrong read: is the output still changing?
+# The input slots are the only memory the peers can map. Each gets a segment of the CUDA caching
+# allocator to itself (a request above its 10 MB threshold, rounded to its 2 MB granularity, is
+# never split), so no other tensor of the harness (expected outputs!) can sit beside a slot.
+SLOT_MIN_BYTES, SLOT_ALIGN_BYTES = 12 << 20, 2 << 20
+IPC_HANDLE_BYTES = 64           # CUDA_IPC_HANDLE_SIZE
+IPC_REF_COUNTERS = 10000        # torch's CUDA_IPC_REF_COUNTER_FILE_SIZE: entries of int64
+
+
+def slot_elements(n: int) -> int:
+    """int32 elements of an input slot for inputs of up to n values (a whole allocator segment)."""
+    size = max(4 * n, SLOT_MIN_BYTES)
+    return -(-size // SLOT_ALIGN_BYTES) * SLOT_ALIGN_BYTES // 4
 
 
 class Harness:
@@ -49,7 +68,7 @@ class Harness:
         self.torch = torch
         self.device = torch.device("cuda", torch.cuda.current_device())
         dev = self.device
-        self.slots = [torch.zeros(n_max, dtype=torch.int32, device=dev) for _ in range(2)]
+        self.slots = [torch.zeros(slot_elements(n_max), dtype=torch.int32, device=dev) for _ in range(2)]
         self.src = torch.zeros(n_max, dtype=torch.int32, device=dev)
         self.dst = torch.empty(n_max, dtype=torch.int32, device=dev)
         self.flush_buf = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device=dev)
@@ -58,6 +77,8 @@ class Harness:
         self.generator.manual_seed(seed)
         self.events = [torch.cuda.Event(enable_timing=True) for _ in range(2)]
         self._fill = 0
+        self.own_ref_handles: set[bytes] = set()
+        self.solo_flush_ms: list[float] = []  # flushes timed while no peer was working
 
     def slot_descriptors(self) -> list[dict]:
         from torch.multiprocessing.reductions import reduce_tensor
@@ -65,6 +86,7 @@ class Harness:
         out = []
         for slot in self.slots:
             _, a = reduce_tensor(slot)
+            self.own_ref_handles.add(bytes(a[11]))
             out.append({"numel": slot.numel(), "device": int(a[6]), "handle": bytes(a[7]),
                         "storage_bytes": int(a[8]), "storage_offset_bytes": int(a[9]), "tensor_offset": int(a[3]),
                         "ref_counter_handle": bytes(a[11]), "ref_counter_offset": int(a[12]),
@@ -86,7 +108,7 @@ class Harness:
         start, end = self.events
         times = []
         for _ in range(reps):
-            self.flush()
+            self.solo_flush_ms.append(self.flush())
             start.record()
             self.dst[:n].copy_(self.src[:n])
             end.record()
@@ -103,7 +125,11 @@ class Harness:
         return expected
 
     def open_output(self, ipc: Any, n: int, where: str):
-        """Map the peer's output into this process (validated CUDA IPC descriptor)."""
+        """Map the peer's output into this process (validated CUDA IPC descriptor).
+
+        The peer's IPC event is never waited on (the boot synchronizes before answering): a stream
+        wait on an event of the candidate's would let the first read wait for work it left running.
+        """
         torch = self.torch
         from torch.multiprocessing.reductions import rebuild_cuda_tensor
 
@@ -112,9 +138,8 @@ class Harness:
                                                      "tensor_offset", "ref_counter_offset"))
         ok = ok and isinstance(ipc.get("handle"), bytes) and 0 < len(ipc["handle"]) <= 1024
         ok = ok and isinstance(ipc.get("ref_counter_handle"), bytes) and len(ipc["ref_counter_handle"]) <= 1024
-        ok = ok and b"\0" not in ipc["ref_counter_handle"]
-        ok = ok and (ipc.get("event_handle") is None or isinstance(ipc.get("event_handle"), bytes))
-        ok = ok and isinstance(ipc.get("event_sync_required"), bool)
+        ok = ok and b"\0" not in ipc["ref_counter_handle"] and ipc["ref_counter_handle"] not in self.own_ref_handles
+        ok = ok and 0 <= ipc["ref_counter_offset"] < IPC_REF_COUNTERS
         if not ok or ipc["device"] != self.device.index or min(ipc["storage_offset_bytes"], ipc["tensor_offset"]) < 0:
             raise CandidateProtocolError(f"{where}: the output's CUDA IPC descriptor is malformed")
         if (ipc["tensor_offset"] + n) * 4 > ipc["storage_bytes"]:
@@ -123,8 +148,8 @@ class Harness:
             return rebuild_cuda_tensor(torch.Tensor, torch.Size([n]), (1,), ipc["tensor_offset"],
                                        torch.storage.TypedStorage, torch.int32, ipc["device"], ipc["handle"],
                                        ipc["storage_bytes"], ipc["storage_offset_bytes"], False,
-                                       ipc["ref_counter_handle"], ipc["ref_counter_offset"], ipc["event_handle"],
-                                       ipc["event_sync_required"])
+                                       ipc["ref_counter_handle"], ipc["ref_counter_offset"],
+                                       bytes(IPC_HANDLE_BYTES), False)
         except Exception as exc:
             raise CandidateProtocolError(f"{where}: the output could not be opened through CUDA IPC: {exc}") from None
 
@@ -242,19 +267,24 @@ def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
     harness = Harness(torch, spec.n, ctx.rng.getrandbits(63))
     descriptors = harness.slot_descriptors()
     copy_peer = TrustedCopyPeer(ctx, "cuda")
-    cand_peer = KernelPeer(ctx, ctx.candidate_dir, ENTRY_FILE, ENTRY_FUNCTION, "cuda")
+    cand_peer = None
+    samples: dict[str, list[dict]] = {"candidate": [], "copy": [], "clean": []}
+    floor_times: list[float] = []
     try:
-        for peer in (copy_peer, cand_peer):
-            peer.op("cuda_slots", descriptors, timeout=max(0.1, min(ctx.remaining(), spec.call_timeout_s)),
-                    where="while opening the input slots")
-        cand = _Runner(ctx, spec, harness, cand_peer, check_values=True)
+        opening = max(0.1, min(ctx.remaining(), spec.call_timeout_s))
+        copy_peer.op("cuda_slots", descriptors, timeout=opening, where="while opening the input slots")
         copy = _Runner(ctx, spec, harness, copy_peer, check_values=False)
+        # clean phase 1: the candidate's process does not exist yet
+        floor_times += harness.copy_floor_ms(spec.n)
+        samples["clean"] += _clean_calls(copy, spec, "before")
+        cand_peer = KernelPeer(ctx, ctx.candidate_dir, ENTRY_FILE, ENTRY_FUNCTION, "cuda")
+        cand_peer.op("cuda_slots", descriptors, timeout=max(0.1, min(ctx.remaining(), spec.call_timeout_s)),
+                     where="while opening the input slots")
+        cand = _Runner(ctx, spec, harness, cand_peer, check_values=True)
         cases = correctness_cases(spec.n)
         for case in cases:
             cand.call(case, f"case '{case.label}'")
         ctx.log(f"gpu: {len(cases)} correctness cases passed")
-        floor_before = harness.copy_floor_ms(spec.n)
-        samples: dict[str, list[dict]] = {"candidate": [], "copy": []}
         loop_start = time.monotonic()
         k, stop = 0, None
         while stop is None:
@@ -268,22 +298,43 @@ def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
                                          spec.max_reps, spec.target_rel_sem, time.monotonic() - loop_start,
                                          spec.time_cap_s)
             k += 1
-        floor_after = harness.copy_floor_ms(spec.n)
         cand.close()
+        cand_peer.close()
+        cand_peer = None
+        # clean phase 2: the candidate's process and everything it started are gone
+        kill_strays = getattr(ctx, "kill_strays", None)
+        if kill_strays is not None:
+            killed = kill_strays(keep=[copy_peer.pid])
+            if killed:
+                ctx.log(f"gpu: killed {killed} process(es) the candidate left behind before the clean phase")
+        samples["clean"] += _clean_calls(copy, spec, "after")
+        floor_times += harness.copy_floor_ms(spec.n)
         copy.close()
     finally:
         copy_peer.close()
-        cand_peer.close()
-    return _summarize(ctx, spec, torch, samples, floor_before + floor_after, cand.checks, stop,
+        if cand_peer is not None:
+            cand_peer.close()
+    return _summarize(ctx, spec, torch, samples, floor_times, harness.solo_flush_ms, cand.checks, stop,
                       time.monotonic() - started)
 
 
-def _summarize(ctx, spec, torch, samples, floor_times, checks_passed, stop, wall_s) -> dict:
+def _clean_calls(copy: _Runner, spec: KernelSpec, when: str) -> list[dict]:
+    """Copy-peer calls timed while no candidate process exists (the first few are warm-up)."""
+    rows = []
+    for k in range(CLEAN_WARMUP + CLEAN_CALLS):
+        row = copy.call(Case("timed", spec.n, "env"), f"copy peer call {k + 1} {when} the candidate")
+        if k >= CLEAN_WARMUP:
+            rows.append(row)
+    return rows
+
+
+def _summarize(ctx, spec, torch, samples, floor_times, solo_flush, checks_passed, stop, wall_s) -> dict:
     med = {who: {key: stats.median([s[key] for s in rows]) for key in rows[0]} for who, rows in samples.items()}
     floor_ms = stats.median(floor_times)
-    overhead_ms = med["copy"]["harness_ms"] - floor_ms
+    overhead_ms = med["clean"]["harness_ms"] - floor_ms
     times = [s["harness_ms"] - overhead_ms for s in samples["candidate"]]
     median_ms = med["candidate"]["harness_ms"] - overhead_ms
+    clean_flush_ms = stats.median(list(solo_flush) + [s["flush_ms"] for s in samples["clean"]])
     details = {
         "device": torch.cuda.get_device_name(torch.cuda.current_device()),
         "n": spec.n,
@@ -293,13 +344,16 @@ def _summarize(ctx, spec, torch, samples, floor_times, checks_passed, stop, wall
         "rel_sem": stats.relative_sem([s["harness_ms"] for s in samples["candidate"]]),
         "times_ms": [round(t, 5) for t in times],
         "harness_median_ms": med["candidate"]["harness_ms"],
-        "copy_harness_median_ms": med["copy"]["harness_ms"],
+        "copy_harness_median_ms": med["clean"]["harness_ms"],
+        "copy_in_loop_harness_median_ms": med["copy"]["harness_ms"],
         "harness_overhead_ms": overhead_ms,
         "copy_floor_ms": floor_ms,
         "copy_floor_times_ms": [round(t, 5) for t in floor_times],
         "ratio_to_copy_floor": median_ms / floor_ms if floor_ms > 0 else math.inf,
-        "flush_median_ms": {"candidate": med["candidate"]["flush_ms"], "copy": med["copy"]["flush_ms"]},
-        "first_read_median_ms": {"candidate": med["candidate"]["verify_ms"], "copy": med["copy"]["verify_ms"]},
+        "flush_median_ms": {"candidate": med["candidate"]["flush_ms"], "copy": med["copy"]["flush_ms"],
+                            "clean": clean_flush_ms},
+        "first_read_median_ms": {"candidate": med["candidate"]["verify_ms"], "copy": med["copy"]["verify_ms"],
+                                 "clean": med["clean"]["verify_ms"]},
         "checks": checks_passed,
         "scoring_wall_s": wall_s,
     }
@@ -309,6 +363,7 @@ def _summarize(ctx, spec, torch, samples, floor_times, checks_passed, stop, wall
         details["hardware_fingerprint"] = hardware.fingerprint()
     except Exception:
         pass
+    # the candidate's calls against the copy peer's in the same loop (the same GPU clocks and state) ...
     busy_limit = BUSY_FACTOR * med["copy"]["flush_ms"] + BUSY_MARGIN_MS
     if med["candidate"]["flush_ms"] > busy_limit:
         reject(checks.GPU_BUSY, f"the GPU was busy between the candidate's calls: the scorer's L2 flush took "
@@ -320,6 +375,17 @@ def _summarize(ctx, spec, torch, samples, floor_times, checks_passed, stop, wall
         reject(checks.DEFERRED_WORK, f"the scorer's first read of each output took {med['candidate']['verify_ms']:.3f} ms "
                f"(median) against {med['copy']['verify_ms']:.3f} ms for the copy peer: the GPU was still busy "
                "with the candidate's work after its calls returned", **details)
+    # ... and the copy peer's calls in the loop against the clean phases', where no candidate was alive:
+    # slowing them (to inflate the overhead, or to loosen the two rules above) is interference
+    slowed = [f"{what} {med['copy'][key]:.3f} ms against {clean:.3f} ms" for what, key, clean, factor, margin in (
+        ("a call took", "harness_ms", med["clean"]["harness_ms"], INTERFERENCE_FACTOR, INTERFERENCE_MARGIN_MS),
+        ("the L2 flush before a call took", "flush_ms", clean_flush_ms, BUSY_FACTOR, BUSY_MARGIN_MS),
+        ("the first read of an output took", "verify_ms", med["clean"]["verify_ms"], DEFERRED_FACTOR,
+         DEFERRED_MARGIN_MS)) if med["copy"][key] > factor * clean + margin]
+    if slowed:
+        reject(checks.PEER_INTERFERENCE, "the scorer's own measurement was slowed while the candidate's process was "
+               f"alive (signals to the copy peer, GPU work in the background): for the copy peer, {'; '.join(slowed)} "
+               "(medians, in the timing loop against before and after the candidate)", **details)
     if median_ms <= 0 or stats.below_floor(median_ms, floor_ms, spec.floor_tolerance):
         reject(checks.IMPOSSIBLE_TIME, f"impossible time: {median_ms:.4f} ms per call is below the memory-copy "
                f"floor of {floor_ms:.4f} ms measured in the same run (tolerance {spec.floor_tolerance:.0%})",

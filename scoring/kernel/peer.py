@@ -7,6 +7,7 @@ copy peer that measures the harness's overhead and the copy floor through the sa
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,9 @@ class KernelPeer:
             memory_mb=memory_mb or ctx.memory_mb,
             output_cap_bytes=ctx.output_cap_bytes,
             startup_timeout_s=max(0.1, ctx.remaining()),
-            python=ctx.python,
+            # the trusted peer runs under the scorer's own python and user (root in a scoring container),
+            # so the candidate (uid 1000 there) can neither read its files nor signal it
+            python=sys.executable if trusted else ctx.python,
             env=peer_env(Path(folder), mode),
             boot=KERNEL_BOOT,
             boot_args=(mode, *([] if trusted else off_limits())),
@@ -56,6 +59,10 @@ class KernelPeer:
                                          f"{type(answer).__name__}")
         check_violations(answer.get("v"), where or f"during {args[0]}")
         return answer
+
+    @property
+    def pid(self) -> int:
+        return self.proc.proc.pid
 
     def close(self) -> None:
         self.proc.close()

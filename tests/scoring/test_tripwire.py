@@ -98,3 +98,74 @@ def test_commands_on_its_own_files_are_allowed(tmp_path):
     (tmp_path / "data.txt").write_text("mine")
     with _ctx(tmp_path, COMMANDS).candidate("solution.py", "run", tripwire=True) as cand:
         assert cand.call("subprocess", str(tmp_path / "data.txt"), timeout=20) == "mine"
+
+
+# Ways around the tripwire a red-team review found or suggested: each must still end in forbidden_access
+# (or a refused read), never in the reference's text.
+TAMPER = '''
+import gc, os, subprocess, sys
+import __main__
+
+
+def attempt(kind, path):
+    if kind == "busy_flag":  # the re-entry flag and the folder list were once __main__ globals
+        for name in ("_busy", "DENY", "_WATCHED"):
+            if hasattr(__main__, name):
+                setattr(__main__, name, [True] if name == "_busy" else ())
+        return open(path).read(20)
+    if kind == "cleared_record":
+        try:
+            open(path).read()
+        except OSError:
+            pass
+        __main__._violations.clear()
+        return open(path).read(20)
+    if kind == "str_subclass":  # code of the candidate's run inside the hook, where reads are not checked
+        class Sneaky(str):
+            def startswith(self, *args):
+                leak.append(open(path).read(20))
+                return False
+            def __add__(self, other):
+                leak.append(open(path).read(20))
+                return str.__add__(self, other)
+        leak = []
+        class P:
+            def __fspath__(self):
+                return Sneaky("/tmp/nothing-here")
+        try:
+            open(P())
+        except OSError:
+            pass
+        return leak[0] if leak else "no leak"
+    if kind == "class_property":
+        class Fake:
+            @property
+            def __class__(self):
+                leak.append(open(path).read(20))
+                return str
+        leak = []
+        try:
+            subprocess.run(["true", Fake()])
+        except Exception:
+            pass
+        return leak[0] if leak else "no leak"
+    if kind == "gc_walk":
+        hooks = [o for o in gc.get_objects() if getattr(o, "__name__", "") == "audit"]
+        for hook in hooks:
+            for cell in hook.__closure__ or ():
+                if isinstance(cell.cell_contents, list):
+                    cell.cell_contents[:] = [True]
+        return open(path).read(20)
+    raise ValueError(kind)
+'''
+
+
+@pytest.mark.parametrize("kind", ["busy_flag", "cleared_record", "str_subclass", "class_property", "gc_walk"])
+def test_tampering_with_the_tripwire_does_not_open_the_reference(tmp_path, kind):
+    try:
+        with _ctx(tmp_path, TAMPER).candidate("solution.py", "attempt", tripwire=True) as cand:
+            answer = cand.call(kind, TARGET, timeout=20)
+    except Invalid as exc:
+        assert exc.reason == "forbidden_access" or "off limits" in str(exc), exc
+        answer = None
+    assert answer in (None, "no leak"), f"the tripwire was bypassed: {answer!r}"

@@ -58,13 +58,18 @@ class _FakePeer:
 
     harness = None
 
+    alive = False  # whether a candidate's fake peer exists now (between its creation and close)
+    pid = 4242
+
     def __init__(self, fn):
         self.fn, self.held, self.count = fn, {}, 0
+        self.calls_while_candidate_alive = 0
 
     def op(self, op, *args, timeout, where=""):
         if op == "cuda_slots":
             return {}
         if op == "cuda_call":
+            self.calls_while_candidate_alive += _FakePeer.alive
             slot, n = args
             x = self.harness.slots[slot][:n]
             y = self.fn(x)
@@ -85,8 +90,18 @@ class _FakePeer:
         pass
 
 
-def _run(fn, monkeypatch, peer_cls=None, **spec_overrides):
+class _CandidatePeer(_FakePeer):
+    def __init__(self, fn):
+        super().__init__(fn)
+        _FakePeer.alive = True
+
+    def close(self):
+        _FakePeer.alive = False
+
+
+def _run(fn, monkeypatch, peer_cls=None, copy_cls=None, ctx_extra=None, **spec_overrides):
     monkeypatch.setattr(gpu, "FLUSH_BYTES", 1 << 20)
+    monkeypatch.setattr(gpu.Harness, "flush", lambda self: 0.09)  # a CPU fill's time is noise, not a GPU's flush
     monkeypatch.setattr(gpu.Harness, "slot_descriptors", lambda self: [])
     monkeypatch.setattr(gpu.Harness, "open_output", lambda self, ipc, n, where: ipc["tensor"])
     original_init = gpu.Harness.__init__
@@ -96,14 +111,23 @@ def _run(fn, monkeypatch, peer_cls=None, **spec_overrides):
         _FakePeer.harness = self
 
     monkeypatch.setattr(gpu.Harness, "__init__", init)
-    monkeypatch.setattr(gpu, "TrustedCopyPeer", lambda ctx, mode: _FakePeer(lambda x: torch.empty_like(x).copy_(x)))
-    monkeypatch.setattr(gpu, "KernelPeer", lambda ctx, folder, file, function, mode: (peer_cls or _FakePeer)(fn))
+    copies = []
+
+    def copy_peer(ctx, mode):
+        copies.append((copy_cls or _FakePeer)(lambda x: torch.empty_like(x).copy_(x)))
+        return copies[-1]
+
+    monkeypatch.setattr(gpu, "TrustedCopyPeer", copy_peer)
+    monkeypatch.setattr(gpu, "KernelPeer", lambda ctx, folder, file, function, mode: (peer_cls or _CandidatePeer)(fn))
+    _FakePeer.alive = False
     params = {"n": 5000, "min_reps": 30, "max_reps": 40, "time_cap_s": 3.0, "warmup": 2, "floor_tolerance": 1.0,
               **spec_overrides}
     spec = KernelSpec.from_params(params, "fake")
     ctx = types.SimpleNamespace(rng=random.Random(7), remaining=lambda: 60.0, log=lambda line: None,
-                                candidate_dir=None)
-    return gpu.score_on_gpu(ctx, spec, _fake_torch())
+                                candidate_dir=None, **(ctx_extra or {}))
+    details = gpu.score_on_gpu(ctx, spec, _fake_torch())
+    details["_copy_peer"] = copies[0]
+    return details
 
 
 def _rejection(fn, monkeypatch) -> Invalid:
@@ -173,7 +197,7 @@ def test_flow_rejects_outputs_finished_later(monkeypatch):
         pending.append((y, _starting(x)))
         return y
 
-    class LatePeer(_FakePeer):
+    class LatePeer(_CandidatePeer):
         def op(self, op, *args, timeout, where=""):
             if op == "sync":
                 for y, value in pending:
@@ -184,3 +208,29 @@ def test_flow_rejects_outputs_finished_later(monkeypatch):
     with pytest.raises(Invalid) as info:
         _run(deferred, monkeypatch, peer_cls=LatePeer)
     assert info.value.reason == "deferred_work", info.value.message
+
+
+def test_the_overhead_is_measured_while_no_candidate_process_exists(monkeypatch):
+    strays = []
+    details = _run(_starting, monkeypatch, ctx_extra={"kill_strays": lambda keep: strays.append(list(keep)) or 0})
+    copy = details["_copy_peer"]
+    clean = 2 * (gpu.CLEAN_WARMUP + gpu.CLEAN_CALLS)
+    assert copy.count == clean + copy.calls_while_candidate_alive
+    assert copy.calls_while_candidate_alive == details["reps"] + 2  # the loop's calls (warm-up included)
+    assert strays == [[copy.pid]]  # what the candidate left behind is killed before the second clean phase
+    assert details["flush_median_ms"]["clean"] > 0 and details["first_read_median_ms"]["clean"] > 0
+
+
+def test_a_copy_peer_slowed_while_the_candidate_is_alive_is_interference(monkeypatch):
+    """What a candidate that stops the copy peer (SIGSTOP) or loads the GPU during its calls causes."""
+
+    class SlowedCopy(_FakePeer):
+        def op(self, op, *args, timeout, where=""):
+            if op == "cuda_call" and _FakePeer.alive:
+                time.sleep(0.02)
+            return super().op(op, *args, timeout=timeout, where=where)
+
+    with pytest.raises(Invalid) as info:
+        _run(_starting, monkeypatch, copy_cls=SlowedCopy)
+    assert info.value.reason == "peer_interference", info.value.message
+    assert "a call took" in info.value.message

@@ -155,7 +155,10 @@ class _FakeTorch:
     cuda = _FakeCuda
 
 
-def _summarize(candidate_ms=0.40, copy_ms=0.42, floor_ms=0.27, flush=(0.09, 0.09), first_read=(0.3, 0.3)):
+def _summarize(candidate_ms=0.40, copy_ms=0.42, floor_ms=0.27, flush=(0.09, 0.09), first_read=(0.3, 0.3),
+               clean_ms=None, clean_flush=0.09, clean_read=0.3):
+    """_summarize on synthetic rows: the candidate's and the copy peer's calls in the loop, and the
+    copy peer's calls in the clean phases (no candidate process alive), by default like the loop's."""
     from types import SimpleNamespace
 
     from scoring.kernel.gpu import _summarize
@@ -165,9 +168,11 @@ def _summarize(candidate_ms=0.40, copy_ms=0.42, floor_ms=0.27, flush=(0.09, 0.09
         return [{"harness_ms": harness + 0.001 * (k % 3), "reply_ms": harness, "verify_ms": verify_ms,
                  "flush_ms": flush_ms} for k in range(30)]
 
-    samples = {"candidate": rows(candidate_ms, flush[0], first_read[0]), "copy": rows(copy_ms, flush[1], first_read[1])}
+    samples = {"candidate": rows(candidate_ms, flush[0], first_read[0]), "copy": rows(copy_ms, flush[1], first_read[1]),
+               "clean": rows(copy_ms if clean_ms is None else clean_ms, clean_flush, clean_read)[:20]}
     spec = KernelSpec.from_params({"n": 100_000_000}, "main")
-    return _summarize(SimpleNamespace(), spec, _FakeTorch, samples, [floor_ms] * 20, 40, "standard error", 9.0)
+    return _summarize(SimpleNamespace(), spec, _FakeTorch, samples, [floor_ms] * 20, [clean_flush] * 20, 40,
+                      "standard error", 9.0)
 
 
 def test_reported_time_subtracts_the_harness_overhead_measured_with_the_copy_peer():
@@ -178,6 +183,19 @@ def test_reported_time_subtracts_the_harness_overhead_measured_with_the_copy_pee
     assert details["reps"] == 30 and len(details["times_ms"]) == 30
 
 
+def test_the_overhead_comes_from_the_clean_phases_not_from_the_copy_calls_in_the_loop():
+    """A candidate that slows the copy peer's calls in the loop (SIGSTOP, GPU work during them) gains
+    nothing: the overhead is the clean phases'; and the slowdown itself is caught."""
+    from scoring.errors import Invalid
+
+    details = _summarize(candidate_ms=0.40, copy_ms=0.50, clean_ms=0.42, floor_ms=0.27)
+    assert details["harness_overhead_ms"] == pytest.approx(0.42 + 0.001 - 0.27)
+    assert details["copy_in_loop_harness_median_ms"] == pytest.approx(0.501)
+    with pytest.raises(Invalid) as info:
+        _summarize(candidate_ms=0.40, copy_ms=2.5, clean_ms=0.42, floor_ms=0.27)
+    assert info.value.reason == "peer_interference" and "copy peer" in info.value.message
+
+
 def test_faster_than_the_copy_floor_is_impossible():
     from scoring.errors import Invalid
 
@@ -186,12 +204,16 @@ def test_faster_than_the_copy_floor_is_impossible():
     assert info.value.reason == "impossible_time" and "copy" in info.value.message
 
 
-def test_a_gpu_kept_busy_between_calls_is_rejected():
+@pytest.mark.parametrize("flush, reason", [((0.40, 0.09), "gpu_busy"), ((0.09, 0.40), "peer_interference"),
+                                           ((0.40, 0.40), "peer_interference"), ((0.90, 0.40), "gpu_busy")])
+def test_a_gpu_kept_busy_between_calls_is_rejected(flush, reason):
+    """Around the candidate's calls against the copy peer's in the loop; around the copy peer's in the
+    loop against the clean phases' (busy around both: the copy peer's calls were interfered with)."""
     from scoring.errors import Invalid
 
     with pytest.raises(Invalid) as info:
-        _summarize(flush=(0.40, 0.09))
-    assert info.value.reason == "gpu_busy"
+        _summarize(flush=flush)
+    assert info.value.reason == reason, info.value.message
 
 
 def test_slow_first_reads_mean_deferred_work():
@@ -200,6 +222,17 @@ def test_slow_first_reads_mean_deferred_work():
     with pytest.raises(Invalid) as info:
         _summarize(first_read=(2.0, 0.3))
     assert info.value.reason == "deferred_work"
+    with pytest.raises(Invalid) as info:  # slow first reads of the copy peer's outputs too: interference
+        _summarize(first_read=(2.0, 2.0))
+    assert info.value.reason == "peer_interference" and "first read" in info.value.message
+
+
+def test_slots_have_allocator_segments_of_their_own():
+    from scoring.kernel.gpu import SLOT_ALIGN_BYTES, SLOT_MIN_BYTES, slot_elements
+
+    for n in (1, 100_000, 2_621_440, 3_000_001, 100_000_000):
+        size = 4 * slot_elements(n)
+        assert size >= 4 * n and size >= SLOT_MIN_BYTES and size % SLOT_ALIGN_BYTES == 0
 
 
 def test_malformed_ipc_descriptors_are_protocol_errors():
@@ -210,12 +243,35 @@ def test_malformed_ipc_descriptors_are_protocol_errors():
 
     harness = object.__new__(Harness)
     harness.torch, harness.device = torch, torch.device("cuda", 0)
+    harness.own_ref_handles = {b"/torch_9_9_9"}
     good = {"device": 0, "handle": b"h" * 64, "storage_bytes": 400, "storage_offset_bytes": 0, "tensor_offset": 0,
             "ref_counter_handle": b"/torch_1_2_3", "ref_counter_offset": 0, "event_handle": None,
             "event_sync_required": False}
     bad = [None, [], {**good, "handle": "text"}, {**good, "device": 1}, {**good, "storage_bytes": 396},
            {**good, "tensor_offset": -1}, {**good, "ref_counter_handle": b"a\0b"}, {**good, "device": True},
-           {**good, "event_sync_required": 1}]
+           {**good, "ref_counter_offset": 10000}, {**good, "ref_counter_offset": -1},
+           {**good, "ref_counter_handle": b"/torch_9_9_9"}]
     for descriptor in bad:
         with pytest.raises(CandidateProtocolError):
             harness.open_output(descriptor, 100, "call 1")
+
+
+def test_the_candidates_ipc_event_is_never_waited_on(monkeypatch):
+    """Opening an output never makes the scorer's stream wait on an event of the candidate's (which
+    would let its first read wait for work the candidate left running after it answered)."""
+    import torch
+    import torch.multiprocessing.reductions as reductions
+
+    from scoring.kernel.gpu import Harness
+
+    seen = []
+    monkeypatch.setattr(reductions, "rebuild_cuda_tensor", lambda *args: seen.append(args) or "opened")
+    harness = object.__new__(Harness)
+    harness.torch, harness.device, harness.own_ref_handles = torch, torch.device("cuda", 0), set()
+    descriptor = {"device": 0, "handle": b"h" * 64, "storage_bytes": 400, "storage_offset_bytes": 0,
+                  "tensor_offset": 0, "ref_counter_handle": b"/torch_1_2_3", "ref_counter_offset": 3,
+                  "event_handle": b"e" * 64, "event_sync_required": True}
+    assert harness.open_output(descriptor, 100, "call 1") == "opened"
+    *_, ref_handle, ref_offset, event_handle, sync = seen[0]
+    assert (ref_handle, ref_offset) == (b"/torch_1_2_3", 3)
+    assert event_handle == bytes(64) and sync is False

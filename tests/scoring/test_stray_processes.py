@@ -1,0 +1,77 @@
+"""A candidate's process that escapes its process group (double fork + setsid) does not outlive
+its scoring: the scorer's process is a child subreaper and kills what is left below it, both when
+scoring ends normally and when the runner stops it at the timeout."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from scoring.runner import score_candidate
+
+ESCAPER = '''
+import os, time
+
+def _escape(beacon):
+    if os.fork() == 0:          # child: new session, then a grandchild, then the child exits
+        os.setsid()
+        if os.fork() == 0:
+            while True:         # the survivor: writes its pid and a heartbeat
+                with open(beacon, "w") as f:
+                    f.write("%%d %%f" %% (os.getpid(), time.time()))
+                time.sleep(0.05)
+        os._exit(0)
+    os.wait()
+    for _ in range(200):
+        if os.path.exists(beacon):
+            return
+        time.sleep(0.01)
+
+_escape(%(beacon)r)
+
+def total(values):
+    %(body)s
+'''
+
+
+def _write(tmp_path: Path, beacon: Path, body: str) -> Path:
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    (folder / "solution.py").write_text(textwrap.dedent(ESCAPER % {"beacon": str(beacon), "body": body}))
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("return sum(values)", None),                       # ends normally: valid
+    ("while True: pass", "timeout"),                    # the runner stops the scorer at the timeout
+])
+def test_an_escaped_process_is_killed_when_scoring_ends(sum_env, tmp_path, body, reason):
+    beacon = tmp_path / "beacon"
+    result = score_candidate(sum_env, "tiny", _write(tmp_path, beacon, body), timeout_s=4)
+    assert beacon.exists(), result
+    pid = int(beacon.read_text().split()[0])
+    time.sleep(0.3)
+    try:
+        assert not _alive(pid), f"the escaped process {pid} outlived the scoring ({result.reason or 'valid'})"
+    finally:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    if reason is None:
+        assert result.valid, result
+        assert result.details["stray_processes_killed"] >= 1
+    else:
+        assert result.reason == reason, result
