@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scoring import confine
 from scoring.candidate_boot import BOOT
 from scoring.errors import (
     CandidateCrashed,
@@ -130,6 +131,7 @@ class CandidateProcess:
         file_cap_bytes: int = 1 << 30,
         boot: str = BOOT,
         boot_args: tuple[str, ...] = (),
+        pid_namespace: bool = True,
     ):
         self.file = file
         self.function = function
@@ -141,8 +143,12 @@ class CandidateProcess:
         self._timed_out = False
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
+        argv = [python or sys.executable, "-I", "-B", "-c", boot, str(req_r), str(resp_w), file, function, *boot_args]
+        off = [arg for arg in boot_args if os.path.isabs(arg)]  # the tripwire's paths: confine it too, where possible
+        if off:
+            argv = confine.wrap(argv, off, pid_namespace=pid_namespace)
         self.proc = subprocess.Popen(
-            [python or sys.executable, "-I", "-B", "-c", boot, str(req_r), str(resp_w), file, function, *boot_args],
+            argv,
             cwd=str(candidate_dir),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -20,18 +20,28 @@ _violations = []
 
 
 def _install_tripwire(deny, record):
-    import posixpath
-    from pathlib import PosixPath, PurePosixPath
+    # Only C functions bound now and plain str/bytes/list/tuple values are used from here on: nothing
+    # the candidate can later replace (module attributes such as posixpath.abspath or os.fspath) or
+    # define (__fspath__, str subclasses, __class__ properties) ever runs inside the hook.
+    import stat as stat_module
+    from pathlib import PosixPath, PurePath, PurePosixPath
 
     deny = tuple(str(root) for root in deny)
+    proc_roots = tuple(root for root in deny if root.startswith("/proc/"))
     busy = [False]
-    realpath, fsdecode = posixpath.realpath, os.fsdecode
+    lstat, stat, readlink, getcwd, listdir = os.lstat, os.stat, os.readlink, os.getcwd, os.listdir
+    is_link, is_dir = stat_module.S_ISLNK, stat_module.S_ISDIR
+    encoding = sys.getfilesystemencoding()
     error = PermissionError
     watched = frozenset(("open", "os.listdir", "os.scandir", "os.chdir", "shutil.copyfile", "shutil.copytree",
-                         "glob.glob", "os.chmod", "os.remove", "os.rename", "os.truncate"))
+                         "glob.glob", "os.chmod", "os.remove", "os.rename", "os.truncate", "os.link", "os.symlink"))
     commands = frozenset(("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "pty.spawn"))
     graph = frozenset(("gc.get_objects", "gc.get_referrers", "gc.get_referents"))
     paths = (PosixPath, PurePosixPath)
+    try:  # a pathlib path's text from its slots, read with the slot descriptors taken now (CPython 3.11)
+        slot = [PurePath.__dict__[name].__get__ for name in ("_drv", "_root", "_parts")]
+    except (KeyError, AttributeError):
+        slot = None
 
     def text(item):
         # a plain str of a path-like argument, without calling anything the candidate defined
@@ -42,22 +52,93 @@ def _install_tripwire(deny, record):
             plain = str.__str__(item)
         elif issubclass(kind, (bytes, bytearray)):
             plain = bytes(memoryview(item))
-        elif kind is paths[0] or kind is paths[1]:
-            plain = str(item)
+        elif (kind is paths[0] or kind is paths[1]) and slot is not None:
+            try:
+                drv, root, parts = slot[0](item), slot[1](item), slot[2](item)
+            except Exception:
+                return None
+            if type(drv) is not str or type(root) is not str or type(parts) is not list:
+                return None
+            if [part for part in parts if type(part) is not str]:
+                return None
+            plain = drv + root + "/".join(parts[1:] if drv or root else parts)
         else:
             return None
+        if type(plain) is bytes:
+            try:
+                return plain.decode(encoding, "surrogateescape")
+            except Exception:
+                return None
+        return plain
+
+    def resolve(path):
+        # the absolute path with every symlink resolved (like os.path.realpath, in C calls only)
+        todo = [part for part in path.split("/") if part][::-1]
+        done, hops = [], 0
+        while todo:
+            part = todo.pop()
+            if part == ".":
+                continue
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            here = "/" + "/".join(done + [part])
+            try:
+                link = is_link(lstat(here).st_mode)
+            except OSError:
+                link = False
+            if link and hops < 40:
+                hops += 1
+                target = readlink(here)
+                if target.startswith("/"):
+                    done = []
+                todo.extend([p for p in target.split("/") if p][::-1])
+            else:
+                done.append(part)
+        return "/" + "/".join(done)
+
+    def bases():
+        # where a relative path may be resolved: the working directory and every open directory fd
+        # (os.open(rel, dir_fd=fd), os.fwalk: the audit event does not say which fd)
+        found = [getcwd()]
         try:
-            return fsdecode(plain)
-        except Exception:
-            return None
+            fds = listdir("/proc/self/fd")
+        except OSError:
+            return found
+        for fd in fds:
+            try:
+                target = readlink("/proc/self/fd/" + fd)
+                if target.startswith("/") and is_dir(stat(target).st_mode) and target not in found:
+                    found.append(target)
+            except OSError:
+                pass
+        return found
+
+    def matches(real):
+        for root in deny:
+            if real == root or real.startswith(root + "/"):
+                return real
+        if proc_roots and real.startswith("/proc/"):  # a thread of the scorer: /proc/<tid> is its process too
+            tid = real[6:].split("/", 1)[0]
+            if tid.isdigit():
+                for root in proc_roots:
+                    try:
+                        lstat(root + "/task/" + tid)
+                        return real
+                    except OSError:
+                        pass
+        return None
 
     def off_limits(path):
         path = text(path)
         if path is None:
             return None
-        real = realpath(path)
-        for root in deny:
-            if real == root or real.startswith(root + "/"):
+        if path.startswith("/"):
+            return matches(resolve(path))
+        for base in bases():
+            real = matches(resolve(base + "/" + path))
+            if real is not None:
                 return real
         return None
 
@@ -93,11 +174,27 @@ def _install_tripwire(deny, record):
             record.append("%s %s" % (event, real))
             raise error("rearena: %s is off limits while scoring" % real)
 
+    def denied(exc):
+        # an error that the operating system raised on an off-limits path (where the scorer confines the
+        # candidate, the folders are covered and even a stat fails): recorded as an attempt
+        for _ in range(10):
+            if exc is None:
+                return False
+            if isinstance(exc, OSError) and exc.errno in (1, 13):  # EPERM, EACCES
+                for name in (exc.filename, exc.filename2):
+                    real = off_limits(name) if name is not None else None
+                    if real is not None:
+                        record.append("denied %s" % real)
+                        return True
+            exc = exc.__cause__ or exc.__context__
+        return False
+
     if deny:
         sys.addaudithook(audit)
+    return denied if deny else (lambda exc: False)
 
 
-_install_tripwire(DENY, _violations)
+_denied = _install_tripwire(DENY, _violations)
 del _install_tripwire
 '''
 
@@ -126,6 +223,7 @@ def _send(obj):
 
 
 def _tail(exc):
+    _denied(exc)
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])[-4000:]
 '''
 
@@ -143,7 +241,7 @@ def _load_entry():
         _send(("memory", "MemoryError while importing %s" % FILE))
         return None
     except BaseException as exc:
-        if _violations:
+        if _denied(exc) or _violations:
             _send(("forbidden", _violations[:20]))
         else:
             _send(("raised", type(exc).__name__, "importing %s failed: %s" % (FILE, str(exc)[:2000]), _tail(exc)))

@@ -52,25 +52,29 @@ def _children(parent: int) -> list[int]:
     return found
 
 
-def reap_strays(keep: Iterable[int] = (), rounds: int = 50) -> int:
-    """Kill every process still below this one and return how many there were.
+def reap_strays(keep: Iterable[int] = (), limit_s: float = 10.0) -> int:
+    """Kill every process still below this one (but `keep`) and return how many there were.
 
     This process is a child subreaper: a candidate's grandchild that escaped its process group
     (double fork, setsid) is re-parented here when its parent dies, instead of to init, so it
-    cannot outlive the scoring and interfere with later ones.
+    cannot outlive the scoring and interfere with later ones. Each round stops the children it
+    finds (a stopped process cannot fork), then kills them; their own children come up here in
+    the next round, until none is left (or `limit_s` has passed).
     """
     me, seen, keep = os.getpid(), set(), set(keep)
-    for _ in range(rounds):
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
         children = [pid for pid in _children(me) if pid not in keep]
         if not children:
             break
-        for pid in children:  # a zombie among them dies again harmlessly, and is collected here
-            seen.add(pid)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.005)
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in children:  # a zombie among them dies again harmlessly, and is collected below
+                try:
+                    os.kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        seen.update(children)
+        time.sleep(0.002)
         for pid in children:
             try:
                 os.waitpid(pid, os.WNOHANG)

@@ -159,7 +159,7 @@ for args, kwargs in (_requests() if fn is not None else ()):
     except MemoryError:
         _send(("memory", "MemoryError in %s" % FUNC))
     except BaseException as exc:
-        if _violations:
+        if _denied(exc) or _violations:
             _send(("ok", {"v": list(_violations), "raised": "%s: %s" % (type(exc).__name__, str(exc)[:500])}))
         else:
             _send(("raised", type(exc).__name__, str(exc)[:2000], _tail(exc)))

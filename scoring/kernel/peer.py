@@ -48,6 +48,7 @@ class KernelPeer:
             env=peer_env(Path(folder), mode),
             boot=KERNEL_BOOT,
             boot_args=(mode, *([] if trusted else off_limits())),
+            pid_namespace=mode != "cuda",  # CUDA IPC across PID namespaces is not known to work
         )
         ctx.processes.append(self.proc)
 

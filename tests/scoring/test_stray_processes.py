@@ -75,3 +75,44 @@ def test_an_escaped_process_is_killed_when_scoring_ends(sum_env, tmp_path, body,
         assert result.details["stray_processes_killed"] >= 1
     else:
         assert result.reason == reason, result
+
+
+CHAIN = """
+import os, time
+
+def _chain(depth, pids):
+    # each link starts a new session and forks the next, then lives on: a deep tree of orphans
+    for level in range(depth):
+        if os.fork() != 0:
+            break
+        os.setsid()
+    open(os.path.join(pids, str(os.getpid())), "w").close()
+    while True:
+        time.sleep(0.05)
+
+if os.fork() == 0:
+    _chain(80, %(pids)r)
+
+def total(values):
+    deadline = time.time() + 5
+    while len(os.listdir(%(pids)r)) < 81 and time.time() < deadline:
+        time.sleep(0.01)
+    return sum(values)
+"""
+
+
+def test_a_deep_chain_of_escaped_processes_is_killed_to_the_last(sum_env, tmp_path):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    folder = tmp_path / "chain"
+    folder.mkdir()
+    (folder / "solution.py").write_text(CHAIN % {"pids": str(pids)})
+    result = score_candidate(sum_env, "tiny", folder, timeout_s=8)
+    started = [int(name) for name in os.listdir(pids)]
+    assert len(started) == 81, (len(started), result)
+    time.sleep(0.3)
+    left = [pid for pid in started if _alive(pid)]
+    for pid in left:
+        os.kill(pid, 9)
+    assert not left, f"{len(left)} of the chain's {len(started)} processes outlived the scoring"
+    assert result.valid and result.details["stray_processes_killed"] >= 80, result

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from scoring import confine
 from scoring.api import Invalid, ScoringContext
 from testpaths import REPO
 
@@ -156,12 +157,59 @@ def attempt(kind, path):
                 if isinstance(cell.cell_contents, list):
                     cell.cell_contents[:] = [True]
         return open(path).read(20)
+    if kind == "dir_fd":  # an fd of an allowed folder above, then a path relative to it
+        root = os.open(os.path.dirname(os.path.dirname(os.path.dirname(path))), os.O_RDONLY)
+        fd = os.open(os.path.relpath(path, os.path.dirname(os.path.dirname(os.path.dirname(path)))), os.O_RDONLY,
+                     dir_fd=root)
+        return os.read(fd, 20).decode()
+    if kind == "patched_abspath":  # the hook once used posixpath's Python functions
+        import posixpath
+        def sneaky(p, frames=sys._getframe):
+            frame = frames()
+            while frame is not None:  # set every re-entry flag found on the way to True
+                for value in list(frame.f_locals.values()):
+                    if isinstance(value, list) and value == [False]:
+                        value[0] = True
+                frame = frame.f_back
+            return "/nowhere"
+        posixpath.abspath = sneaky
+        os.fspath = lambda p: "/nowhere"
+        try:
+            open(path).read()
+        except OSError:
+            pass
+        return open(path).read(20)
+    if kind == "hard_link":
+        link = os.path.join(os.getcwd(), "linked.py")
+        os.link(path, link)
+        return open(link).read(20)
+    if kind == "scorer_thread":  # /proc/<tid> of a thread of the scorer's process
+        parent = os.getppid()
+        for entry in range(parent + 1, parent + 5000):  # thread ids are not listed in /proc, but open
+            try:
+                status = open("/proc/%s/status" % entry).read()
+            except OSError:
+                continue
+            if "\\nTgid:\\t%d\\n" % parent in status:
+                return open("/proc/%s/cmdline" % entry, "rb").read()[:20].decode(errors="replace")
+        return "no leak"
     raise ValueError(kind)
 '''
 
 
-@pytest.mark.parametrize("kind", ["busy_flag", "cleared_record", "str_subclass", "class_property", "gc_walk"])
-def test_tampering_with_the_tripwire_does_not_open_the_reference(tmp_path, kind):
+KINDS = ["busy_flag", "cleared_record", "str_subclass", "class_property", "gc_walk", "dir_fd", "patched_abspath",
+         "hard_link", "scorer_thread"]
+
+
+@pytest.mark.parametrize("confined", [False, True], ids=["tripwire-only", "confined"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_tampering_with_the_tripwire_does_not_open_the_reference(tmp_path, monkeypatch, kind, confined):
+    """With the tripwire alone (not root, or confinement off) and with the confinement of
+    scoring/confine.py (root): no route of these gets the reference's text (or the scorer's)."""
+    if confined and not confine.available():
+        pytest.skip("confinement needs root and unshare here")
+    if not confined:
+        monkeypatch.setattr(confine, "available", lambda: False)
     try:
         with _ctx(tmp_path, TAMPER).candidate("solution.py", "attempt", tripwire=True) as cand:
             answer = cand.call(kind, TARGET, timeout=20)

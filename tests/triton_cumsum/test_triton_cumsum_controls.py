@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from scoring import confine
+
 from triton_cumsum_support import CONTROLS, EXPECTED, require_kernel_stack, score_directly
 
 require_kernel_stack()
@@ -47,6 +49,9 @@ def test_rejection_reasons_are_distinct_across_the_issue_items():
 def test_control_gets_its_verdict(name, verdicts):
     spec, result = EXPECTED[name], verdicts[name]
     assert not result["valid"], f"{name} was scored as valid: {result['message']}"
+    if "cpu_confined" in spec and confine.available():  # the cheat finds nothing to cheat with
+        assert result["reason"] == spec["cpu_confined"], f"{name}: {result['reason']}: {result['message']}"
+        return
     assert result["reason"] == spec["cpu"], f"{name}: {result['reason']}: {result['message']}"
     if "hint" in spec:
         assert spec["hint"] in result["message"], f"{name}: {result['message']}"
