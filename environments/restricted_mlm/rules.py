@@ -77,6 +77,7 @@ _pop_mode _push_mode _disable_current_modes _DisableTorchDispatch _DisableTorchF
 ctypes cffi eval exec compile __import__ importlib runpy __builtins__ builtins __main__
 __globals__ __closure__ __code__ f_globals f_locals f_back _getframe settrace setprofile gc inspect
 threading _thread multiprocessing subprocess concurrent asyncio fork forkpty system popen
+signal setitimer
 """.split())
 
 BUILTIN_ONLY = frozenset(("eval", "exec", "__import__"))

@@ -7,7 +7,8 @@
    from the scorer's secret RNG; in each, 10 positions (15.6%) are replaced by MASK = 48.
 3. The candidate's load_model() runs in its own process under checked_boot.py, which records every
    aten op of each forward; batches of masked tokens go in, logits [B, 64, 48] come back with the
-   record. Any op outside rules.ALLOWED_PACKETS -> "disallowed_op"; data leaving torch ->
+   record. Any op outside rules.ALLOWED_PACKETS, or memory read as two dtypes -> "disallowed_op";
+   data leaving torch ->
    "data_escape"; a forward the recorder could not follow -> "unchecked_forward".
 4. loss = mean cross-entropy at the masked positions, log_softmax applied here (float64).
 
@@ -88,6 +89,10 @@ def check_record(answer: object, batch: int) -> np.ndarray:
         raise Invalid(f"disallowed op in the forward pass: {', '.join(bad[:10])} (only multiplications, "
                       "additions, ReLU-like and shape ops are allowed; see instructions.md)",
                       reason="disallowed_op", details={"disallowed": bad, "ops": ops})
+    if answer.get("bitcasts"):
+        raise Invalid(f"bit reinterpretation in the forward pass: {answer['bitcasts'][0]}; reading a float's "
+                      "bits as integers (or back) is as forbidden as the exp and division it emulates",
+                      reason="disallowed_op", details={"bitcasts": answer["bitcasts"], "ops": ops})
     if answer.get("escapes"):
         names = ", ".join(f"Tensor.{e}" for e in answer["escapes"][:10])
         raise Invalid(f"data escape: the forward pass moved data out of torch ({names}); the whole forward "
