@@ -21,10 +21,10 @@ solution that copies its input, run by the scorer's own python) in two clean pha
 the candidate's process exists and one after it and everything it started were killed, so the
 candidate cannot slow the measurement it is compared with:
 time = median(candidate t2 - t0) - (median(clean copy t2 - t0) - copy floor), where the copy
-floor is a device copy of n int32 timed with CUDA events in this process. The same clean phases
-give the baselines of the L2 flush and of the first read (the gpu_busy and deferred_work rules).
-Inside the timing loop the copy peer's calls alternate with the candidate's; when they are much
-slower than in the clean phases, something interfered with the scorer's measurement.
+floor is a device copy of n int32 timed with CUDA events in this process. Inside the timing loop
+the copy peer's calls alternate with the candidate's: the candidate's L2 flushes and first reads
+are compared with the copy peer's there (gpu_busy, deferred_work), and the copy peer's figures
+with the clean phases' (peer_interference: something slowed the scorer's measurement).
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ from scoring.kernel.protocol import ENTRY_FILE, ENTRY_FUNCTION, KernelSpec
 from scoring.kernel.reference import masked_prefix_sum_torch
 
 FLUSH_BYTES = 256 * 1024 * 1024
-BUSY_FACTOR, BUSY_MARGIN_MS = 2.0, 0.05        # flush slower than this vs. the clean phases': GPU busy
-DEFERRED_FACTOR, DEFERRED_MARGIN_MS = 1.5, 0.1  # first read slower than this vs. the clean copy's: deferred
-INTERFERENCE_FACTOR, INTERFERENCE_MARGIN_MS = 2.0, 0.1  # copy peer in the loop vs. clean: interference
+BUSY_FACTOR, BUSY_MARGIN_MS = 2.0, 0.05        # L2 flush slower than this vs. the baseline: GPU busy
+DEFERRED_FACTOR, DEFERRED_MARGIN_MS = 1.5, 0.1  # first read slower than this vs. the baseline: deferred
+INTERFERENCE_FACTOR, INTERFERENCE_MARGIN_MS = 2.0, 0.1  # copy peer's calls in the loop vs. clean ones'
+# (baselines: the copy peer's calls in the loop for the candidate's; the clean phases' for the copy peer's)
 CLEAN_CALLS, CLEAN_WARMUP = 10, 2  # copy-peer calls timed in each clean phase (after warm-up calls)
 RECHECK_PAUSES_S = (0.0, 0.05, 0.2, 0.5)  # after a wrong read: is the output still changing?
 # The input slots are the only memory the peers can map. Each gets a segment of the CUDA caching
@@ -78,7 +79,7 @@ class Harness:
         self.events = [torch.cuda.Event(enable_timing=True) for _ in range(2)]
         self._fill = 0
         self.own_ref_handles: set[bytes] = set()
-        self.solo_flush_ms: list[float] = []  # flushes timed while no peer was working
+        self.solo_flush_ms: list[float] = []  # flushes timed in the clean phases, by the copy floor
 
     def slot_descriptors(self) -> list[dict]:
         from torch.multiprocessing.reductions import reduce_tensor
