@@ -16,8 +16,10 @@ invalid with that reason; candidate failures raise the CandidateError subclasses
 
 from __future__ import annotations
 
+import ast
 import random
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -107,6 +109,16 @@ class ScoringContext:
     def candidate_output(self) -> str:
         """What the candidate's processes printed (capped, head and tail kept)."""
         return "\n".join(p.output.text() for p in self.processes if p.output.total)
+
+
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_python(source: str, filename: str = "<unknown>") -> ast.Module:
+    """ast.parse, one thread at a time: CPython 3.11's parser can fail with "AST constructor
+    recursion depth mismatch" when two threads parse at once (scorers called in threads, in tests)."""
+    with _PARSE_LOCK:
+        return ast.parse(source, filename=filename)
 
 
 def load_module(path: Path, name: str):

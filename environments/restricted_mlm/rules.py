@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from scoring.api import parse_python
+
 # aten op "packets" (the part of aten.<packet>.<overload> before the overload) a forward may use:
 # matmul pieces, + - * and negation, ReLU-like clamps, max/min, comparisons and selection, sums,
 # embedding/indexing, views, reshapes, joins, copies and constant factories. Nothing that divides
@@ -109,7 +111,7 @@ def _is_text(node: ast.AST) -> bool:
 def findings_in_source(source: str, label: str) -> list[str]:
     """'file:line: what' for each forbidden operator, name or escape hatch in one file."""
     try:
-        tree = ast.parse(source, filename=label)
+        tree = parse_python(source, label)
     except SyntaxError as exc:
         return [f"{label}:{exc.lineno}: syntax error: {exc.msg}"]
     found: set[tuple[int, str]] = set()
@@ -185,7 +187,7 @@ def static_findings(folder: Path, entry_file: str) -> tuple[list[str], list[str]
             continue
         found += findings_in_source(source, label)
         try:
-            todo += _local_imports(ast.parse(source), folder)
+            todo += _local_imports(parse_python(source), folder)
         except SyntaxError:
             pass
     return found, [str(p.relative_to(folder)) for p in seen]
