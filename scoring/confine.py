@@ -29,36 +29,72 @@ import tempfile
 COVER = "mount -t tmpfs -o ro,mode=000,size=4k rearena-off-limits {path}"
 COVER_FILE = "mount --bind -o ro /dev/null {path}"
 DROP = "exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- \"$@\""
+# The whole file system read-only but for the candidate's folder and fresh private /tmp, /dev/shm and /run
+# (uid 0 without capabilities could otherwise write /etc, the venv, /proc/sys/kernel/core_pattern..., or
+# reach other processes' sockets: docker.sock in /run, tmux's in /tmp; and read other runs' files in /tmp).
+# The candidate's folder, when it lies in /tmp, is kept through a staging mount while /tmp is replaced.
+READ_ONLY = r"""
+CAND=$(pwd -P)
+case "$CAND" in /tmp/*) STAGE={stage} ;; *) STAGE= ;; esac
+if [ -n "$STAGE" ]; then
+  mount -t tmpfs -o mode=700,size=4k rearena-stage "$STAGE"
+  mkdir "$STAGE/c"
+  mount --bind "$CAND" "$STAGE/c"
+  KEEP=$STAGE
+else
+  mount --bind "$CAND" "$CAND"
+  KEEP=$CAND
+fi
+for m in $(awk '{{print $5}}' /proc/self/mountinfo); do
+  case "$m" in "$KEEP"|"$KEEP"/*) continue ;; esac
+  mount -o remount,bind,ro "$m" 2>/dev/null || true
+done
+mount -t tmpfs -o mode=1777 rearena-tmp /tmp
+if [ -d /dev/shm ]; then mount -t tmpfs -o mode=1777 rearena-shm /dev/shm; fi
+mount -t tmpfs -o mode=755 rearena-run /run
+if [ -d /var/run ] && [ ! -L /var/run ]; then mount -t tmpfs -o mode=755 rearena-run /var/run; fi
+if [ -n "$STAGE" ]; then mkdir -p "$CAND" && mount --bind "$STAGE/c" "$CAND"; fi
+cd "$CAND"
+"""
+STAGES = ("/mnt", "/media", "/srv", "/opt")  # an existing folder outside /tmp to stage the candidate's folder
 
 
 @functools.lru_cache(maxsize=1)
 def available() -> bool:
     """Whether this process can confine candidates (root, unshare, setpriv, mounts in a namespace)."""
-    if os.name != "posix" or os.geteuid() != 0 or not all(map(shutil.which, ("unshare", "setpriv", "mount"))):
+    if os.name != "posix" or os.geteuid() != 0 or not all(map(shutil.which, ("unshare", "setpriv", "mount", "awk"))):
         return False
     with tempfile.TemporaryDirectory(prefix="rearena-confine-") as probe:
-        argv = wrap(["true"], [probe], pid_namespace=True, check=False)
+        argv = wrap(["sh", "-c", "touch ok && ! touch /etc/rearena-probe 2>/dev/null"], [probe], check=False)
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=10)
+            done = subprocess.run(argv, capture_output=True, timeout=20, cwd=probe)
         except (OSError, subprocess.SubprocessError):
             return False
-    return done.returncode == 0
+        return done.returncode == 0 and os.path.exists(os.path.join(probe, "ok"))
 
 
 def wrap(argv: list[str], off_limits: list[str], *, pid_namespace: bool = True, check: bool = True) -> list[str]:
-    """argv run confined: off-limits paths covered, own PID namespace (optional), no capabilities."""
+    """argv run confined (its working directory is the candidate's folder).
+
+    Always: off-limits paths covered, no capabilities. With `pid_namespace` (the CPU path): also its
+    own PID and network namespaces, and the file system read-only but for its folder and private
+    /tmp, /dev/shm and /run (on the GPU path these could break CUDA IPC, which needs /dev/shm).
+    """
     if check and not available():
         return argv
-    covers = []
+    steps = ["set -e"]
+    stage = next((path for path in STAGES if os.path.isdir(path) and not os.path.islink(path)), None)
+    if pid_namespace and stage:
+        steps.append(READ_ONLY.format(stage=shlex.quote(stage)).strip())
     for path in off_limits:
         if path.startswith("/proc/"):
             continue  # the PID namespace's own /proc has none of the scorer's entries
         if os.path.isdir(path):
-            covers.append(COVER.format(path=shlex.quote(path)))
+            steps.append(COVER.format(path=shlex.quote(path)))
         elif os.path.exists(path):
-            covers.append(COVER_FILE.format(path=shlex.quote(path)))
-    script = " && ".join(["set -e", *covers]) + "\n" + DROP
+            steps.append(COVER_FILE.format(path=shlex.quote(path)))
+    script = "\n".join(steps) + "\n" + DROP
     namespaces = ["--mount", "--propagation", "private"]
     if pid_namespace:
-        namespaces += ["--pid", "--fork", "--kill-child", "--mount-proc"]
+        namespaces += ["--pid", "--fork", "--kill-child", "--mount-proc", "--net"]
     return ["unshare", *namespaces, "--", "/bin/sh", "-c", script, "rearena-confine", *argv]

@@ -13,8 +13,8 @@ def _sub(valid: bool, message: str):
 
 
 def test_a_valid_message_is_hidden_and_an_invalid_one_shown():
-    assert participant_message(_sub(True, "loss 1.7495 (best 1.7495)"), visible=False) == HIDDEN_MESSAGE
-    assert participant_message(_sub(True, "loss 1.7495"), visible=True) == "loss 1.7495"
+    assert participant_message(_sub(True, "loss 2.5031 (best 2.5031)"), visible=False) == HIDDEN_MESSAGE
+    assert participant_message(_sub(True, "loss 2.5031"), visible=True) == "loss 2.5031"
     assert participant_message(_sub(False, "over the budget"), visible=False) == "over the budget"
 
 
@@ -22,6 +22,6 @@ def test_the_command_line_table_hides_it_too():
     from rich.console import Console
 
     console = Console(record=True, width=200)
-    console.print(submissions_table([_sub(True, "loss 1.7495 (best 1.7495)")], visible=False))
+    console.print(submissions_table([_sub(True, "loss 2.5031 (best 2.5031)")], visible=False))
     text = console.export_text()
-    assert "1.7495" not in text and "hidden" in text
+    assert "2.5031" not in text and "hidden" in text

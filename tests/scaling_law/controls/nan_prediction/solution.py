@@ -2,4 +2,4 @@
 
 
 def next_step(history, budget):
-    return {"answer": {"width": 48, "steps": 6400, "predicted_loss": float("nan")}}
+    return {"answer": {"width": 8, "steps": 800, "predicted_loss": float("nan")}}
