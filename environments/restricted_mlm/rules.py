@@ -80,7 +80,12 @@ ctypes cffi eval exec compile __import__ importlib runpy __builtins__ builtins _
 __globals__ __closure__ __code__ f_globals f_locals f_back _getframe settrace setprofile gc inspect
 threading _thread multiprocessing subprocess concurrent asyncio fork forkpty system popen
 signal setitimer
+sys vars globals locals modules __dict__ __subclasses__ __mro__ __bases__ __base__ __getattribute__
+attrgetter methodcaller
 """.split())
+# sys.modules["__main__"], vars(module)[...], __dict__ and the class graph reach the checked boot's and
+# torch's objects by built names (a red-team candidate rebound the boot's forward wrapper through
+# sys.modules["__" + "main__"], then called softmax as vars(torch)["soft" + "max"]).
 
 BUILTIN_ONLY = frozenset(("eval", "exec", "__import__"))
 ATTRIBUTE_FUNCTIONS = frozenset(("getattr", "setattr", "delattr", "hasattr"))
@@ -104,6 +109,17 @@ def _names_of(node: ast.AST) -> list[str]:
     return []
 
 
+def _folded_text(node: ast.AST) -> str | None:
+    """The value of a string constant, or of a '+' of string constants ("soft" + "max"), else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _folded_text(node.left), _folded_text(node.right)
+        if left is not None and right is not None:
+            return left + right
+    return None
+
+
 def _is_text(node: ast.AST) -> bool:
     return isinstance(node, (ast.JoinedStr, ast.Constant)) and isinstance(getattr(node, "value", ""), str)
 
@@ -119,8 +135,17 @@ def findings_in_source(source: str, label: str) -> list[str]:
     def add(node: ast.AST, what: str) -> None:
         found.add((getattr(node, "lineno", 0), what))
 
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         op = getattr(node, "op", None)
+        if isinstance(node, (ast.Constant, ast.BinOp)):
+            text = _folded_text(node)
+            if text in FORBIDDEN_NAMES and text != "__main__":
+                add(node, f"the string {text!r} (the name of a disallowed primitive)")
+            elif text in ESCAPE_NAMES and text != "__main__":
+                add(node, f"the string {text!r} (the name of an escape hatch)")
+        if isinstance(node, ast.Name) and node.id in ATTRIBUTE_FUNCTIONS and id(node) not in called:
+            add(node, f"{node.id} used as a value (its attribute name can then be computed)")
         if isinstance(node, (ast.BinOp, ast.AugAssign)):
             if isinstance(op, ast.Div):
                 add(node, "the division operator '/'")

@@ -47,7 +47,9 @@ def test_every_control_folder_is_listed():
 
 
 def test_each_kind_of_cheat_has_its_own_reason():
-    reasons = {spec["reason"] for spec in EXPECTED.values()}
+    # with the static check on, or (runtime) off: the tripwire's controls name `sys`, which the static check refuses
+    reasons = {spec["reason"] for spec in EXPECTED.values()} | {spec["runtime"] for spec in EXPECTED.values()
+                                                                 if "runtime" in spec}
     assert {"disallowed_op", "disallowed_source", "unchecked_forward", "data_escape", "forbidden_access",
             "wrong_shape", "timeout", "crash"} <= reasons
     assert len(reasons) >= 11, sorted(reasons)

@@ -96,7 +96,17 @@ def test_static_check_names_file_and_line_and_follows_local_imports(tmp_path):
     findings, files = rules.static_findings(tmp_path, "model.py")
     assert files == ["model.py", "helper.py"]
     assert findings == ["helper.py:3: the power operator '**'", "helper.py:4: the disallowed primitive 'sigmoid'",
-                        "helper.py:5: getattr() with a computed attribute name"]
+                        "helper.py:5: getattr() with a computed attribute name",
+                        "helper.py:5: the string 'exp' (the name of a disallowed primitive)"]
+    # built names and the ways around the names (red team: sys.modules["__" + "main__"]._forward, vars(torch))
+    found = rules.findings_in_source(
+        "import sys\nb = sys.modules['__' + 'main__']\nf = vars(torch)['soft' + 'max']\ng = getattr\n"
+        "h = torch.__dict__\nif __name__ == '__main__':\n    pass\n", "m.py")
+    assert found == ["m.py:1: the escape hatch 'sys'", "m.py:2: the escape hatch 'modules'",
+                     "m.py:2: the escape hatch 'sys'", "m.py:3: the escape hatch 'vars'",
+                     "m.py:3: the string 'softmax' (the name of a disallowed primitive)",
+                     "m.py:4: getattr used as a value (its attribute name can then be computed)",
+                     "m.py:5: the escape hatch '__dict__'"], found
     assert rules.findings_in_source("path = 'a' % 3\nn = 7 % 3\n", "m.py") == [
         "m.py:2: the remainder operator '%' (a division)"]
     assert rules.findings_in_source("torch.load(p)\n", "m.py") == []
@@ -127,3 +137,34 @@ def test_cli_scores_the_reference_through_the_runner(tmp_path):
     assert result["valid"] and math.isfinite(result["raw"]), result
     spec = manifest(NAME)["variants"]["tiny"]["calibration"]
     assert abs((result["raw"] - spec["start"]) / (spec["reference"] - spec["start"]) - 1) < 0.15, result
+
+
+def test_the_checked_boot_reads_no_global_after_the_candidate_is_imported():
+    """The request loop, the forward wrapper and the checker are closures built before model.py is
+    imported: none of their functions looks a name up in __main__'s globals or builtins (a red-team
+    candidate rebound sys.modules["__main__"]._forward; control patched_main), so no later rebinding of
+    a global reaches what runs for each call."""
+    import dis
+    import types
+
+    boot = load_module(ENV_DIR / "checked_boot.py", "restricted_mlm_checked_boot_under_test")
+    code = compile(boot.CHECKED_BOOT, "<checked boot>", "exec")
+    makers = {c.co_name: c for c in code.co_consts if isinstance(c, types.CodeType)}
+    assert {"_make_checker", "_make_server"} <= set(makers)
+
+    def nested(c):
+        for const in c.co_consts:
+            if isinstance(const, types.CodeType):
+                yield const
+                yield from nested(const)
+
+    found = []
+    for maker in ("_make_checker", "_make_server"):
+        for c in nested(makers[maker]):
+            if c.co_name in ("Recorder", "EscapeWatch"):
+                continue   # class bodies run once, at boot
+            names = {i.argval for i in dis.get_instructions(c) if i.opname == "LOAD_GLOBAL"}
+            found += [f"{maker}/{c.co_name}: {n}" for n in sorted(names)]
+    assert not found, found
+    # the module level names nothing the loop uses: it only builds the server and runs it
+    assert boot.CHECKED_BOOT.rstrip().endswith("_make_server()()")
