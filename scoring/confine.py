@@ -26,37 +26,53 @@ import shutil
 import subprocess
 import tempfile
 
-COVER = "mount -t tmpfs -o ro,mode=000,size=4k rearena-off-limits {path}"
-COVER_FILE = "mount --bind -o ro /dev/null {path}"
+# An off-limits folder stays in place as an empty mode-000 folder (recreated when it was in the replaced
+# /tmp), so that an attempt still meets a refusal (recorded as forbidden_access) rather than nothing.
+COVER = "mkdir -p {path} && mount -t tmpfs -o ro,mode=000,size=4k rearena-off-limits {path}"
+COVER_FILE = "if [ -e {path} ]; then mount --bind -o ro /dev/null {path}; fi"
 DROP = "exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- \"$@\""
 # The whole file system read-only but for the candidate's folder and fresh private /tmp, /dev/shm and /run
 # (uid 0 without capabilities could otherwise write /etc, the venv, /proc/sys/kernel/core_pattern..., or
 # reach other processes' sockets: docker.sock in /run, tmux's in /tmp; and read other runs' files in /tmp).
-# The candidate's folder, when it lies in /tmp, is kept through a staging mount while /tmp is replaced.
+# The candidate's folder, and the python it runs when that lies in /tmp (a checkout there), are staged
+# on a private tmpfs while /tmp is replaced, then bound back where they were.
 READ_ONLY = r"""
 CAND=$(pwd -P)
-case "$CAND" in /tmp/*) STAGE={stage} ;; *) STAGE= ;; esac
-if [ -n "$STAGE" ]; then
-  mount -t tmpfs -o mode=700,size=4k rearena-stage "$STAGE"
-  mkdir "$STAGE/c"
-  mount --bind "$CAND" "$STAGE/c"
-  KEEP=$STAGE
-else
-  mount --bind "$CAND" "$CAND"
-  KEEP=$CAND
-fi
+STAGE={stage}
+mount -t tmpfs -o mode=700,size=64k rearena-stage "$STAGE"
+mkdir "$STAGE/cand"
+mount --bind "$CAND" "$STAGE/cand"
+i=0
+for P in {keeps}; do mkdir "$STAGE/k$i"; mount --bind "$P" "$STAGE/k$i"; i=$((i+1)); done
 for m in $(awk '{{print $5}}' /proc/self/mountinfo); do
-  case "$m" in "$KEEP"|"$KEEP"/*) continue ;; esac
+  case "$m" in "$STAGE"|"$STAGE"/*) continue ;; esac
   mount -o remount,bind,ro "$m" 2>/dev/null || true
 done
 mount -t tmpfs -o mode=1777 rearena-tmp /tmp
 if [ -d /dev/shm ]; then mount -t tmpfs -o mode=1777 rearena-shm /dev/shm; fi
 mount -t tmpfs -o mode=755 rearena-run /run
 if [ -d /var/run ] && [ ! -L /var/run ]; then mount -t tmpfs -o mode=755 rearena-run /var/run; fi
-if [ -n "$STAGE" ]; then mkdir -p "$CAND" && mount --bind "$STAGE/c" "$CAND"; fi
+i=0
+for P in {keeps}; do
+  mkdir -p "$P"; mount --bind "$STAGE/k$i" "$P"; mount -o remount,bind,ro "$P"; i=$((i+1))
+done
+mkdir -p "$CAND"
+mount --bind "$STAGE/cand" "$CAND"
 cd "$CAND"
 """
 STAGES = ("/mnt", "/media", "/srv", "/opt")  # an existing folder outside /tmp to stage the candidate's folder
+
+
+def _python_folders(argv: list[str]) -> list[str]:
+    """The folders of the python that argv runs (a venv and its base installation) that lie in /tmp."""
+    if not argv or not os.path.isabs(argv[0]):
+        return []
+    found = []
+    for exe in (os.path.abspath(argv[0]), os.path.realpath(argv[0])):
+        root = os.path.dirname(os.path.dirname(exe))
+        if root.startswith("/tmp/") and root not in found:
+            found.append(root)
+    return found
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,7 +101,8 @@ def wrap(argv: list[str], off_limits: list[str], *, pid_namespace: bool = True, 
     steps = ["set -e"]
     stage = next((path for path in STAGES if os.path.isdir(path) and not os.path.islink(path)), None)
     if pid_namespace and stage:
-        steps.append(READ_ONLY.format(stage=shlex.quote(stage)).strip())
+        keeps = " ".join(shlex.quote(path) for path in _python_folders(argv))  # may be none: `for P in ; do`
+        steps.append(READ_ONLY.format(stage=shlex.quote(stage), keeps=keeps).strip())
     for path in off_limits:
         if path.startswith("/proc/"):
             continue  # the PID namespace's own /proc has none of the scorer's entries

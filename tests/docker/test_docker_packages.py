@@ -112,7 +112,7 @@ def test_the_reference_scores_in_a_scoring_container(torch_registry, name, tmp_p
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, control, reason", [
-    ("restricted_mlm", "exp_alias", "disallowed_op"),
+    ("restricted_mlm", "bitcast_exp", "disallowed_op"),
     ("fix_embedding", "retrains_everything", "changed_frozen_weights"),
 ])
 def test_a_cheat_is_caught_in_the_scoring_container_too(torch_registry, name, control, reason, tmp_path):
