@@ -200,26 +200,34 @@ del _install_tripwire
 
 # Frames in and out (8-byte length, then a pickle) and a short traceback, shared by both boots.
 FRAMING = r'''
-def _read_exact(n):
-    chunks = []
-    while n:
-        chunk = os.read(IN_FD, min(n, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+def _framing(read, write, dumps, pack, join, in_fd, out_fd, len, memoryview, Exception, EOFError):
+    # The frame I/O with every helper bound now, before the candidate's code runs: rebinding os.write,
+    # pickle.dumps, a builtin or a name of __main__ afterwards changes nothing in what these read and send.
+    def read_exact(n):
+        chunks = []
+        while n:
+            chunk = read(in_fd, n if n < 1048576 else 1048576)
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            n -= len(chunk)
+        return join(chunks)
+
+    def send(obj):
+        try:
+            data = dumps(obj, protocol=5)
+        except Exception as exc:
+            data = dumps(("raised", "TypeError", "the result cannot be sent back: %s" % (exc,), ""), protocol=5)
+        view = memoryview(pack(">Q", len(data)) + data)
+        while view:
+            view = view[write(out_fd, view):]
+
+    return read_exact, send
 
 
-def _send(obj):
-    try:
-        data = pickle.dumps(obj, protocol=5)
-    except Exception as exc:
-        data = pickle.dumps(("raised", "TypeError", "the result cannot be sent back: %s" % exc, ""), protocol=5)
-    view = memoryview(struct.pack(">Q", len(data)) + data)
-    while view:
-        n = os.write(OUT_FD, view)
-        view = view[n:]
+_read_exact, _send = _framing(os.read, os.write, pickle.dumps, struct.pack, b"".join, IN_FD, OUT_FD, len, memoryview,
+                              Exception, EOFError)
+del _framing
 
 
 def _tail(exc):

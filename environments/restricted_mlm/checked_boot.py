@@ -511,43 +511,20 @@ def _make_server():
     # The request loop, the checker and the pipes, bound now (before the candidate's model.py is
     # imported) to locals of this closure: rebinding a name of __main__ (`_forward`, `_send`, `pickle`,
     # `_violations`...) or of a module (os.write, pickle.dumps, builtins.isinstance) after the import
-    # changes nothing that the loop runs. FRAMING's _send and _read_exact look their helpers up as
-    # globals at every call, so the loop has its own copies; _load_entry (the import) still uses
+    # changes nothing that the loop runs. FRAMING's _send and _read_exact bind their helpers when they
+    # are made, so the loop takes them as they are now; _load_entry (the import) still looks up
     # __main__'s _send, only to report why there is no entry point.
     import builtins
-    read, write, dumps, loads = os.read, os.write, pickle.dumps, pickle.loads
-    pack, unpack = struct.pack, struct.unpack
-    in_fd, out_fd = IN_FD, OUT_FD
+    loads, unpack = pickle.loads, struct.unpack
+    send, read_exact = _send, _read_exact
     file, func = FILE, FUNC
     violations, denied, load_entry = _violations, _denied, _load_entry
     format_exception, flush, exit_now = traceback.format_exception, sys.stdout.flush, os._exit
-    (type, str, len, callable, hasattr, memoryview, isinstance, BaseException, Exception, MemoryError,
-     EOFError) = (builtins.type, builtins.str, builtins.len, builtins.callable, builtins.hasattr,
-                  builtins.memoryview, builtins.isinstance, builtins.BaseException, builtins.Exception,
-                  builtins.MemoryError, builtins.EOFError)
+    type, str, callable, hasattr, BaseException, MemoryError, EOFError = (
+        builtins.type, builtins.str, builtins.callable, builtins.hasattr, builtins.BaseException,
+        builtins.MemoryError, builtins.EOFError)
     plain_str = str.__str__
     forward = _make_checker()
-
-    def send(obj):
-        try:
-            data = dumps(obj, protocol=5)
-        except Exception as exc:
-            data = dumps(("raised", "TypeError", "the result cannot be sent back: %s" % plain_str(str(exc)), ""),
-                         protocol=5)
-        view = memoryview(pack(">Q", len(data)) + data)
-        while view:
-            n = write(out_fd, view)
-            view = view[n:]
-
-    def read_exact(n):
-        chunks = []
-        while n:
-            chunk = read(in_fd, n if n < 1048576 else 1048576)
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
 
     def text(value, limit):
         try:
