@@ -1,8 +1,11 @@
 """triton_cumsum on a CUDA GPU: copy floor, solutions, the scorer's run-to-run spread, negative controls.
 
-    python benchmarks/triton_cumsum.py [--out benchmarks/results] [--scorings 5] [--skip-controls]
+    python benchmarks/triton_cumsum.py [--out benchmarks/results] [--scorings 5]
+        [--sections smoke,solutions,scorer,controls,calibrate] [--controls NAME,...]
 
 Prints, for n = 100,000,000 int32 on this GPU:
+0. whether the reference and three-phase scans are right and finish (benchmarks/triton_cumsum_smoke.py,
+   in a subprocess with a time limit);
 1. the memory-copy floor (a device copy timed with CUDA events after an L2 flush);
 2. the starting solution, torch.cumsum alone, a plain three-phase Triton scan
    (scoring/kernel/three_phase.py) and the reference solution with its tile sizes swept, each
@@ -12,9 +15,12 @@ Prints, for n = 100,000,000 int32 on this GPU:
    `--scorings` times: every median, and the coefficient of variation (target <= 0.5%); and once
    on the starting solution;
 4. every negative control of tests/triton_cumsum/controls/controls.toml scored on the GPU, its
-   verdict against the expected ones.
+   verdict against the expected ones;
+5. the per-GPU calibration: ln(median ms) of the starting and reference solutions for the main
+   variant (from section 3) and, measured here, for the tiny variant (scoring/calibrate.py).
 
-The output is also written to OUT/triton_cumsum_<gpu>_<date>.txt (and .json). On a machine
+The output is also written, line by line as it is printed, to OUT/triton_cumsum_<gpu>_<date>.txt
+(and the figures to .json after each section), so a run cut short keeps what it measured. On a machine
 without a CUDA GPU the script says so and exits with status 2.
 """
 
@@ -23,7 +29,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import io
 import json
 import math
 import os
@@ -31,6 +36,7 @@ import re
 import statistics
 import sys
 import tempfile
+import subprocess
 import time
 import tomllib
 from pathlib import Path
@@ -43,18 +49,21 @@ N = 100_000_000
 CONTROLS = REPO / "tests" / "triton_cumsum" / "controls"
 REFERENCE_SWEEP = [(2048, 4), (4096, 4), (4096, 8), (8192, 8), (8192, 16), (16384, 16)]
 THREE_PHASE_SWEEP = [(4096, 8), (8192, 8)]
+SECTIONS = ("smoke", "solutions", "scorer", "controls", "calibrate")
 
 
 class Tee:
-    """Print and keep what was printed."""
+    """Print, and append to a file as it goes."""
 
-    def __init__(self):
-        self.buffer = io.StringIO()
+    def __init__(self, path: Path):
+        self.path = path
+        path.write_text("")
 
     def __call__(self, *parts) -> None:
         line = " ".join(str(p) for p in parts)
         print(line, flush=True)
-        self.buffer.write(line + "\n")
+        with self.path.open("a") as f:
+            f.write(line + "\n")
 
 
 def load(path: Path, name: str):
@@ -81,6 +90,21 @@ def event_time_ms(torch, harness, fn, x, reps: int = 50, warmup: int = 5) -> flo
         end.synchronize()
         times.append(start.elapsed_time(end))
     return statistics.median(times)
+
+
+def smoke_section(out: Tee, results: dict, limit_s: int = 300) -> None:
+    out("\n0. are the scans right, and do they finish? (benchmarks/triton_cumsum_smoke.py, "
+        f"limit {limit_s} s)")
+    try:
+        done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "triton_cumsum_smoke.py")],
+                              capture_output=True, text=True, timeout=limit_s)
+        text, ok = (done.stdout + done.stderr).strip(), done.returncode == 0
+    except subprocess.TimeoutExpired as exc:
+        text = ((exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or ""))
+        text, ok = text.strip() + f"\nDID NOT FINISH within {limit_s} s (a scan that never ends?)", False
+    for line in text.splitlines()[-30:]:
+        out("   " + line)
+    results["smoke_ok"] = ok
 
 
 def solutions_section(out: Tee, torch, results: dict) -> None:
@@ -137,7 +161,7 @@ def materialize(env, tmp: Path, with_reference: bool) -> Path:
     return dest
 
 
-def scorer_section(out: Tee, env, scorings: int, results: dict) -> None:
+def scorer_section(out: Tee, env, scorings: int, start_scorings: int, results: dict) -> None:
     from scoring.runner import score_candidate
 
     out(f"\n3. the scorer (whole protocol, variant main, n = {N:,}):")
@@ -171,21 +195,27 @@ def scorer_section(out: Tee, env, scorings: int, results: dict) -> None:
             out(f"   run-to-run coefficient of variation over {len(medians)} scorings: {cv:.3%} (target <= 0.5%); "
                 f"wall time per scoring {min(walls):.1f}-{max(walls):.1f} s")
         results["reference_scorings_ms"] = medians
-        r = score_candidate(env, "main", start_dir)
-        results["starting_scoring"] = r.as_dict()
-        if r.valid:
-            results["starting_ms"] = r.details["median_ms"]
-            out(f"   starting solution: {r.details['median_ms']:.4f} ms (raw {r.raw:.4f}; "
-                f"{r.details['ratio_to_copy_floor']:.2f}x floor; RE-Bench normalized "
-                f"{r.details['rebench_normalized']:.3f}; wall {r.duration_s:.1f} s)")
-        else:
-            out(f"   starting solution: INVALID ({r.reason}): {r.message}")
+        starts = []
+        for k in range(start_scorings):
+            r = score_candidate(env, "main", start_dir)
+            results.setdefault("starting_scorings", []).append(r.as_dict())
+            if r.valid:
+                starts.append(r.details["median_ms"])
+                out(f"   starting solution {k + 1}: {r.details['median_ms']:.4f} ms (raw {r.raw:.4f}; "
+                    f"{r.details['ratio_to_copy_floor']:.2f}x floor; RE-Bench normalized "
+                    f"{r.details['rebench_normalized']:.3f}; wall {r.duration_s:.1f} s)")
+            else:
+                out(f"   starting solution {k + 1}: INVALID ({r.reason}): {r.message}")
+        if starts:
+            results["starting_ms"] = statistics.median(starts)
 
 
-def controls_section(out: Tee, env, results: dict) -> None:
+def controls_section(out: Tee, env, results: dict, only: list[str]) -> None:
     from scoring.runner import score_candidate
 
     expected = tomllib.loads((CONTROLS / "controls.toml").read_text())
+    if only:
+        expected = {name: spec for name, spec in expected.items() if name in only}
     variant = env.variants["main"]
     quick = dataclasses.replace(variant, params={**variant.params, "call_timeout_s": 30})
     env = dataclasses.replace(env, variants={**env.variants, "main": quick})
@@ -208,8 +238,27 @@ def controls_section(out: Tee, env, results: dict) -> None:
         rows.append({"control": name, "item": spec["item"], "verdict": verdict, "expected": spec["gpu"], "ok": ok,
                      "message": r.message[:300], "note": note})
         out(f"   {'PASS' if ok else 'FAIL'}  {name:22s} {verdict:22s} {note}  — {r.message[:160]}")
-    results["controls"] = rows
+    results.setdefault("controls", []).extend(rows)
     out(f"   {passed} of {len(expected)} controls got an expected verdict")
+
+
+def calibration_section(out: Tee, env, results: dict) -> None:
+    from scoring.calibrate import calibrate
+
+    out("\n5. calibration on this GPU (raw = ln(median ms)):")
+    starts, refs = results.get("starting_ms"), results.get("reference_scorings_ms")
+    if starts and refs:
+        results["calibration_main"] = {"start": math.log(starts), "reference": math.log(statistics.median(refs))}
+        out(f"   main: start {math.log(starts):.4f} ({starts:.4f} ms), reference "
+            f"{math.log(statistics.median(refs)):.4f} ({statistics.median(refs):.4f} ms)  (from section 3)")
+    try:
+        calibration, raws = calibrate(env, "tiny", runs=3)
+    except Exception as exc:  # noqa: BLE001 - report and go on
+        out(f"   tiny: FAILED: {type(exc).__name__}: {exc}")
+        return
+    results["calibration_tiny"] = {"start": calibration.start, "reference": calibration.reference, **raws}
+    out(f"   tiny: start {calibration.start:.4f} ({math.exp(calibration.start):.4f} ms), reference "
+        f"{calibration.reference:.4f} ({math.exp(calibration.reference):.4f} ms); raws {raws}")
 
 
 def preflight(out: Tee) -> None:
@@ -233,9 +282,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--scorings", type=int, default=5)
-    parser.add_argument("--skip-controls", action="store_true")
-    parser.add_argument("--skip-scorer", action="store_true")
+    parser.add_argument("--start-scorings", type=int, default=3)
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated, from {','.join(SECTIONS)}")
+    parser.add_argument("--controls", default="", help="comma-separated control names (default: all)")
     args = parser.parse_args()
+    sections = [s for s in args.sections.split(",") if s]
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
 
     from scoring.kernel.protocol import find_cuda
 
@@ -246,27 +301,33 @@ def main() -> int:
     from benchmarks.machine import machine_line
     from environments.registry import load_registry
 
-    out, results = Tee(), {"gpu": gpu}
     import triton
 
     started = time.monotonic()
     date = dt.date.today().isoformat()
-    out(f"triton_cumsum benchmark, {date}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9]+", "-", gpu.lower()).strip("-")
+    part = "" if sections == list(SECTIONS) else "_" + "-".join(sections)
+    stem = args.out / f"triton_cumsum_{slug}_{date}{part}"
+    out, results = Tee(stem.with_suffix(".txt")), {"gpu": gpu, "sections": sections}
+
+    def save() -> None:
+        stem.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str))
+
+    out(f"triton_cumsum benchmark, {date}; sections {', '.join(sections)}")
     out(machine_line())
     out(f"GPU: {gpu}; torch {torch.__version__} (CUDA {torch.version.cuda}); triton {triton.__version__}")
     preflight(out)
-    solutions_section(out, torch, results)
     env, _ = load_registry().resolve("triton_cumsum")
-    if not args.skip_scorer:
-        scorer_section(out, env, args.scorings, results)
-    if not args.skip_controls:
-        controls_section(out, env, results)
+    steps = {"smoke": lambda: smoke_section(out, results),
+             "solutions": lambda: solutions_section(out, torch, results),
+             "scorer": lambda: scorer_section(out, env, args.scorings, args.start_scorings, results),
+             "controls": lambda: controls_section(out, env, results, [c for c in args.controls.split(",") if c]),
+             "calibrate": lambda: calibration_section(out, env, results)}
+    for name in sections:
+        steps[name]()
+        save()
     out(f"\nbenchmark wall time: {time.monotonic() - started:.0f} s")
-    args.out.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", gpu.lower()).strip("-")
-    stem = args.out / f"triton_cumsum_{slug}_{date}"
-    stem.with_suffix(".txt").write_text(out.buffer.getvalue())
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str))
     print(f"written: {stem}.txt and .json")
     return 0
 
