@@ -59,8 +59,12 @@ def main() -> int:
         checked = wrong = 0
         for n in SIZES:
             for shape, x in inputs(torch, n, gen):
-                y = scan(x)
-                torch.cuda.synchronize()
+                try:
+                    y = scan(x)
+                    torch.cuda.synchronize()
+                except Exception:
+                    print(f"{name}: FAILED at n={n:,} ({shape}); the CUDA context is lost, stopping", flush=True)
+                    raise
                 if not torch.equal(y, masked_prefix_sum_torch(x)):
                     wrong += 1
                     print(f"{name}: WRONG at n={n:,} ({shape})", flush=True)

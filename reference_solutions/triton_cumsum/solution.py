@@ -15,16 +15,26 @@ memory traffic per element, the same as a copy):
       o = the same if the parity entering it is odd (o = sum(x) - e).
    Two tiles combine as (c1, e1, o1) . (c2, e2, o2) =
       (c1 ^ c2, e1 + (o2 if c1 else e2), o1 + (e2 if c1 else o2)).
-3. It publishes that aggregate (flag A), then looks back at earlier tiles: it folds in
-   their aggregates until it meets one that has published its inclusive prefix (flag P),
-   a pair (q, s) = (parity after that tile, y at its end). Then it publishes its own
-   inclusive prefix (flag P) for the tiles after it.
+3. It publishes that aggregate (flag A; tile 0 publishes its inclusive prefix at once), then
+   looks back at earlier tiles, a window of WINDOW of them at a time (one per thread, so each
+   word is read by exactly one thread): it finds the nearest one that has published its
+   inclusive prefix (flag P), a pair (q, s) = (parity after that tile, y at its end), and
+   folds in the aggregates of the tiles after it, oldest first; a tile not ready yet stops
+   the fold there (the ready tiles after it are kept) and the window is read again. Then it
+   publishes its own inclusive prefix (flag P) for the tiles after it.
 4. With the parity q entering the tile and the sum s before it, it writes
    y = s + cumsum(x where (local exclusive parity ^ q) is odd).
 
-Each tile's state is two int64 words: [epoch:28 | flag:2 | parity:1 | value:32]. The epoch
-(a call counter) makes words left by earlier calls invalid, so the state never needs to be
-cleared between calls; the tile counter only ever grows (each call adds its tile count).
+Only additive scans and sums are used (tl.cumsum, tl.sum, tl.max): folding the window with the
+monoid's own combine through tl.reduce is not safe on a GPU, where a reduction may combine
+elements out of order. Every loop decision comes from a reduction or a scalar atomic, whose
+results all threads of a program share.
+
+Each tile's state is two int64 words: word0 = [epoch:28 | flag:2 | parity:1 | value:32] and
+word1 = [epoch:32 | o:32]. A reader checks the epoch of each word, so it needs no ordering
+between them; the epoch (a call counter) also makes words left by earlier calls invalid, so the
+state never needs to be cleared between calls; the tile counter only ever grows (each call adds
+its tile count).
 """
 
 from __future__ import annotations
@@ -33,8 +43,8 @@ import torch
 import triton
 import triton.language as tl
 
-BLOCK_CUDA = 8192      # elements per tile on a GPU
-WARPS_CUDA = 8
+BLOCK_CUDA = 4096      # elements per tile on a GPU (the best of benchmarks/triton_cumsum.py's sweep on an H100)
+WARPS_CUDA = 4
 BLOCK_INTERPRETER = 256  # small tiles in Triton's interpreter, so that small inputs span many tiles
 
 _EPOCH_LIMIT = 1 << 28      # the epoch field's width
@@ -43,9 +53,24 @@ _COUNTER_LIMIT = (1 << 31) - 1  # keep the counter's base an int32 argument (no 
 
 # base and epoch change on every call: not specializing on their values (divisibility by 16,
 # equality to 1) keeps one compiled kernel instead of a handful compiled during the first calls
+@triton.jit
+def _max2(a0, a1, b0, b1):
+    return tl.maximum(a0, b0), tl.maximum(a1, b1)
+
+
+@triton.jit
+def _add5(a0, a1, a2, a3, a4, b0, b1, b2, b3, b4):
+    return a0 + b0, a1 + b1, a2 + b2, a3 + b3, a4 + b4
+
+
 @triton.jit(do_not_specialize=["base", "epoch"])
-def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, base, epoch, BLOCK: tl.constexpr):
-    tile = (tl.atomic_add(counter_ptr, 1) - base).to(tl.int32)
+def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, base, epoch, BLOCK: tl.constexpr,
+                        WINDOW: tl.constexpr, ORDERED: tl.constexpr = True):
+    if ORDERED:
+        # a scalar atomic's result reaches every thread of the program (Triton broadcasts it)
+        tile = (tl.atomic_add(counter_ptr, 1) - base).to(tl.int32)
+    else:  # the program id (relies on the GPU starting programs in order, as CUB's scans do)
+        tile = tl.program_id(0)
     offs = tile.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     x = tl.load(x_ptr + offs, mask=mask, other=0)
@@ -56,51 +81,66 @@ def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, base, epoch, BL
     e = tl.sum(tl.where(par == 1, x, 0), axis=0)      # contribution if the entering parity is even
     o = tl.sum(x, axis=0) - e                         # ... and if it is odd
 
-    tag = epoch.to(tl.int64) << 35
+    # publish: word1 = [epoch | o], then word0 = [epoch | flag | c | e]. Tile 0's aggregate is its
+    # inclusive prefix (it enters with parity 0 and sum 0), so it publishes flag P at once.
     word0 = state_ptr + 2 * tile.to(tl.int64)
-    word1 = word0 + 1
-    # aggregate: the odd-entry sum first, then the word that carries the flag (release order)
-    tl.atomic_xchg(word1, tag | (1 << 33) | (o.to(tl.int64) & 0xFFFFFFFF), sem="release")
-    tl.atomic_xchg(word0, tag | (1 << 33) | (c.to(tl.int64) << 32) | (e.to(tl.int64) & 0xFFFFFFFF),
-                   sem="release")
+    tl.atomic_xchg(word0 + 1, (epoch.to(tl.int64) << 32) | (o.to(tl.int64) & 0xFFFFFFFF), sem="relaxed")
+    flag = tl.where(tile == 0, 2, 1).to(tl.int64)
+    tl.atomic_xchg(word0, (epoch.to(tl.int64) << 35) | (flag << 33) | (c.to(tl.int64) << 32)
+                   | (e.to(tl.int64) & 0xFFFFFFFF), sem="release")
 
-    # look back: acc = the aggregate of tiles k+1 .. tile-1, folded from the right
-    k = tile - 1
-    acc_c = c * 0
+    # look back over windows of WINDOW earlier tiles (one word pair per thread), folding the
+    # aggregates after the nearest published prefix; every decision comes from a reduction, so
+    # all threads of the program take the same branch.
+    lanes = tl.arange(0, WINDOW)
+    hi = tile - 1                   # the highest earlier tile not folded yet
+    acc_c = c * 0                   # aggregate of tiles hi+1 .. tile-1
     acc_e = e * 0
     acc_o = e * 0
     q_in = c * 0
     s_in = e * 0
     searching = (tile > 0).to(tl.int32)
     while searching != 0:
-        w = tl.atomic_add(state_ptr + 2 * k.to(tl.int64), 0, sem="acquire")
-        ok = (w >> 35) == epoch
-        flag = (w >> 33) & 3
-        wc = ((w >> 32) & 1).to(tl.int32)
-        wv = (w & 0xFFFFFFFF).to(tl.int32)
-        w1 = tl.atomic_add(state_ptr + 2 * k.to(tl.int64) + 1, 0, sem="acquire")
-        wo = (w1 & 0xFFFFFFFF).to(tl.int32)
-        is_p = ok & (flag == 2)
-        is_a = ok & (flag == 1)
-        # prefix (wc, wv) . acc
-        p_q = wc ^ acc_c
-        p_s = wv + tl.where(wc == 1, acc_o, acc_e)
-        # aggregate (wc, wv, wo) . acc
-        a_c = wc ^ acc_c
-        a_e = wv + tl.where(wc == 1, acc_o, acc_e)
-        a_o = wo + tl.where(wc == 1, acc_e, acc_o)
-        q_in = tl.where(is_p, p_q, q_in)
-        s_in = tl.where(is_p, p_s, s_in)
-        acc_c = tl.where(is_a, a_c, acc_c)
-        acc_e = tl.where(is_a, a_e, acc_e)
-        acc_o = tl.where(is_a, a_o, acc_o)
-        k = tl.where(is_a, k - 1, k)
-        searching = tl.where(is_p, 0, searching)
+        idx = hi - (WINDOW - 1) + lanes
+        inb = idx >= 0
+        ptrs = state_ptr + 2 * idx.to(tl.int64)
+        w0 = tl.load(ptrs, mask=inb, other=0, volatile=True)
+        w1 = tl.load(ptrs + 1, mask=inb, other=0, volatile=True)
+        live = inb & ((w0 >> 35) == epoch)
+        f = (w0 >> 33) & 3
+        is_p = live & (f == 2)
+        is_a = live & (f == 1) & ((w1 >> 32) == epoch)
+        # the nearest prefix, and the latest tile not ready (if it is after that prefix, the fold stops
+        # there): two maxima in one reduction, then five sums in another (few barriers per window)
+        last_p, gap = tl.reduce((tl.where(is_p, idx, -1), tl.where(inb & (is_a == 0) & (is_p == 0), idx, -1)), 0,
+                                _max2)
+        # fold the ready tiles after both: additive scans and sums only (order-safe on a GPU)
+        sel = inb & (idx > tl.maximum(last_p, gap))
+        wc = tl.where(sel, ((w0 >> 32) & 1).to(tl.int32), 0)
+        we = tl.where(sel, (w0 & 0xFFFFFFFF).to(tl.int32), 0)
+        wo = tl.where(sel, (w1 & 0xFFFFFFFF).to(tl.int32), 0)
+        entering = (tl.cumsum(wc, axis=0) - wc) & 1
+        at_p = idx == last_p
+        fc, fe, fo, pq, ps = tl.reduce((wc, tl.where(entering == 1, wo, we), tl.where(entering == 1, we, wo),
+                                        tl.where(at_p, ((w0 >> 32) & 1).to(tl.int32), 0),
+                                        tl.where(at_p, (w0 & 0xFFFFFFFF).to(tl.int32), 0)), 0, _add5)
+        fc = fc & 1
+        new_e = fe + tl.where(fc == 1, acc_o, acc_e)
+        new_o = fo + tl.where(fc == 1, acc_e, acc_o)
+        acc_c = fc ^ acc_c
+        acc_e = new_e
+        acc_o = new_o
+        found = (last_p >= 0) & (gap < last_p)
+        q_in = tl.where(found, pq ^ acc_c, q_in)
+        s_in = tl.where(found, ps + tl.where(pq == 1, acc_o, acc_e), s_in)
+        hi = tl.where(gap > last_p, gap, hi - WINDOW)
+        searching = tl.where(found, 0, searching)
 
-    q_out = q_in ^ c
-    s_out = s_in + tl.where(q_in == 1, o, e)
-    tl.atomic_xchg(word0, tag | (2 << 33) | (q_out.to(tl.int64) << 32) | (s_out.to(tl.int64) & 0xFFFFFFFF),
-                   sem="release")
+    if tile > 0:
+        q_out = q_in ^ c
+        s_out = s_in + tl.where(q_in == 1, o, e)
+        tl.atomic_xchg(word0, (epoch.to(tl.int64) << 35) | (2 << 33) | (q_out.to(tl.int64) << 32)
+                       | (s_out.to(tl.int64) & 0xFFFFFFFF), sem="release")
 
     y = s_in + tl.cumsum(tl.where((par ^ q_in) == 1, x, 0), axis=0)
     tl.store(y_ptr + offs, y, mask=mask)
@@ -131,7 +171,8 @@ def _state_for(device: torch.device, tiles: int, block: int) -> _State:
     return state
 
 
-def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int | None = None) -> torch.Tensor:
+def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int | None = None,
+                      ordered: bool = True) -> torch.Tensor:
     """The scan with an explicit tile size (for tests and benchmarks)."""
     x = x.contiguous()
     y = torch.empty_like(x)
@@ -145,8 +186,8 @@ def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int 
     tiles = triton.cdiv(n, block)
     state = _state_for(x.device, tiles, block)
     _masked_scan_kernel[(tiles,)](x, y, state.words, state.counter, n, state.base, state.epoch,
-                                  BLOCK=block, num_warps=num_warps)
-    state.base += tiles
+                                  BLOCK=block, WINDOW=32 * num_warps, ORDERED=ordered, num_warps=num_warps)
+    state.base += tiles if ordered else 0
     state.epoch += 1
     return y
 

@@ -32,9 +32,13 @@ DENY = tuple(p for p in sys.argv[6:] if p)
 
 try:
     import torch
+    from torch.multiprocessing.reductions import reduce_tensor as _reduce_tensor
 except BaseException as exc:
     _send(("raised", type(exc).__name__, "the kernel environment needs torch: %s" % exc, _tail(exc)))
     os._exit(0)
+# bound before the candidate's import: patching torch.cuda.synchronize (a timer-patching cheat)
+# must not make the protocol answer before the candidate's work is done
+_cuda_sync, _ipc_collect = torch.cuda.synchronize, torch.cuda.ipc_collect
 
 fn = _load_entry()
 if fn is not None:
@@ -89,8 +93,7 @@ def _keep(y):
 
 
 def _export_cuda(y):
-    from torch.multiprocessing.reductions import reduce_tensor
-    _, a = reduce_tensor(y.detach())
+    _, a = _reduce_tensor(y.detach())
     return {"device": int(a[6]), "handle": bytes(a[7]), "storage_bytes": int(a[8]),
             "storage_offset_bytes": int(a[9]), "tensor_offset": int(a[3]), "ref_counter_handle": bytes(a[11]),
             "ref_counter_offset": int(a[12]), "event_handle": None if a[13] is None else bytes(a[13]),
@@ -127,10 +130,10 @@ def _op(op, args):
         slot, n = args
         x = slots[slot][:n]
         y = fn(x)
-        torch.cuda.synchronize()
+        _cuda_sync()
         meta = _describe(y, x)
         answer = {"meta": meta, "ipc": None}
-        if _usable(meta, "cuda") and meta.get("contiguous"):
+        if _usable(meta, "cuda") and meta.get("contiguous") and y.numel() > 0:  # an empty tensor has no IPC handle
             answer["ipc"] = _export_cuda(y)
         answer["id"] = _keep(y)
         return answer
@@ -139,12 +142,12 @@ def _op(op, args):
         return {"data": None if y is None else _bytes_of(y)}
     if op == "sync":
         if MODE == "cuda":
-            torch.cuda.synchronize()
+            _cuda_sync()
         return {}
     if op == "release":
         held.pop(args[0], None)
         if MODE == "cuda":
-            torch.cuda.ipc_collect()
+            _ipc_collect()
         return {}
     if op == "ping":
         return {}

@@ -2,8 +2,8 @@
 
 1. every tile reduces itself to (c, e, o): the parity of its positive count, its contribution
    to y if the parity entering it is even, and if it is odd (reads x once);
-2. one program scans those aggregates (the monoid of the reference solution's docstring) into
-   each tile's exclusive prefix (q, s): the parity entering the tile and y just before it;
+2. one program scans those aggregates into each tile's exclusive prefix (q, s): the parity
+   entering the tile and y just before it;
 3. every tile re-reads x and writes y = s + cumsum(x where (local parity ^ q) is odd).
 
 x is read twice and y written once: 12 bytes per element against a copy's 8, so at best
@@ -15,11 +15,6 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-
-
-@triton.jit
-def _combine(c1, e1, o1, c2, e2, o2):
-    return c1 ^ c2, e1 + tl.where(c1 == 1, o2, e2), o1 + tl.where(c1 == 1, e2, o2)
 
 
 @triton.jit
@@ -37,6 +32,8 @@ def _tile_aggregates(x_ptr, agg_c, agg_e, agg_o, n, BLOCK: tl.constexpr):
 
 @triton.jit
 def _scan_aggregates(agg_c, agg_e, agg_o, pre_q, pre_s, tiles, CHUNK: tl.constexpr):
+    # Only additive scans and sums: Triton's tl.reduce may combine elements out of order, so a
+    # non-commutative combine function (the monoid's) is not safe on a GPU.
     q = tiles * 0
     s = tiles * 0
     tl.store(pre_q, q)
@@ -47,12 +44,13 @@ def _scan_aggregates(agg_c, agg_e, agg_o, pre_q, pre_s, tiles, CHUNK: tl.constex
         c = tl.load(agg_c + idx, mask=m, other=0)
         e = tl.load(agg_e + idx, mask=m, other=0)
         o = tl.load(agg_o + idx, mask=m, other=0)
-        ic, ie, io = tl.associative_scan((c, e, o), 0, _combine)
-        tl.store(pre_q + idx + 1, q ^ ic, mask=m)
-        tl.store(pre_s + idx + 1, s + tl.where(q == 1, io, ie), mask=m)
-        tc, te, to = tl.reduce((c, e, o), 0, _combine)
-        s = s + tl.where(q == 1, to, te)
-        q = q ^ tc
+        count = tl.cumsum(c, axis=0)
+        entering = q ^ ((count - c) & 1)             # the parity entering each tile
+        part = tl.where(entering == 1, o, e)         # each tile's contribution given that parity
+        tl.store(pre_q + idx + 1, q ^ (count & 1), mask=m)
+        tl.store(pre_s + idx + 1, s + tl.cumsum(part, axis=0), mask=m)
+        s = s + tl.sum(part, axis=0)
+        q = q ^ (tl.sum(c, axis=0) & 1)
 
 
 @triton.jit
