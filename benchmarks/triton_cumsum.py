@@ -49,6 +49,7 @@ N = 100_000_000
 CONTROLS = REPO / "tests" / "triton_cumsum" / "controls"
 REFERENCE_SWEEP = [(2048, 4), (4096, 4), (4096, 8), (8192, 8)]
 THREE_PHASE_SWEEP = [(4096, 8), (8192, 8)]
+PERSISTENT_PER_SM = (2, 4, 8)
 SECTIONS = ("smoke", "solutions", "scorer", "controls", "calibrate")
 
 
@@ -135,6 +136,10 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
         rows.append(("   the same, tiles in program-id order (no tile counter)",
                      lambda t, b=block, w=warps: reference.masked_prefix_sum(t, block=b, num_warps=w, ordered=False),
                      True))
+        for per_sm in PERSISTENT_PER_SM:
+            rows.append((f"   the same, persistent: {per_sm} programs per SM, next tile loaded during the look-back",
+                         lambda t, b=block, w=warps, p=per_sm: reference.masked_prefix_sum(t, block=b, num_warps=w,
+                                                                                          per_sm=p), True))
     out("\n2. solutions, timed in this process (CUDA events, median of 50 calls, L2 flushed before each):")
     results["solutions"] = {}
     for label, fn, check in rows:
@@ -192,6 +197,11 @@ def scorer_section(out: Tee, env, scorings: int, start_scorings: int, results: d
                 + "; first read ms: "
                 + " / ".join(f"{d['first_read_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
                 + "  (the gpu_busy, deferred_work and peer_interference rules compare these)")
+            phases = d.get("copy_peer_phases_ms") or {}
+            out("      round trip: reply ms (candidate / copy in loop / clean): "
+                + " / ".join(f"{d['reply_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
+                + "; the clean copy peer inside its process: "
+                + ", ".join(f"{k[:-3]} {v:.4f}" for k, v in phases.items() if v is not None) + " ms")
         if len(medians) >= 2:
             cv = statistics.stdev(medians) / statistics.fmean(medians)
             results["scorer_cv"] = cv
@@ -289,6 +299,7 @@ def main() -> int:
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated, from {','.join(SECTIONS)}")
     parser.add_argument("--controls", default="", help="comma-separated control names (default: all)")
+    parser.add_argument("--smoke-limit", type=int, default=300, help="seconds the smoke check may take")
     args = parser.parse_args()
     sections = [s for s in args.sections.split(",") if s]
     unknown = [s for s in sections if s not in SECTIONS]
@@ -322,7 +333,7 @@ def main() -> int:
     out(f"GPU: {gpu}; torch {torch.__version__} (CUDA {torch.version.cuda}); triton {triton.__version__}")
     preflight(out)
     env, _ = load_registry().resolve("triton_cumsum")
-    steps = {"smoke": lambda: smoke_section(out, results),
+    steps = {"smoke": lambda: smoke_section(out, results, args.smoke_limit),
              "solutions": lambda: solutions_section(out, torch, results),
              "scorer": lambda: scorer_section(out, env, args.scorings, args.start_scorings, results),
              "controls": lambda: controls_section(out, env, results, [c for c in args.controls.split(",") if c]),

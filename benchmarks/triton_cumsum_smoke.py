@@ -47,8 +47,11 @@ def main() -> int:
         spec.loader.exec_module(module)
         return module
 
+    reference = load(REPO / "reference_solutions" / "triton_cumsum" / "solution.py", "reference")
     scans = {
-        "reference": load(REPO / "reference_solutions" / "triton_cumsum" / "solution.py", "reference").prefix_sum,
+        "reference": reference.prefix_sum,
+        "reference, program-id order": lambda x: reference.masked_prefix_sum(x, ordered=False),
+        "reference, persistent (4 per SM)": lambda x: reference.masked_prefix_sum(x, per_sm=4),
         "three-phase": load(REPO / "scoring" / "kernel" / "three_phase.py", "three_phase").prefix_sum,
     }
     gen = torch.Generator(device="cuda")

@@ -51,8 +51,6 @@ _EPOCH_LIMIT = 1 << 28      # the epoch field's width
 _COUNTER_LIMIT = (1 << 31) - 1  # keep the counter's base an int32 argument (no recompilation)
 
 
-# base and epoch change on every call: not specializing on their values (divisibility by 16,
-# equality to 1) keeps one compiled kernel instead of a handful compiled during the first calls
 @triton.jit
 def _max2(a0, a1, b0, b1):
     return tl.maximum(a0, b0), tl.maximum(a1, b1)
@@ -63,35 +61,11 @@ def _add5(a0, a1, a2, a3, a4, b0, b1, b2, b3, b4):
     return a0 + b0, a1 + b1, a2 + b2, a3 + b3, a4 + b4
 
 
-@triton.jit(do_not_specialize=["base", "epoch"])
-def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, base, epoch, BLOCK: tl.constexpr,
-                        WINDOW: tl.constexpr, ORDERED: tl.constexpr = True):
-    if ORDERED:
-        # a scalar atomic's result reaches every thread of the program (Triton broadcasts it)
-        tile = (tl.atomic_add(counter_ptr, 1) - base).to(tl.int32)
-    else:  # the program id (relies on the GPU starting programs in order, as CUB's scans do)
-        tile = tl.program_id(0)
-    offs = tile.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    x = tl.load(x_ptr + offs, mask=mask, other=0)
-
-    pos = (x > 0).to(tl.int32)
-    par = (tl.cumsum(pos, axis=0) - pos) & 1          # parity of positives before j, inside the tile
-    c = tl.sum(pos, axis=0) & 1
-    e = tl.sum(tl.where(par == 1, x, 0), axis=0)      # contribution if the entering parity is even
-    o = tl.sum(x, axis=0) - e                         # ... and if it is odd
-
-    # publish: word1 = [epoch | o], then word0 = [epoch | flag | c | e]. Tile 0's aggregate is its
-    # inclusive prefix (it enters with parity 0 and sum 0), so it publishes flag P at once.
-    word0 = state_ptr + 2 * tile.to(tl.int64)
-    tl.atomic_xchg(word0 + 1, (epoch.to(tl.int64) << 32) | (o.to(tl.int64) & 0xFFFFFFFF), sem="relaxed")
-    flag = tl.where(tile == 0, 2, 1).to(tl.int64)
-    tl.atomic_xchg(word0, (epoch.to(tl.int64) << 35) | (flag << 33) | (c.to(tl.int64) << 32)
-                   | (e.to(tl.int64) & 0xFFFFFFFF), sem="release")
-
-    # look back over windows of WINDOW earlier tiles (one word pair per thread), folding the
-    # aggregates after the nearest published prefix; every decision comes from a reduction, so
-    # all threads of the program take the same branch.
+@triton.jit
+def _look_back(state_ptr, tile, epoch, c, e, WINDOW: tl.constexpr):
+    """(q, s) entering `tile`: the parity and the sum of everything before it."""
+    # windows of WINDOW earlier tiles (one word pair per thread); every decision comes from a
+    # reduction, so all threads of the program take the same branch
     lanes = tl.arange(0, WINDOW)
     hi = tile - 1                   # the highest earlier tile not folded yet
     acc_c = c * 0                   # aggregate of tiles hi+1 .. tile-1
@@ -135,7 +109,27 @@ def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, base, epoch, BL
         s_in = tl.where(found, ps + tl.where(pq == 1, acc_o, acc_e), s_in)
         hi = tl.where(gap > last_p, gap, hi - WINDOW)
         searching = tl.where(found, 0, searching)
+    return q_in, s_in
 
+
+@triton.jit
+def _scan_tile(y_ptr, state_ptr, x, offs, mask, tile, epoch, WINDOW: tl.constexpr):
+    """Reduce the loaded tile, publish, look back, publish the prefix, write y."""
+    pos = (x > 0).to(tl.int32)
+    par = (tl.cumsum(pos, axis=0) - pos) & 1          # parity of positives before j, inside the tile
+    c = tl.sum(pos, axis=0) & 1
+    e = tl.sum(tl.where(par == 1, x, 0), axis=0)      # contribution if the entering parity is even
+    o = tl.sum(x, axis=0) - e                         # ... and if it is odd
+
+    # publish: word1 = [epoch | o], then word0 = [epoch | flag | c | e]. Tile 0's aggregate is its
+    # inclusive prefix (it enters with parity 0 and sum 0), so it publishes flag P at once.
+    word0 = state_ptr + 2 * tile.to(tl.int64)
+    tl.atomic_xchg(word0 + 1, (epoch.to(tl.int64) << 32) | (o.to(tl.int64) & 0xFFFFFFFF), sem="relaxed")
+    flag = tl.where(tile == 0, 2, 1).to(tl.int64)
+    tl.atomic_xchg(word0, (epoch.to(tl.int64) << 35) | (flag << 33) | (c.to(tl.int64) << 32)
+                   | (e.to(tl.int64) & 0xFFFFFFFF), sem="release")
+
+    q_in, s_in = _look_back(state_ptr, tile, epoch, c, e, WINDOW)
     if tile > 0:
         q_out = q_in ^ c
         s_out = s_in + tl.where(q_in == 1, o, e)
@@ -144,6 +138,43 @@ def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, base, epoch, BL
 
     y = s_in + tl.cumsum(tl.where((par ^ q_in) == 1, x, 0), axis=0)
     tl.store(y_ptr + offs, y, mask=mask)
+
+
+# base and epoch change on every call: not specializing on their values (divisibility by 16,
+# equality to 1) keeps one compiled kernel instead of a handful compiled during the first calls
+@triton.jit(do_not_specialize=["base", "epoch"])
+def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, base, epoch, BLOCK: tl.constexpr,
+                        WINDOW: tl.constexpr, ORDERED: tl.constexpr = True):
+    """One tile per program."""
+    if ORDERED:
+        # a scalar atomic's result reaches every thread of the program (Triton broadcasts it)
+        tile = (tl.atomic_add(counter_ptr, 1) - base).to(tl.int32)
+    else:  # the program id (relies on the GPU starting programs in order, as CUB's scans do)
+        tile = tl.program_id(0)
+    offs = tile.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask, other=0)
+    _scan_tile(y_ptr, state_ptr, x, offs, mask, tile, epoch, WINDOW)
+
+
+@triton.jit(do_not_specialize=["base", "epoch"])
+def _masked_scan_persistent(x_ptr, y_ptr, state_ptr, counter_ptr, n, tiles, base, epoch, BLOCK: tl.constexpr,
+                            WINDOW: tl.constexpr):
+    """A few programs per SM, each taking tiles from the counter until none is left; the next
+    tile's load is issued before the current tile's look-back, so it is in flight meanwhile.
+    The lowest unfinished tile is always some program's current tile: no deadlock."""
+    lanes = tl.arange(0, BLOCK)
+    tile = (tl.atomic_add(counter_ptr, 1) - base).to(tl.int32)
+    offs = tile.to(tl.int64) * BLOCK + lanes
+    x = tl.load(x_ptr + offs, mask=offs < n, other=0)
+    while tile < tiles:
+        nxt = (tl.atomic_add(counter_ptr, 1) - base).to(tl.int32)
+        nxt_offs = nxt.to(tl.int64) * BLOCK + lanes
+        x_next = tl.load(x_ptr + nxt_offs, mask=nxt_offs < n, other=0)
+        _scan_tile(y_ptr, state_ptr, x, offs, offs < n, tile, epoch, WINDOW)
+        tile = nxt
+        offs = nxt_offs
+        x = x_next
 
 
 class _State:
@@ -164,16 +195,24 @@ def _state_for(device: torch.device, tiles: int, block: int) -> _State:
     state = _states.get(key)
     if state is None or state.words.numel() < 2 * tiles:
         state = _states[key] = _State(device, tiles)
-    if state.epoch >= _EPOCH_LIMIT or state.base + tiles >= _COUNTER_LIMIT:
+    if state.epoch >= _EPOCH_LIMIT or state.base + 2 * tiles >= _COUNTER_LIMIT:
         state.words.zero_()
         state.counter.zero_()
         state.base, state.epoch = 0, 1
     return state
 
 
+def _multiprocessors(device: torch.device) -> int:
+    if device.type != "cuda":
+        return 2  # Triton's interpreter: a couple of programs
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
 def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int | None = None,
-                      ordered: bool = True) -> torch.Tensor:
-    """The scan with an explicit tile size (for tests and benchmarks)."""
+                      ordered: bool = True, per_sm: int = 0) -> torch.Tensor:
+    """The scan with explicit settings (for tests and benchmarks). per_sm > 0: the persistent
+    kernel with that many programs per multiprocessor; else one program per tile (in the tile
+    counter's order, or in program-id order when not `ordered`)."""
     x = x.contiguous()
     y = torch.empty_like(x)
     n = x.numel()
@@ -185,9 +224,15 @@ def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int 
         num_warps = WARPS_CUDA if block >= 4096 else 4
     tiles = triton.cdiv(n, block)
     state = _state_for(x.device, tiles, block)
-    _masked_scan_kernel[(tiles,)](x, y, state.words, state.counter, n, state.base, state.epoch,
-                                  BLOCK=block, WINDOW=32 * num_warps, ORDERED=ordered, num_warps=num_warps)
-    state.base += tiles if ordered else 0
+    if per_sm > 0:
+        programs = min(tiles, per_sm * _multiprocessors(x.device))
+        _masked_scan_persistent[(programs,)](x, y, state.words, state.counter, n, tiles, state.base, state.epoch,
+                                             BLOCK=block, WINDOW=32 * num_warps, num_warps=num_warps)
+        state.base += tiles + programs  # every program takes one number past the last tile
+    else:
+        _masked_scan_kernel[(tiles,)](x, y, state.words, state.counter, n, state.base, state.epoch,
+                                      BLOCK=block, WINDOW=32 * num_warps, ORDERED=ordered, num_warps=num_warps)
+        state.base += tiles if ordered else 0
     state.epoch += 1
     return y
 

@@ -39,6 +39,8 @@ except BaseException as exc:
 # bound before the candidate's import: patching torch.cuda.synchronize (a timer-patching cheat)
 # must not make the protocol answer before the candidate's work is done
 _cuda_sync, _ipc_collect = torch.cuda.synchronize, torch.cuda.ipc_collect
+import time as _time
+_clock = _time.perf_counter
 
 fn = _load_entry()
 if fn is not None:
@@ -129,13 +131,19 @@ def _op(op, args):
     if op == "cuda_call":
         slot, n = args
         x = slots[slot][:n]
+        t0 = _clock()
         y = fn(x)
+        t1 = _clock()
         _cuda_sync()
+        t2 = _clock()
         meta = _describe(y, x)
         answer = {"meta": meta, "ipc": None}
         if _usable(meta, "cuda") and meta.get("contiguous") and y.numel() > 0:  # an empty tensor has no IPC handle
             answer["ipc"] = _export_cuda(y)
         answer["id"] = _keep(y)
+        # where the round trip goes (diagnostic only: a candidate can report anything here; the
+        # scorer reports the trusted copy peer's figures)
+        answer["phases_ms"] = [(t1 - t0) * 1e3, (t2 - t1) * 1e3, (_clock() - t2) * 1e3]
         return answer
     if op == "recheck":
         y = held.get(args[0])

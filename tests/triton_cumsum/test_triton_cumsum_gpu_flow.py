@@ -234,3 +234,31 @@ def test_a_copy_peer_slowed_while_the_candidate_is_alive_is_interference(monkeyp
         _run(_starting, monkeypatch, copy_cls=SlowedCopy)
     assert info.value.reason == "peer_interference", info.value.message
     assert "a call took" in info.value.message
+
+
+class _PhasedCopyPeer(_FakePeer):
+    """A copy peer whose answers carry the boot's phase timings (as the real boot's do)."""
+
+    def op(self, op, *args, timeout, where=""):
+        answer = super().op(op, *args, timeout=timeout, where=where)
+        if op == "cuda_call":
+            answer["phases_ms"] = [0.02, 0.3, 0.05]
+        return answer
+
+
+class _LyingPhasesPeer(_CandidatePeer):
+    """A candidate whose answers carry malformed phase figures: ignored, never a crash."""
+
+    def op(self, op, *args, timeout, where=""):
+        answer = super().op(op, *args, timeout=timeout, where=where)
+        if op == "cuda_call":
+            answer["phases_ms"] = ["fast", None, -1] if self.count % 2 else [1, 2]
+        return answer
+
+
+def test_the_copy_peers_round_trip_is_broken_down_and_candidate_phases_are_not_trusted(monkeypatch):
+    details = _run(_starting, monkeypatch, peer_cls=_LyingPhasesPeer,
+                   copy_cls=_PhasedCopyPeer)
+    assert details["copy_peer_phases_ms"] == {"call_ms": 0.02, "sync_ms": 0.3, "export_ms": 0.05}
+    assert set(details["reply_median_ms"]) == {"candidate", "copy", "clean"}
+    assert all(v >= 0 for v in details["reply_median_ms"].values())
