@@ -49,7 +49,6 @@ N = 100_000_000
 CONTROLS = REPO / "tests" / "triton_cumsum" / "controls"
 REFERENCE_SWEEP = [(2048, 4), (4096, 4), (4096, 8), (8192, 8)]
 THREE_PHASE_SWEEP = [(4096, 8), (8192, 8)]
-PERSISTENT_PER_SM = (2, 4, 8)
 SECTIONS = ("smoke", "solutions", "scorer", "controls", "calibrate")
 
 
@@ -133,13 +132,9 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
         default = " (the solution's default)" if (block, warps) == (reference.BLOCK_CUDA, reference.WARPS_CUDA) else ""
         rows.append((f"reference: single pass, decoupled look-back, BLOCK {block}, {warps} warps{default}",
                      lambda t, b=block, w=warps: reference.masked_prefix_sum(t, block=b, num_warps=w), True))
-        rows.append(("   the same, tiles in program-id order (no tile counter)",
-                     lambda t, b=block, w=warps: reference.masked_prefix_sum(t, block=b, num_warps=w, ordered=False),
+        rows.append(("   the same, tiles numbered by a global counter (ordered=True)",
+                     lambda t, b=block, w=warps: reference.masked_prefix_sum(t, block=b, num_warps=w, ordered=True),
                      True))
-        for per_sm in PERSISTENT_PER_SM:
-            rows.append((f"   the same, persistent: {per_sm} programs per SM, next tile loaded during the look-back",
-                         lambda t, b=block, w=warps, p=per_sm: reference.masked_prefix_sum(t, block=b, num_warps=w,
-                                                                                          per_sm=p), True))
     out("\n2. solutions, timed in this process (CUDA events, median of 50 calls, L2 flushed before each):")
     results["solutions"] = {}
     for label, fn, check in rows:

@@ -50,8 +50,7 @@ def main() -> int:
     reference = load(REPO / "reference_solutions" / "triton_cumsum" / "solution.py", "reference")
     scans = {
         "reference": reference.prefix_sum,
-        "reference, program-id order": lambda x: reference.masked_prefix_sum(x, ordered=False),
-        "reference, persistent (4 per SM)": lambda x: reference.masked_prefix_sum(x, per_sm=4),
+        "reference, tile counter order": lambda x: reference.masked_prefix_sum(x, ordered=True),
         "three-phase": load(REPO / "scoring" / "kernel" / "three_phase.py", "three_phase").prefix_sum,
     }
     gen = torch.Generator(device="cuda")
