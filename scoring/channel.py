@@ -5,12 +5,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from typing import Any
+
+
+def finite(value: Any) -> Any:
+    """The value with every non-finite float (inf, nan) replaced by None: JSON has no such numbers,
+    and a figure that came out infinite must not cost the whole result."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
 
 
 def sign(key: bytes, nonce: str, payload: dict[str, Any]) -> bytes:
     """Encode a payload as one line, signed with the run's secret key."""
-    body = json.dumps({"nonce": nonce, "payload": payload}, sort_keys=True, allow_nan=False)
+    body = json.dumps({"nonce": nonce, "payload": finite(payload)}, sort_keys=True, allow_nan=False)
     mac = hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
     return f"{mac} {body}\n".encode()
 

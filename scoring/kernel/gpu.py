@@ -30,6 +30,7 @@ with the clean phases' (peer_interference: something slowed the scorer's measure
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from typing import Any
 
@@ -405,7 +406,10 @@ def _summarize(ctx, spec, torch, samples, floor_times, solo_flush, checks_passed
                f"alive (signals to the copy peer, GPU work in the background): for the copy peer, {'; '.join(slowed)} "
                "(medians, in the timing loop against before and after the candidate)", **details)
     if median_ms <= 0 or stats.below_floor(median_ms, floor_ms, spec.floor_tolerance):
+        noise = statistics.stdev([s["harness_ms"] for s in samples["clean"]]) if len(samples["clean"]) > 1 else 0.0
+        hint = (f"; at n={spec.n:,} a call is too short to time through the round trip (its spread "
+                f"{noise:.3f} ms is more than the floor): time it on a larger variant") if noise > floor_ms else ""
         reject(checks.IMPOSSIBLE_TIME, f"impossible time: {median_ms:.4f} ms per call is below the memory-copy "
-               f"floor of {floor_ms:.4f} ms measured in the same run (tolerance {spec.floor_tolerance:.0%})",
+               f"floor of {floor_ms:.4f} ms measured in the same run (tolerance {spec.floor_tolerance:.0%}){hint}",
                **details)
     return details

@@ -275,3 +275,29 @@ def test_the_candidates_ipc_event_is_never_waited_on(monkeypatch):
     *_, ref_handle, ref_offset, event_handle, sync = seen[0]
     assert (ref_handle, ref_offset) == (b"/torch_1_2_3", 3)
     assert event_handle == bytes(64) and sync is False
+
+
+def test_a_call_too_short_for_the_round_trip_says_so_and_its_result_still_travels():
+    """Seen on an H100 with the tiny variant: a 0.03 ms kernel under a 0.8 ms round trip that varies
+    by 0.1 ms came out below zero; the result must name the cause, and its figures (a relative
+    standard error of inf) must still cross the result channel."""
+    from types import SimpleNamespace
+
+    from scoring.channel import sign, verify
+    from scoring.errors import Invalid
+    from scoring.kernel.gpu import _summarize
+    from scoring.kernel.protocol import KernelSpec
+
+    def rows(harness):
+        return [{"harness_ms": harness + 0.1 * ((k % 5) - 2), "reply_ms": harness, "verify_ms": 0.01,
+                 "flush_ms": 0.09} for k in range(30)]
+
+    samples = {"candidate": rows(0.78), "copy": rows(0.80), "clean": rows(0.80)[:20]}
+    spec = KernelSpec.from_params({"n": 100_000}, "tiny")
+    with pytest.raises(Invalid) as info:
+        _summarize(SimpleNamespace(), spec, _FakeTorch, samples, [0.005] * 20, [0.09] * 20, 40, "cap", 5.0)
+    assert info.value.reason == "impossible_time" and "too short to time through the round trip" in info.value.message
+    details = info.value.details
+    assert details["median_ms"] < 0
+    sent = verify(b"k" * 32, "n", sign(b"k" * 32, "n", {"details": details}))
+    assert sent["details"]["median_ms"] == pytest.approx(details["median_ms"])
