@@ -22,7 +22,9 @@ def test_manifest_follows_rebench():
     assert MANIFEST["name"] == "triton_cumsum" and MANIFEST["entry_point"] == "solution.py:prefix_sum"
     assert MANIFEST["hardware"]["gpu"] is True
     assert MANIFEST["metric"]["transform"] == "ln" and MANIFEST["metric"]["direction"] == "lower"
-    assert MANIFEST["calibration"]["start"] == 1.56 and MANIFEST["calibration"]["reference"] == 0.47
+    # measured with this scorer on an H100; RE-Bench's own 1.56 / 0.47 stay in every result's details
+    assert "H100" in MANIFEST["calibration"]["hardware"]
+    assert 1.4 < MANIFEST["calibration"]["start"] < 1.7 and MANIFEST["calibration"]["reference"] < 0.47
     assert MANIFEST["variants"]["main"]["params"]["n"] == 100_000_000
     assert MANIFEST["variants"]["main"]["params"]["min_reps"] >= 30
     assert MANIFEST["variants"]["tiny"]["params"]["n"] <= 100_000
@@ -36,7 +38,7 @@ def test_registry_loads_the_environment():
     registry = load_registry([ROOT / "environments"])
     assert not [p for p in registry.problems if "triton_cumsum" in str(p)]
     env = registry.get("triton_cumsum") if hasattr(registry, "get") else registry.environments["triton_cumsum"]
-    assert env.calibration.start == 1.56 and set(env.variants) >= {"main", "tiny"}
+    assert env.calibration.start == MANIFEST["calibration"]["start"] and set(env.variants) >= {"main", "tiny"}
 
 
 def test_starting_solution_is_correct_and_needs_a_gpu():
