@@ -35,8 +35,8 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import subprocess
+import tempfile
 import time
 import tomllib
 from pathlib import Path
@@ -64,15 +64,6 @@ class Tee:
         print(line, flush=True)
         with self.path.open("a") as f:
             f.write(line + "\n")
-
-
-def load(path: Path, name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def event_time_ms(torch, harness, fn, x, reps: int = 50, warmup: int = 5) -> float:
@@ -118,6 +109,8 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
     results["copy_floor_ms"] = floor
     out(f"\n1. copy floor: a device copy of {N:,} int32 (read + write {8 * N / 1e9:.1f} GB): "
         f"{floor:.4f} ms = {8 * N / floor / 1e9:.2f} TB/s")
+
+    from scoring.api import load_module as load
 
     starting = load(REPO / "environments" / "triton_cumsum" / "starting" / "solution.py", "starting_solution")
     reference = load(REPO / "reference_solutions" / "triton_cumsum" / "solution.py", "reference_solution")
@@ -254,11 +247,12 @@ def calibration_section(out: Tee, env, results: dict) -> None:
     from scoring.calibrate import calibrate
 
     out("\n5. calibration on this GPU (raw = ln(median ms)):")
-    starts, refs = results.get("starting_ms"), results.get("reference_scorings_ms")
-    if starts and refs:
-        results["calibration_main"] = {"start": math.log(starts), "reference": math.log(statistics.median(refs))}
-        out(f"   main: start {math.log(starts):.4f} ({starts:.4f} ms), reference "
-            f"{math.log(statistics.median(refs)):.4f} ({statistics.median(refs):.4f} ms)  (from section 3)")
+    start_ms, refs = results.get("starting_ms"), results.get("reference_scorings_ms")
+    if start_ms and refs:
+        ref_ms = statistics.median(refs)
+        results["calibration_main"] = {"start": math.log(start_ms), "reference": math.log(ref_ms)}
+        out(f"   main: start {math.log(start_ms):.4f} ({start_ms:.4f} ms), reference "
+            f"{math.log(ref_ms):.4f} ({ref_ms:.4f} ms)  (from section 3)")
     try:
         calibration, raws = calibrate(env, "tiny", runs=3)
     except Exception as exc:  # noqa: BLE001 - report and go on
@@ -271,8 +265,6 @@ def calibration_section(out: Tee, env, results: dict) -> None:
 
 def preflight(out: Tee) -> None:
     """Does the scorer's process, started with the runner's clean environment, see the GPU?"""
-    import subprocess
-
     from scoring.runner import _host_env
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,9 +3,9 @@
     python benchmarks/triton_cumsum_smoke.py
 
 Checks the reference solution (single pass, decoupled look-back) and the plain three-phase
-scan against the trusted int64 torch result at sizes 1 .. 100,000,000 on several shapes of
-data, then 20 more times at the full size on fresh inputs (a race shows as an error that
-moves between runs). benchmarks/triton_cumsum.py runs this in a subprocess with a time limit,
+scan against the trusted int64 torch result at sizes 1 .. 100,000,000 on every kind of data
+the scorer draws (scoring/kernel/inputs.py), then 20 more times at the full size on fresh
+inputs (a race shows as an error that moves between runs). benchmarks/triton_cumsum.py runs this in a subprocess with a time limit,
 so a kernel that never finishes (no forward progress between tiles) is reported, not waited on.
 Exit status 0 when everything matched, 1 otherwise.
 """
@@ -25,27 +25,12 @@ SIZES = [1, 2, 1000, 8191, 8192, 8193, 1_000_003, 100_000_000]
 REPEATS_AT_FULL_SIZE = 20
 
 
-def inputs(torch, n: int, gen):
-    i32 = torch.iinfo(torch.int32)
-    yield "random [-10, 10)", torch.randint(-10, 10, (n,), dtype=torch.int32, device="cuda", generator=gen)
-    yield "all positive", torch.randint(1, 100, (n,), dtype=torch.int32, device="cuda", generator=gen)
-    yield "all negative", torch.randint(-100, 0, (n,), dtype=torch.int32, device="cuda", generator=gen)
-    yield "zeros", torch.zeros(n, dtype=torch.int32, device="cuda")
-    yield "extremes", torch.randint(i32.min, i32.max, (n,), dtype=torch.int32, device="cuda", generator=gen)
-
-
 def main() -> int:
-    import importlib.util
-
     import torch
 
+    from scoring.api import load_module as load
+    from scoring.kernel.inputs import KINDS, fill_torch
     from scoring.kernel.reference import masked_prefix_sum_torch
-
-    def load(path: Path, name: str):
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
 
     reference = load(REPO / "reference_solutions" / "triton_cumsum" / "solution.py", "reference")
     scans = {
@@ -60,7 +45,9 @@ def main() -> int:
         started = time.monotonic()
         checked = wrong = 0
         for n in SIZES:
-            for shape, x in inputs(torch, n, gen):
+            for shape in KINDS:  # the scorer's own kinds of data (random, all positive/negative, extremes...)
+                x = torch.empty(n, dtype=torch.int32, device="cuda")
+                fill_torch(x, gen, shape)
                 try:
                     y = scan(x)
                     torch.cuda.synchronize()
@@ -73,7 +60,8 @@ def main() -> int:
                 checked += 1
         moving = 0
         for _ in range(REPEATS_AT_FULL_SIZE):
-            x = torch.randint(-10, 10, (SIZES[-1],), dtype=torch.int32, device="cuda", generator=gen)
+            x = torch.empty(SIZES[-1], dtype=torch.int32, device="cuda")
+            fill_torch(x, gen, "env")
             moving += not torch.equal(scan(x), masked_prefix_sum_torch(x))
         failures += wrong + moving
         print(f"{name}: {checked - wrong} of {checked} size/shape cases right; "

@@ -35,8 +35,8 @@ results all threads of a program share.
 Each tile's state is two int64 words: word0 = [epoch:28 | flag:2 | parity:1 | value:32] and
 word1 = [epoch:32 | o:32]. A reader checks the epoch of each word, so it needs no ordering
 between them; the epoch (a call counter) also makes words left by earlier calls invalid, so the
-state never needs to be cleared between calls; the tile counter only ever grows (each call adds
-its tile count).
+state never needs to be cleared between calls; the tile counter (ordered=True) only ever grows
+(each such call adds its tile count).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import triton
 import triton.language as tl
 
 BLOCK_CUDA = 4096      # elements per tile on a GPU (the best of benchmarks/triton_cumsum.py's sweep on an H100)
-WARPS_CUDA = 4
+WARPS_CUDA = 4         # also in Triton's interpreter
 BLOCK_INTERPRETER = 256  # small tiles in Triton's interpreter, so that small inputs span many tiles
 
 _EPOCH_LIMIT = 1 << 28      # the epoch field's width
@@ -196,7 +196,7 @@ def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int 
     if block is None:
         block = BLOCK_CUDA if x.is_cuda else BLOCK_INTERPRETER
     if num_warps is None:
-        num_warps = WARPS_CUDA if block >= 4096 else 4
+        num_warps = WARPS_CUDA
     tiles = triton.cdiv(n, block)
     state = _state_for(x.device, tiles, block)
     _masked_scan_kernel[(tiles,)](x, y, state.words, state.counter, n, state.base, state.epoch,

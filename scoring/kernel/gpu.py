@@ -294,7 +294,7 @@ def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
         loop_start = time.monotonic()
         # the early stop judges the time that will be reported (harness time less the overhead; the
         # first clean phase's estimate here), not the harness time, whose relative error is smaller
-        early_overhead = stats.median([s["harness_ms"] for s in samples["clean"]]) - stats.median(floor_times)
+        early_overhead = _overhead(samples["clean"], floor_times)
         k, stop = 0, None
         while stop is None:
             where = f"timed call {k + 1} (n={spec.n:,})"
@@ -337,6 +337,11 @@ def _clean_calls(copy: _Runner, spec: KernelSpec, when: str) -> list[dict]:
     return rows
 
 
+def _overhead(clean_rows: list[dict], floor_times: list[float]) -> float:
+    """The harness overhead subtracted from every time: the clean copy-peer calls less the copy floor."""
+    return stats.median([row["harness_ms"] for row in clean_rows]) - stats.median(floor_times)
+
+
 def _medians(rows: list[dict]) -> dict:
     """The median of every figure the rows have (the boot's phases may be missing from some)."""
     keys = {key for row in rows for key in row}
@@ -346,7 +351,7 @@ def _medians(rows: list[dict]) -> dict:
 def _summarize(ctx, spec, torch, samples, floor_times, solo_flush, checks_passed, stop, wall_s) -> dict:
     med = {who: _medians(rows) for who, rows in samples.items()}
     floor_ms = stats.median(floor_times)
-    overhead_ms = med["clean"]["harness_ms"] - floor_ms
+    overhead_ms = _overhead(samples["clean"], floor_times)
     times = [s["harness_ms"] - overhead_ms for s in samples["candidate"]]
     median_ms = med["candidate"]["harness_ms"] - overhead_ms
     clean_flush_ms = stats.median(list(solo_flush) + [s["flush_ms"] for s in samples["clean"]])
