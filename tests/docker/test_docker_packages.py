@@ -22,6 +22,9 @@ from scoring.container_exec import ContainerError
 from testpaths import REPO, TEST_ENV_ROOT
 
 TORCH_ENVS = ("fix_embedding", "optimize_training", "restricted_mlm", "scaling_law")
+# restricted_mlm's tiny variant scores 1,280 masked tokens of fresh text: its reference's normalized
+# score over 40 secret seeds had s.d. 0.033 (0.921 .. 1.073), so 0.1 is only 3 s.d.; 0.2 is 6
+SPREAD = {"restricted_mlm": 0.2}
 
 
 def _sum_env_with(tmp_path: Path, image_table: str):
@@ -106,8 +109,8 @@ def test_the_reference_scores_in_a_scoring_container(torch_registry, name, tmp_p
     assert result.details.get("sandbox") == "docker"
     if name == "optimize_training":  # a time: its normalized score depends on the machine's load
         assert result.details["distance"] < result.details["bound"] / 10, result
-    else:  # a loss or a regret: the same on any machine
-        assert 0.9 < result.normalized < 1.1, result
+    else:  # a loss or a regret: the same on any machine, but drawn on fresh secret text each time
+        assert abs(result.normalized - 1) < SPREAD.get(name, 0.1), result
 
 
 @pytest.mark.slow
