@@ -1,7 +1,7 @@
 """triton_cumsum on a CUDA GPU: copy floor, solutions, the scorer's run-to-run spread, negative controls.
 
     python benchmarks/triton_cumsum.py [--out benchmarks/results] [--scorings 5]
-        [--sections smoke,solutions,scorer,controls,calibrate] [--controls NAME,...]
+        [--sections smoke,solutions,scorer,controls,calibrate] [--controls NAME,...] [--batches 1,8]
 
 Prints, for n = 100,000,000 int32 on this GPU:
 0. whether the reference and three-phase scans are right and finish (benchmarks/triton_cumsum_smoke.py,
@@ -12,8 +12,9 @@ Prints, for n = 100,000,000 int32 on this GPU:
    timed in this process with CUDA events (median of 50 calls, each after an L2 flush), as
    milliseconds and as a ratio to the floor;
 3. the scorer (`scoring.runner.score_candidate`, the whole protocol) on the reference solution,
-   `--scorings` times: every median, and the coefficient of variation (target <= 0.5%); and once
-   on the starting solution;
+   `--scorings` times: every median, and the coefficient of variation (target <= 0.5%), for each
+   number of calls per timed request in `--batches` (the variant's `batch`); and on the starting
+   solution;
 4. every negative control of tests/triton_cumsum/controls/controls.toml scored on the GPU, its
    verdict against the expected ones;
 5. the per-GPU calibration: ln(median ms) of the starting and reference solutions for the main
@@ -47,7 +48,7 @@ os.environ.pop("TRITON_INTERPRET", None)  # compile and run the kernels for real
 
 N = 100_000_000
 CONTROLS = REPO / "tests" / "triton_cumsum" / "controls"
-REFERENCE_SWEEP = [(2048, 4), (4096, 4), (4096, 8), (8192, 8)]
+REFERENCE_SWEEP = [(2048, 4), (4096, 4), (4096, 8), (8192, 8), (8192, 16), (16384, 16)]
 THREE_PHASE_SWEEP = [(4096, 8), (8192, 8)]
 SECTIONS = ("smoke", "solutions", "scorer", "controls", "calibrate")
 
@@ -157,58 +158,88 @@ def materialize(env, tmp: Path, with_reference: bool) -> Path:
     return dest
 
 
-def scorer_section(out: Tee, env, scorings: int, start_scorings: int, results: dict) -> None:
-    from scoring.runner import score_candidate
+def with_batch(env, batch: int | None):
+    """The environment with variant main's calls per timed request set (None: the manifest's)."""
+    if batch is None:
+        return env
+    variant = env.variants["main"]
+    main = dataclasses.replace(variant, params={**variant.params, "batch": batch})
+    return dataclasses.replace(env, variants={**env.variants, "main": main})
 
+
+def scorer_section(out: Tee, env, scorings: int, start_scorings: int, results: dict,
+                   batches: list[int | None]) -> None:
     out(f"\n3. the scorer (whole protocol, variant main, n = {N:,}):")
     with tempfile.TemporaryDirectory() as tmp:
         ref_dir = materialize(env, Path(tmp), True)
         start_dir = materialize(env, Path(tmp), False)
-        medians, walls = [], []
-        for k in range(scorings):
-            r = score_candidate(env, "main", ref_dir)
-            if not r.valid:
-                out(f"   reference scoring {k + 1}: INVALID ({r.reason}): {r.message}")
-                results.setdefault("scorer_failures", []).append(r.as_dict())
-                continue
-            d = r.details
-            medians.append(d["median_ms"])
-            walls.append(r.duration_s)
-            out(f"   reference scoring {k + 1}: {d['median_ms']:.4f} ms ({d['reps']} reps, {d['stopped_because']}; "
-                f"harness {d['harness_median_ms']:.4f}, copy peer clean {d['copy_harness_median_ms']:.4f} / in loop "
-                f"{d['copy_in_loop_harness_median_ms']:.4f}, overhead "
-                f"{d['harness_overhead_ms']:.4f}, floor {d['copy_floor_ms']:.4f} ms; {d['ratio_to_copy_floor']:.2f}x "
-                f"floor; rel. s.e. {d['rel_sem']:.3%}; RE-Bench normalized {d['rebench_normalized']:.3f}; "
-                f"wall {r.duration_s:.1f} s)")
-            out("      flush ms (candidate / copy in loop / clean): "
-                + " / ".join(f"{d['flush_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
-                + "; first read ms: "
-                + " / ".join(f"{d['first_read_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
-                + "  (the gpu_busy, deferred_work and peer_interference rules compare these)")
-            phases = d.get("copy_peer_phases_ms") or {}
-            out("      round trip: reply ms (candidate / copy in loop / clean): "
-                + " / ".join(f"{d['reply_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
-                + "; the clean copy peer inside its process: "
-                + ", ".join(f"{k[:-3]} {v:.4f}" for k, v in phases.items() if v is not None) + " ms")
-        if len(medians) >= 2:
-            cv = statistics.stdev(medians) / statistics.fmean(medians)
-            results["scorer_cv"] = cv
-            out(f"   run-to-run coefficient of variation over {len(medians)} scorings: {cv:.3%} (target <= 0.5%); "
-                f"wall time per scoring {min(walls):.1f}-{max(walls):.1f} s")
+        for position, batch in enumerate(batches):
+            label = "the manifest's" if batch is None else str(batch)
+            out(f"   calls per timed request (batch): {label}")
+            cv = reference_scorings(out, with_batch(env, batch), ref_dir, scorings, results, primary=position == 0)
+            if cv is not None:
+                results.setdefault("scorer_cv_by_batch", {})[label] = cv
+        starting_scorings(out, with_batch(env, batches[0]), start_dir, start_scorings, results)
+
+
+def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dict, primary: bool) -> float | None:
+    """Score the reference `scorings` times; print every figure and the run-to-run CV."""
+    from scoring.runner import score_candidate
+
+    medians, walls = [], []
+    for k in range(scorings):
+        r = score_candidate(env, "main", ref_dir)
+        if not r.valid:
+            out(f"   reference scoring {k + 1}: INVALID ({r.reason}): {r.message}")
+            results.setdefault("scorer_failures", []).append(r.as_dict())
+            continue
+        d = r.details
+        medians.append(d["median_ms"])
+        walls.append(r.duration_s)
+        out(f"   reference scoring {k + 1}: {d['median_ms']:.4f} ms ({d['reps']} reps of {d.get('batch', 1)} calls, "
+            f"{d['stopped_because']}; "
+            f"harness {d['harness_median_ms']:.4f}, copy peer clean {d['copy_harness_median_ms']:.4f} / in loop "
+            f"{d['copy_in_loop_harness_median_ms']:.4f}, overhead "
+            f"{d['harness_overhead_ms']:.4f}, floor {d['copy_floor_ms']:.4f} ms; {d['ratio_to_copy_floor']:.2f}x "
+            f"floor; rel. s.e. {d['rel_sem']:.3%}; RE-Bench normalized {d['rebench_normalized']:.3f}; "
+            f"wall {r.duration_s:.1f} s)")
+        out("      flush ms (candidate / copy in loop / clean): "
+            + " / ".join(f"{d['flush_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
+            + "; first read ms: "
+            + " / ".join(f"{d['first_read_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
+            + "  (the gpu_busy, deferred_work and peer_interference rules compare these)")
+        phases = d.get("copy_peer_phases_ms") or {}
+        out("      round trip: reply ms (candidate / copy in loop / clean): "
+            + " / ".join(f"{d['reply_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
+            + "; the clean copy peer inside its process: "
+            + ", ".join(f"{k[:-3]} {v:.4f}" for k, v in phases.items() if v is not None) + " ms")
+    cv = None
+    if len(medians) >= 2:
+        cv = statistics.stdev(medians) / statistics.fmean(medians)
+        out(f"   run-to-run coefficient of variation over {len(medians)} scorings: {cv:.3%} (target <= 0.5%); "
+            f"wall time per scoring {min(walls):.1f}-{max(walls):.1f} s")
+    if primary:
+        results["scorer_cv"] = cv
         results["reference_scorings_ms"] = medians
-        starts = []
-        for k in range(start_scorings):
-            r = score_candidate(env, "main", start_dir)
-            results.setdefault("starting_scorings", []).append(r.as_dict())
-            if r.valid:
-                starts.append(r.details["median_ms"])
-                out(f"   starting solution {k + 1}: {r.details['median_ms']:.4f} ms (raw {r.raw:.4f}; "
-                    f"{r.details['ratio_to_copy_floor']:.2f}x floor; RE-Bench normalized "
-                    f"{r.details['rebench_normalized']:.3f}; wall {r.duration_s:.1f} s)")
-            else:
-                out(f"   starting solution {k + 1}: INVALID ({r.reason}): {r.message}")
-        if starts:
-            results["starting_ms"] = statistics.median(starts)
+    return cv
+
+
+def starting_scorings(out: Tee, env, start_dir: Path, start_scorings: int, results: dict) -> None:
+    from scoring.runner import score_candidate
+
+    starts = []
+    for k in range(start_scorings):
+        r = score_candidate(env, "main", start_dir)
+        results.setdefault("starting_scorings", []).append(r.as_dict())
+        if r.valid:
+            starts.append(r.details["median_ms"])
+            out(f"   starting solution {k + 1}: {r.details['median_ms']:.4f} ms (raw {r.raw:.4f}; "
+                f"{r.details['ratio_to_copy_floor']:.2f}x floor; RE-Bench normalized "
+                f"{r.details['rebench_normalized']:.3f}; wall {r.duration_s:.1f} s)")
+        else:
+            out(f"   starting solution {k + 1}: INVALID ({r.reason}): {r.message}")
+    if starts:
+        results["starting_ms"] = statistics.median(starts)
 
 
 def controls_section(out: Tee, env, results: dict, only: list[str]) -> None:
@@ -287,7 +318,16 @@ def main() -> int:
                         help=f"comma-separated, from {','.join(SECTIONS)}")
     parser.add_argument("--controls", default="", help="comma-separated control names (default: all)")
     parser.add_argument("--smoke-limit", type=int, default=300, help="seconds the smoke check may take")
+    parser.add_argument("--batches", default="",
+                        help="comma-separated calls per timed request to compare in section 3, e.g. 1,8 (default: "
+                             "the manifest's); the first also scores the starting solution and the controls")
     args = parser.parse_args()
+    try:
+        batches = [int(b) for b in args.batches.split(",") if b.strip()] or [None]
+    except ValueError:
+        parser.error(f"--batches takes whole numbers separated by commas, got {args.batches!r}")
+    if any(b is not None and not 1 <= b <= 32 for b in batches):
+        parser.error(f"--batches: each must be 1 to 32 (scoring/kernel/protocol.py MAX_BATCH), got {args.batches!r}")
     sections = [s for s in args.sections.split(",") if s]
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
@@ -322,8 +362,9 @@ def main() -> int:
     env, _ = load_registry().resolve("triton_cumsum")
     steps = {"smoke": lambda: smoke_section(out, results, args.smoke_limit),
              "solutions": lambda: solutions_section(out, torch, results),
-             "scorer": lambda: scorer_section(out, env, args.scorings, args.start_scorings, results),
-             "controls": lambda: controls_section(out, env, results, [c for c in args.controls.split(",") if c]),
+             "scorer": lambda: scorer_section(out, env, args.scorings, args.start_scorings, results, batches),
+             "controls": lambda: controls_section(out, with_batch(env, batches[0]), results,
+                                                  [c for c in args.controls.split(",") if c]),
              "calibrate": lambda: calibration_section(out, env, results)}
     for name in sections:
         steps[name]()

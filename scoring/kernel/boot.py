@@ -9,8 +9,10 @@ scorer's CandidateProcess times, limits and kills it as any other candidate. arg
   cpu_call  (slot, data)       copy the input bytes into a slot, call the entry point, answer
                                the output's metadata, its bytes, and the input's bytes after the call
   cuda_slots (descriptors,)    open the scorer's two input slots (CUDA IPC)
-  cuda_call (slot, n)          call the entry point on slot[:n], synchronize, and answer the output's
-                               metadata and its CUDA IPC handle (the scorer reads it in its own process)
+  cuda_calls ([[slot, n], ...])  for each pair in turn: call the entry point on slot[:n], synchronize
+                               the device, export the output; answer {"calls": [...]}, each the
+                               output's metadata and its CUDA IPC handle (the scorer reads it in its
+                               own process)
   recheck (id,)                the bytes of an output returned earlier (interpreter path)
   sync                         torch.cuda.synchronize()
   release (id,)                forget an output returned earlier
@@ -110,6 +112,24 @@ def _open_cuda(d):
                                d["ref_counter_offset"], d["event_handle"], d["event_sync_required"])
 
 
+def _cuda_call(slot, n):
+    x = slots[slot][:n]
+    t0 = _clock()
+    y = fn(x)
+    t1 = _clock()
+    _cuda_sync()
+    t2 = _clock()
+    meta = _describe(y, x)
+    answer = {"meta": meta, "ipc": None}
+    if _usable(meta, "cuda") and meta.get("contiguous") and y.numel() > 0:  # an empty tensor has no IPC handle
+        answer["ipc"] = _export_cuda(y)
+    answer["id"] = _keep(y)
+    # where the round trip goes (diagnostic only: a candidate can report anything here; the
+    # scorer reports the trusted copy peer's figures)
+    answer["phases_ms"] = [(t1 - t0) * 1e3, (t2 - t1) * 1e3, (_clock() - t2) * 1e3]
+    return answer
+
+
 def _op(op, args):
     if op == "cpu_slots":
         slots[:] = [torch.zeros(max(int(args[0]), 1), dtype=torch.int32) for _ in range(2)]
@@ -128,23 +148,8 @@ def _op(op, args):
     if op == "cuda_slots":
         slots[:] = [_open_cuda(d) for d in args[0]]
         return {}
-    if op == "cuda_call":
-        slot, n = args
-        x = slots[slot][:n]
-        t0 = _clock()
-        y = fn(x)
-        t1 = _clock()
-        _cuda_sync()
-        t2 = _clock()
-        meta = _describe(y, x)
-        answer = {"meta": meta, "ipc": None}
-        if _usable(meta, "cuda") and meta.get("contiguous") and y.numel() > 0:  # an empty tensor has no IPC handle
-            answer["ipc"] = _export_cuda(y)
-        answer["id"] = _keep(y)
-        # where the round trip goes (diagnostic only: a candidate can report anything here; the
-        # scorer reports the trusted copy peer's figures)
-        answer["phases_ms"] = [(t1 - t0) * 1e3, (t2 - t1) * 1e3, (_clock() - t2) * 1e3]
-        return answer
+    if op == "cuda_calls":
+        return {"calls": [_cuda_call(int(slot), int(n)) for slot, n in args[0]]}
     if op == "recheck":
         y = held.get(args[0])
         return {"data": None if y is None else _bytes_of(y)}

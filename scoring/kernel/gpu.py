@@ -1,26 +1,38 @@
 """The kernel protocol on a CUDA GPU: the timing loop and every check run in the scorer's process.
 
 Three processes share the GPU: this one (the harness: trusted, the candidate cannot patch it),
-the candidate's, and the trusted copy peer's. The harness owns the inputs: two input slots in
-its own GPU memory, opened by the peers through CUDA IPC. For every call the harness
+the candidate's, and the trusted copy peer's. The harness owns the inputs: batch + 1 input slots
+in its own GPU memory, opened by the peers through CUDA IPC. A request is `batch` calls (the
+variant's `batch`, 1 by default; the correctness cases are requests of one call). For every
+request the harness
 
-  1. draws a fresh input from a secret seed into a private buffer, computes the expected output
-     with the trusted reference, and copies the input into a randomly chosen slot;
+  1. draws a fresh input for each call from a secret seed into a private buffer, computes the
+     expected output with the trusted reference, and copies the input into a slot (distinct
+     slots, chosen at random);
   2. flushes the L2 cache (writes a 256 MB buffer; the L2 is shared by every process) and times
      that flush with CUDA events (a GPU kept busy in the background makes it slow);
-  3. reads its clock (t0), sends "call slot s with n values", and waits for the answer: the peer
-     calls prefix_sum, synchronizes, and answers the output's metadata and CUDA IPC handle;
+  3. reads its clock (t0), sends "call slot s with n values" for each call, and waits for the
+     answer: the peer, call after call, calls prefix_sum, synchronizes the device, and exports
+     the output (its metadata and CUDA IPC handle);
   4. launches a tiny kernel of its own and synchronizes (t2): the GPU runs one process's work at a
      time, so this returns only once work the candidate left queued has run, or been preempted;
-  5. outside the timed window: opens the output, compares it exactly with the expected output,
-     checks the input slot is unchanged, asks the peer to synchronize its device, compares again
-     (deferred work), and checks that the previous output is still intact (stale buffers).
+  5. outside the timed window: opens every output, compares each exactly with its expected output,
+     checks the input slots are unchanged, asks the peer to synchronize its device, compares again
+     (deferred work), and checks that the previous request's outputs are still intact (stale
+     buffers); every output of a request must be a buffer of its own.
+
+A call's time is (t2 - t0) / batch: batching amortizes the round trip (pipes, wake-ups, the
+barrier), whose spread from scoring to scoring is most of the scorer's run-to-run variation for a
+fast kernel; each call still synchronizes the device and exports its output inside the window
+(work cannot move past a call's end). Between the calls of a request the L2 is not flushed: each
+call's input is untouched since the request's flush, and at the environment's size (400 MB of
+input, 8x an H100's L2) a previous call leaves at most an L2's worth of its output behind.
 
 The harness overhead (round trip, IPC, the barrier) is measured with the trusted copy peer (a
 solution that copies its input, run by the scorer's own python) in two clean phases, one before
 the candidate's process exists and one after it and everything it started were killed, so the
 candidate cannot slow the measurement it is compared with:
-time = median(candidate t2 - t0) - (median(clean copy t2 - t0) - copy floor), where the copy
+time = median(candidate per call) - (median(clean copy per call) - copy floor), where the copy
 floor is a device copy of n int32 timed with CUDA events in this process. Inside the timing loop
 the copy peer's calls alternate with the candidate's: the candidate's L2 flushes and first reads
 are compared with the copy peer's there (gpu_busy, deferred_work), and the copy peer's figures
@@ -66,12 +78,12 @@ def slot_elements(n: int) -> int:
 class Harness:
     """The scorer's GPU state: input slots, the private input, the flush buffer, events."""
 
-    def __init__(self, torch, n_max: int, seed: int):
+    def __init__(self, torch, n_max: int, seed: int, batch: int = 1):
         self.torch = torch
         self.device = torch.device("cuda", torch.cuda.current_device())
         dev = self.device
-        self.slots = [torch.zeros(slot_elements(n_max), dtype=torch.int32, device=dev) for _ in range(2)]
-        self.src = torch.zeros(n_max, dtype=torch.int32, device=dev)
+        self.slots = [torch.zeros(slot_elements(n_max), dtype=torch.int32, device=dev) for _ in range(batch + 1)]
+        self.sources = [torch.zeros(n_max, dtype=torch.int32, device=dev) for _ in range(batch)]  # private inputs
         self.dst = torch.empty(n_max, dtype=torch.int32, device=dev)
         self.flush_buf = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device=dev)
         self.barrier = torch.zeros(1, dtype=torch.int32, device=dev)
@@ -112,18 +124,18 @@ class Harness:
         for _ in range(reps):
             self.solo_flush_ms.append(self.flush())
             start.record()
-            self.dst[:n].copy_(self.src[:n])
+            self.dst[:n].copy_(self.sources[0][:n])
             end.record()
             end.synchronize()
             times.append(start.elapsed_time(end))
         return times
 
-    def prepare(self, n: int, kind: str, slot: int, scan: bool = True):
-        """Fresh input into the private buffer and a slot; return the expected output (or the input)."""
-        fill_torch(self.src[:n], self.generator, kind)
-        expected = masked_prefix_sum_torch(self.src[:n]) if scan else self.src[:n].clone()
-        self.slots[slot][:n].copy_(self.src[:n])
-        self.torch.cuda.synchronize()
+    def prepare(self, n: int, kind: str, slot: int, index: int = 0, scan: bool = True):
+        """Fresh input into private buffer `index` and a slot; return the expected output (or the input)."""
+        src = self.sources[index][:n]
+        fill_torch(src, self.generator, kind)
+        expected = masked_prefix_sum_torch(src) if scan else src.clone()
+        self.slots[slot][:n].copy_(src)
         return expected
 
     def open_output(self, ipc: Any, n: int, where: str):
@@ -162,74 +174,97 @@ class _Held:
 
 
 class _Runner:
-    """Calls one peer through the harness, checks every answer, keeps the previous output."""
+    """Sends one peer requests through the harness, checks every answer, keeps the previous request's
+    outputs (a later request must leave them intact)."""
 
     def __init__(self, ctx, spec: KernelSpec, harness: Harness, peer: KernelPeer, check_values: bool):
         self.ctx, self.spec, self.h, self.peer = ctx, spec, harness, peer
         self.check_values = check_values
-        self.held: _Held | None = None
+        self.held: list[_Held] = []
         self.previous_expected = []
         self.checks = 0
 
-    def timeout(self) -> float:
-        return max(0.1, min(self.ctx.remaining(), self.spec.call_timeout_s))
+    def timeout(self, calls: int = 1) -> float:
+        return max(0.1, min(self.ctx.remaining(), self.spec.call_timeout_s * calls))
 
     def call(self, case: Case, where: str) -> dict:
+        """A request of one call."""
+        return self.request([case], [where])
+
+    def request(self, cases: list[Case], wheres: list[str]) -> dict:
+        """Time the calls of one request together; check every output; a row of per-call figures."""
         torch, h = self.h.torch, self.h
-        slot = self.ctx.rng.randrange(2)
-        expected = h.prepare(case.n, case.kind, slot, scan=self.check_values)  # the copy peer: its input
+        count = len(cases)
+        slots = self.ctx.rng.sample(range(len(h.slots)), count)
+        expected = [h.prepare(case.n, case.kind, slot, index, scan=self.check_values)  # the copy peer: its input
+                    for index, (case, slot) in enumerate(zip(cases, slots))]
+        torch.cuda.synchronize()
         flush_ms = h.flush()
         t0 = time.perf_counter()
-        answer = self.peer.op("cuda_call", slot, case.n, timeout=self.timeout(), where=f"on {where}")
+        answer = self.peer.op("cuda_calls", [[slot, case.n] for slot, case in zip(slots, cases)],
+                              timeout=self.timeout(count), where=f"on {wheres[0]}")
         t1 = time.perf_counter()
         h.barrier.add_(1)
         torch.cuda.synchronize()
         t2 = time.perf_counter()
-        meta = answer.get("meta")
-        checks.check_meta(meta, case.n, str(h.device), where)
-        if answer.get("ipc") is None:
-            raise CandidateProtocolError(f"{where}: the output's CUDA IPC handle did not come back")
-        y = h.open_output(answer["ipc"], case.n, where)
-        ipc = answer["ipc"]
-        key = (ipc["handle"], ipc["storage_offset_bytes"] + 4 * ipc["tensor_offset"])
-        if self.held is not None and key == self.held.key:
-            reject(checks.STALE_OUTPUT, f"{where}: the output is the same buffer as the output of "
-                   f"{self.held.where}, which the caller still holds; return a new tensor every call", call=where)
+        calls = answer.get("calls")
+        if not isinstance(calls, list) or len(calls) != count or not all(isinstance(c, dict) for c in calls):
+            raise CandidateProtocolError(f"{wheres[0]}: the kernel boot answered no record of each of the "
+                                         f"{count} call(s) of the request")
+        outputs, new_keys, keys = [], [], {held.key: held.where for held in self.held}
+        for case, where, one in zip(cases, wheres, calls):
+            checks.check_meta(one.get("meta"), case.n, str(h.device), where)
+            if one.get("ipc") is None:
+                raise CandidateProtocolError(f"{where}: the output's CUDA IPC handle did not come back")
+            ipc = one["ipc"]
+            y = h.open_output(ipc, case.n, where)
+            key = (ipc["handle"], ipc["storage_offset_bytes"] + 4 * ipc["tensor_offset"])
+            if key in keys:
+                reject(checks.STALE_OUTPUT, f"{where}: the output is the same buffer as the output of "
+                       f"{keys[key]}, which the caller still holds; return a new tensor every call", call=where)
+            keys[key] = where
+            new_keys.append(key)
+            outputs.append(y)
         t3a = time.perf_counter()
-        first_ok = bool(torch.equal(y, expected))
+        first_ok = [bool(torch.equal(y, want)) for y, want in zip(outputs, expected)]
         torch.cuda.synchronize()
         t3 = time.perf_counter()
-        if not torch.equal(h.slots[slot][:case.n], h.src[:case.n]):
-            reject(checks.INPUT_MUTATED, f"{where}: the input was changed by the call; inputs are read-only",
-                   call=where)
-        self.peer.op("sync", timeout=self.timeout(), where=f"on {where}")
-        second_ok = bool(torch.equal(y, expected))
-        if not first_ok:
-            if second_ok:
-                reject(checks.DEFERRED_WORK, f"{where}: the output was wrong right after the call returned and "
-                       "right after a device-wide synchronization: work was left running (another stream?)",
+        for index, (case, slot, where) in enumerate(zip(cases, slots, wheres)):
+            if not torch.equal(h.slots[slot][:case.n], h.sources[index][:case.n]):
+                reject(checks.INPUT_MUTATED, f"{where}: the input was changed by the call; inputs are read-only",
                        call=where)
-            self._explain_wrong(y, expected, case, where)
-        elif not second_ok:
-            reject(checks.OUTPUT_CHANGED, f"{where}: the output changed after it was read (work still running "
-                   "after the call returned)", call=where)
-        if self.held is not None:
-            if not torch.equal(self.held.tensor, self.held.expected):
-                reject(checks.STALE_OUTPUT, f"{where}: the output of {self.held.where} changed during this call "
-                       "(a buffer reused from call to call)", call=where)
-            self._release()
-        self.held = _Held(answer["id"], key, y, expected, where)
+        self.peer.op("sync", timeout=self.timeout(), where=f"on {wheres[-1]}")
+        for index, (case, where, y, want) in enumerate(zip(cases, wheres, outputs, expected)):
+            second_ok = bool(torch.equal(y, want))
+            if not first_ok[index]:
+                if second_ok:
+                    reject(checks.DEFERRED_WORK, f"{where}: the output was wrong right after the call returned and "
+                           "right after a device-wide synchronization: work was left running (another stream?)",
+                           call=where)
+                earlier = self.previous_expected + (expected[:index] if self.check_values else [])
+                self._explain_wrong(y, want, case, where, index, earlier)
+            elif not second_ok:
+                reject(checks.OUTPUT_CHANGED, f"{where}: the output changed after it was read (work still running "
+                       "after the call returned)", call=where)
+        for held in self.held:
+            if not torch.equal(held.tensor, held.expected):
+                reject(checks.STALE_OUTPUT, f"{wheres[0]}: the output of {held.where} changed during this request "
+                       "(a buffer reused from call to call)", call=wheres[0])
+        self._release()
+        self.held = [_Held(one["id"], key, y, want, where) for one, key, y, want, where in
+                     zip(calls, new_keys, outputs, expected, wheres)]
         if self.check_values:
-            self.previous_expected = (self.previous_expected + [expected])[-2:]
-        self.checks += 1
-        row = {"harness_ms": (t2 - t0) * 1e3, "reply_ms": (t1 - t0) * 1e3, "verify_ms": (t3 - t3a) * 1e3,
-               "flush_ms": flush_ms}
-        phases = answer.get("phases_ms")
-        if isinstance(phases, list) and len(phases) == 3 and all(type(v) is float for v in phases):
-            row.update(call_ms=phases[0], sync_ms=phases[1], export_ms=phases[2])
+            self.previous_expected = (self.previous_expected + expected)[-max(2, 2 * count):]
+        self.checks += count
+        row = {"harness_ms": (t2 - t0) * 1e3 / count, "reply_ms": (t1 - t0) * 1e3 / count,
+               "verify_ms": (t3 - t3a) * 1e3, "flush_ms": flush_ms}
+        phases = [one.get("phases_ms") for one in calls]
+        if all(isinstance(p, list) and len(p) == 3 and all(type(v) is float for v in p) for p in phases):
+            row.update({name: statistics.fmean(p[k] for p in phases)
+                        for k, name in enumerate(("call_ms", "sync_ms", "export_ms"))})
         return row
 
-    def _explain_wrong(self, y, expected, case: Case, where: str) -> None:
+    def _explain_wrong(self, y, expected, case: Case, where: str, index: int, earlier: list) -> None:
         torch = self.h.torch
         last, changed = y.clone(), False
         for pause in RECHECK_PAUSES_S:  # is the output still being written? wait until it settles
@@ -245,11 +280,11 @@ class _Runner:
                        "later: work was left running after the return", call=where)
             reject(checks.OUTPUT_CHANGED, f"{where}: the output was wrong and kept changing after the call "
                    "returned", call=where)
-        for earlier in self.previous_expected:
-            if earlier.numel() == y.numel() and bool(earlier.any()) and torch.equal(earlier, y):
+        for answer in earlier:
+            if answer.numel() == y.numel() and bool(answer.any()) and torch.equal(answer, y):
                 reject(checks.REPLAYED_RESULT, f"{where}: the output is the answer to an earlier call's input "
                        "(results cached by shape, identity or call count are replayed on fresh inputs)", call=where)
-        x = self.h.src[:case.n].cpu().numpy()
+        x = self.h.sources[index][:case.n].cpu().numpy()
         message, details = checks.describe_mismatch(where, x, y.cpu().numpy(), expected.cpu().numpy())
         if case.reason == checks.PRECISION_LOSS:
             message += "; partial sums here pass 2^24: exact int32 arithmetic is needed (float32 rounds)"
@@ -258,19 +293,19 @@ class _Runner:
         reject(case.reason, message, **details)
 
     def _release(self) -> None:
-        held, self.held = self.held, None
-        del held.tensor
-        self.peer.op("release", held.ident, timeout=self.timeout())
+        held, self.held = self.held, []
+        for one in held:
+            del one.tensor
+            self.peer.op("release", one.ident, timeout=self.timeout())
 
     def close(self) -> None:
-        if self.held is not None:
-            self._release()
+        self._release()
 
 
 def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
     started = time.monotonic()
     torch.cuda.set_device(torch.cuda.current_device())
-    harness = Harness(torch, spec.n, ctx.rng.getrandbits(63))
+    harness = Harness(torch, spec.n, ctx.rng.getrandbits(63), spec.batch)
     descriptors = harness.slot_descriptors()
     copy_peer = TrustedCopyPeer(ctx, "cuda")
     cand_peer = None
@@ -295,11 +330,12 @@ def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
         # the early stop judges the time that will be reported (harness time less the overhead; the
         # first clean phase's estimate here), not the harness time, whose relative error is smaller
         early_overhead = _overhead(samples["clean"], floor_times)
-        k, stop = 0, None
+        k, stop, batch = 0, None, spec.batch
         while stop is None:
-            where = f"timed call {k + 1} (n={spec.n:,})"
-            a = cand.call(Case("timed", spec.n, "env", checks.WRONG_ON_TIMED_CALL), where)
-            b = copy.call(Case("timed", spec.n, "env"), f"copy peer call {k + 1}")
+            first = k * batch + 1
+            a = cand.request([Case("timed", spec.n, "env", checks.WRONG_ON_TIMED_CALL)] * batch,
+                             [f"timed call {first + j} (n={spec.n:,})" for j in range(batch)])
+            b = copy.request([Case("timed", spec.n, "env")] * batch, [f"copy peer call {first + j}" for j in range(batch)])
             if k >= spec.warmup:
                 samples["candidate"].append(a)
                 samples["copy"].append(b)
@@ -328,10 +364,12 @@ def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
 
 
 def _clean_calls(copy: _Runner, spec: KernelSpec, when: str) -> list[dict]:
-    """Copy-peer calls timed while no candidate process exists (the first few are warm-up)."""
+    """Copy-peer requests (as many calls each as the loop's) timed while no candidate process exists
+    (the first few are warm-up)."""
     rows = []
     for k in range(CLEAN_WARMUP + CLEAN_CALLS):
-        row = copy.call(Case("timed", spec.n, "env"), f"copy peer call {k + 1} {when} the candidate")
+        row = copy.request([Case("timed", spec.n, "env")] * spec.batch,
+                           [f"copy peer call {k * spec.batch + j + 1} {when} the candidate" for j in range(spec.batch)])
         if k >= CLEAN_WARMUP:
             rows.append(row)
     return rows
@@ -360,6 +398,7 @@ def _summarize(ctx, spec, torch, samples, floor_times, solo_flush, checks_passed
         "n": spec.n,
         "median_ms": median_ms,
         "reps": len(times),
+        "batch": spec.batch,  # calls per timed request: reps * batch calls were timed
         "stopped_because": stop,
         "rel_sem": stats.relative_sem(times),
         "times_ms": [round(t, 5) for t in times],

@@ -3,7 +3,9 @@
 Variant parameters (all optional except n):
   n               input size on the GPU (the environment: 100,000,000)
   device          "auto" (default: the GPU if torch sees one), "cuda", or "cpu" (the interpreter)
-  min_reps, max_reps, target_rel_sem, time_cap_s, warmup   the timing loop (GPU)
+  min_reps, max_reps, target_rel_sem, time_cap_s, warmup   the timing loop (GPU), in requests
+  batch           calls per timed request (GPU; default 1): one round trip for `batch` calls on
+                  fresh inputs, so the round trip's spread is divided among them
   floor_tolerance how far below the copy floor a time may fall before it is impossible (GPU)
   cpu_n, cpu_reps full size and timed calls in the interpreter
   call_timeout_s  the longest one call may take (the first calls include Triton's compilation)
@@ -21,6 +23,7 @@ from scoring.errors import Invalid
 
 ENTRY_FILE = "solution.py"
 ENTRY_FUNCTION = "prefix_sum"
+MAX_BATCH = 32            # calls per timed request (each holds n int32 of input and output on the GPU)
 REBENCH_START = 1.56      # RE-Bench's fixed normalization: raw score of its starting solution (4.76 ms)
 REBENCH_REFERENCE = 0.47  # ... and of its official reference solution (1.6 ms)
 
@@ -34,6 +37,7 @@ class KernelSpec:
     target_rel_sem: float = 0.005
     time_cap_s: float = 12.0
     warmup: int = 5
+    batch: int = 1
     floor_tolerance: float = 0.10
     cpu_n: int = 4096
     cpu_reps: int = 3
@@ -47,12 +51,14 @@ class KernelSpec:
             raise ValueError(f"kernel variant {variant!r}: params need n, and may have {sorted(known)}; "
                              f"got {params!r}")
         spec = cls(**params)
-        for name in ("n", "min_reps", "max_reps", "warmup", "cpu_n", "cpu_reps"):
+        for name in ("n", "min_reps", "max_reps", "warmup", "cpu_n", "cpu_reps", "batch"):
             setattr(spec, name, int(getattr(spec, name)))
         for name in ("target_rel_sem", "time_cap_s", "floor_tolerance", "call_timeout_s"):
             setattr(spec, name, float(getattr(spec, name)))
-        if spec.n < 1 or spec.cpu_n < 1 or spec.min_reps < 1 or spec.max_reps < spec.min_reps or spec.cpu_reps < 1:
-            raise ValueError(f"kernel variant {variant!r}: need n, cpu_n, min_reps, cpu_reps >= 1 and "
+        if (spec.n < 1 or spec.cpu_n < 1 or spec.min_reps < 1 or spec.max_reps < spec.min_reps or spec.cpu_reps < 1
+                or not 1 <= spec.batch <= MAX_BATCH):
+            raise ValueError(f"kernel variant {variant!r}: need n, cpu_n, min_reps, cpu_reps >= 1, batch in "
+                             f"1..{MAX_BATCH} and "
                              f"max_reps >= min_reps; got {params!r}")
         if spec.device not in ("auto", "cuda", "cpu"):
             raise ValueError(f"kernel variant {variant!r}: device must be auto, cuda or cpu, got {spec.device!r}")

@@ -64,24 +64,28 @@ class _FakePeer:
     def __init__(self, fn):
         self.fn, self.held, self.count = fn, {}, 0
         self.calls_while_candidate_alive = 0
+        self.requests = []  # calls per request, in order
+
+    def one_call(self, slot, n):
+        self.calls_while_candidate_alive += _FakePeer.alive
+        x = self.harness.slots[slot][:n]
+        y = self.fn(x)
+        self.count += 1
+        self.held[self.count] = y
+        meta = {"tensor": True, "subclass": False, "dtype": str(y.dtype), "shape": list(y.shape),
+                "stride": list(y.stride()), "device": str(y.device), "contiguous": y.is_contiguous(),
+                "requires_grad": False,
+                "aliases_input": y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()}
+        ipc = {"tensor": y, "handle": y.untyped_storage().data_ptr().to_bytes(8, "little"),
+               "storage_offset_bytes": 0, "tensor_offset": y.storage_offset()}
+        return {"meta": meta, "ipc": ipc, "id": self.count}
 
     def op(self, op, *args, timeout, where=""):
         if op == "cuda_slots":
             return {}
-        if op == "cuda_call":
-            self.calls_while_candidate_alive += _FakePeer.alive
-            slot, n = args
-            x = self.harness.slots[slot][:n]
-            y = self.fn(x)
-            self.count += 1
-            self.held[self.count] = y
-            meta = {"tensor": True, "subclass": False, "dtype": str(y.dtype), "shape": list(y.shape),
-                    "stride": list(y.stride()), "device": str(y.device), "contiguous": y.is_contiguous(),
-                    "requires_grad": False,
-                    "aliases_input": y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()}
-            ipc = {"tensor": y, "handle": y.untyped_storage().data_ptr().to_bytes(8, "little"),
-                   "storage_offset_bytes": 0, "tensor_offset": y.storage_offset()}
-            return {"meta": meta, "ipc": ipc, "id": self.count}
+        if op == "cuda_calls":
+            self.requests.append(len(args[0]))
+            return {"calls": [self.one_call(slot, n) for slot, n in args[0]]}
         if op == "release":
             self.held.pop(args[0], None)
         return {}
@@ -130,9 +134,9 @@ def _run(fn, monkeypatch, peer_cls=None, copy_cls=None, ctx_extra=None, **spec_o
     return details
 
 
-def _rejection(fn, monkeypatch) -> Invalid:
+def _rejection(fn, monkeypatch, batch=1) -> Invalid:
     with pytest.raises(Invalid) as info:
-        _run(fn, monkeypatch)
+        _run(fn, monkeypatch, batch=batch)
     return info.value
 
 
@@ -146,7 +150,8 @@ def test_a_correct_candidate_gets_a_time_and_every_figure(monkeypatch):
     assert details["stopped_because"]
 
 
-def test_flow_rejects_replayed_results(monkeypatch):
+@pytest.mark.parametrize("batch", [1, 4])
+def test_flow_rejects_replayed_results(monkeypatch, batch):
     cache = {}
 
     def by_shape(x):
@@ -154,19 +159,21 @@ def test_flow_rejects_replayed_results(monkeypatch):
             cache[x.numel()] = _starting(x)
         return cache[x.numel()].clone()
 
-    assert _rejection(by_shape, monkeypatch).reason == "replayed_result"
+    assert _rejection(by_shape, monkeypatch, batch).reason == "replayed_result"
 
 
-def test_flow_rejects_input_mutation(monkeypatch):
+@pytest.mark.parametrize("batch", [1, 4])
+def test_flow_rejects_input_mutation(monkeypatch, batch):
     def mutate(x):
         y = _starting(x)
         x.add_(1)
         return y
 
-    assert _rejection(mutate, monkeypatch).reason == "input_mutated"
+    assert _rejection(mutate, monkeypatch, batch).reason == "input_mutated"
 
 
-def test_flow_rejects_a_reused_output_buffer(monkeypatch):
+@pytest.mark.parametrize("batch", [1, 4])
+def test_flow_rejects_a_reused_output_buffer(monkeypatch, batch):
     buf = torch.empty(8192, dtype=torch.int32)
 
     def stale(x):
@@ -174,17 +181,18 @@ def test_flow_rejects_a_reused_output_buffer(monkeypatch):
         out.copy_(_starting(x))
         return out
 
-    assert _rejection(stale, monkeypatch).reason == "stale_output"
+    assert _rejection(stale, monkeypatch, batch).reason == "stale_output"
 
 
-def test_flow_rejects_wrong_timed_calls(monkeypatch):
+@pytest.mark.parametrize("batch", [1, 4])
+def test_flow_rejects_wrong_timed_calls(monkeypatch, batch):
     seen = {}
 
     def lazy(x):
         seen[x.numel()] = seen.get(x.numel(), 0) + 1
         return torch.zeros_like(x) if seen[x.numel()] > 2 else _starting(x)
 
-    error = _rejection(lazy, monkeypatch)
+    error = _rejection(lazy, monkeypatch, batch)
     assert error.reason == "wrong_on_timed_call" and "timed call 1" in error.message
 
 
@@ -226,7 +234,7 @@ def test_a_copy_peer_slowed_while_the_candidate_is_alive_is_interference(monkeyp
 
     class SlowedCopy(_FakePeer):
         def op(self, op, *args, timeout, where=""):
-            if op == "cuda_call" and _FakePeer.alive:
+            if op == "cuda_calls" and _FakePeer.alive:
                 time.sleep(0.02)
             return super().op(op, *args, timeout=timeout, where=where)
 
@@ -239,20 +247,18 @@ def test_a_copy_peer_slowed_while_the_candidate_is_alive_is_interference(monkeyp
 class _PhasedCopyPeer(_FakePeer):
     """A copy peer whose answers carry the boot's phase timings (as the real boot's do)."""
 
-    def op(self, op, *args, timeout, where=""):
-        answer = super().op(op, *args, timeout=timeout, where=where)
-        if op == "cuda_call":
-            answer["phases_ms"] = [0.02, 0.3, 0.05]
+    def one_call(self, slot, n):
+        answer = super().one_call(slot, n)
+        answer["phases_ms"] = [0.02, 0.3, 0.05]
         return answer
 
 
 class _LyingPhasesPeer(_CandidatePeer):
     """A candidate whose answers carry malformed phase figures: ignored, never a crash."""
 
-    def op(self, op, *args, timeout, where=""):
-        answer = super().op(op, *args, timeout=timeout, where=where)
-        if op == "cuda_call":
-            answer["phases_ms"] = ["fast", None, -1] if self.count % 2 else [1, 2]
+    def one_call(self, slot, n):
+        answer = super().one_call(slot, n)
+        answer["phases_ms"] = ["fast", None, -1] if self.count % 2 else [1, 2]
         return answer
 
 
@@ -262,3 +268,55 @@ def test_the_copy_peers_round_trip_is_broken_down_and_candidate_phases_are_not_t
     assert details["copy_peer_phases_ms"] == {"call_ms": 0.02, "sync_ms": 0.3, "export_ms": 0.05}
     assert set(details["reply_median_ms"]) == {"candidate", "copy", "clean"}
     assert all(v >= 0 for v in details["reply_median_ms"].values())
+
+
+def test_timed_calls_go_in_requests_of_batch_calls_and_are_timed_per_call(monkeypatch):
+    strays = []
+    details = _run(_starting, monkeypatch, batch=4,
+                   ctx_extra={"kill_strays": lambda keep: strays.append(list(keep)) or 0})
+    assert details["batch"] == 4 and 30 <= details["reps"] <= 40
+    assert details["checks"] == 13 + 4 * (2 + details["reps"])  # correctness cases one by one, then requests of 4
+    assert details["median_ms"] == pytest.approx(
+        details["harness_median_ms"] - details["copy_harness_median_ms"] + details["copy_floor_ms"])
+    copy = details["_copy_peer"]
+    clean = gpu.CLEAN_WARMUP + gpu.CLEAN_CALLS
+    # the copy peer answers in requests of the same size in the clean phases and in the loop
+    assert copy.requests == [4] * (clean + 2 + details["reps"] + clean)
+
+
+def test_two_calls_of_one_request_may_not_share_an_output_buffer(monkeypatch):
+    """After the correctness cases, two buffers taken in turn: never the previous call's (which a
+    request of one would catch), but the caller holds every output of a request while it checks them."""
+    bufs, calls = [torch.empty(8192, dtype=torch.int32) for _ in range(2)], [0]
+
+    def alternating(x):
+        calls[0] += 1
+        if calls[0] <= 13:  # the correctness cases: fresh tensors
+            return _starting(x)
+        out = bufs[calls[0] % 2][: x.numel()]
+        out.copy_(_starting(x))
+        return out
+
+    error = _rejection(alternating, monkeypatch, batch=3)
+    assert error.reason == "stale_output", error.message
+    assert error.message.startswith("timed call 3 ") and "same buffer as the output of timed call 1 " in error.message
+
+
+def test_a_request_answered_with_too_few_calls_is_a_protocol_error(monkeypatch):
+    from scoring.errors import CandidateProtocolError
+
+    class Short(_CandidatePeer):
+        def op(self, op, *args, timeout, where=""):
+            answer = super().op(op, *args, timeout=timeout, where=where)
+            if op == "cuda_calls" and len(answer["calls"]) > 1:
+                answer["calls"] = answer["calls"][:-1]
+            return answer
+
+    with pytest.raises(CandidateProtocolError, match="record of each of the 4 call"):
+        _run(_starting, monkeypatch, peer_cls=Short, batch=4)
+
+
+def test_batch_outside_its_range_is_refused():
+    for bad in (0, 33, -1):
+        with pytest.raises(ValueError, match="batch"):
+            KernelSpec.from_params({"n": 10, "batch": bad}, "bad")
