@@ -213,6 +213,9 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
             + " / ".join(f"{d['reply_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
             + "; the clean copy peer inside its process: "
             + ", ".join(f"{k[:-3]} {v:.4f}" for k, v in phases.items() if v is not None) + " ms")
+        own = d.get("candidate_reported_phases_ms") or {}
+        out("      the reference inside its process (as it reported them): "
+            + ", ".join(f"{k[:-3]} {v:.4f}" for k, v in own.items() if v is not None) + " ms")
     cv = None
     if len(medians) >= 2:
         cv = statistics.stdev(medians) / statistics.fmean(medians)

@@ -266,6 +266,7 @@ def test_the_copy_peers_round_trip_is_broken_down_and_candidate_phases_are_not_t
     details = _run(_starting, monkeypatch, peer_cls=_LyingPhasesPeer,
                    copy_cls=_PhasedCopyPeer)
     assert details["copy_peer_phases_ms"] == {"call_ms": 0.02, "sync_ms": 0.3, "export_ms": 0.05}
+    assert details["candidate_reported_phases_ms"] == {"call_ms": None, "sync_ms": None, "export_ms": None}
     assert set(details["reply_median_ms"]) == {"candidate", "copy", "clean"}
     assert all(v >= 0 for v in details["reply_median_ms"].values())
 
@@ -320,3 +321,16 @@ def test_batch_outside_its_range_is_refused():
     for bad in (0, 33, -1):
         with pytest.raises(ValueError, match="batch"):
             KernelSpec.from_params({"n": 10, "batch": bad}, "bad")
+
+
+def test_an_honest_candidates_own_phases_are_reported_apart_and_change_nothing(monkeypatch):
+    class Phased(_CandidatePeer):
+        def one_call(self, slot, n):
+            answer = super().one_call(slot, n)
+            answer["phases_ms"] = [0.01, 0.2, 0.04]
+            return answer
+
+    details = _run(_starting, monkeypatch, peer_cls=Phased, batch=2)
+    assert details["candidate_reported_phases_ms"] == pytest.approx({"call_ms": 0.01, "sync_ms": 0.2, "export_ms": 0.04})
+    assert details["median_ms"] == pytest.approx(
+        details["harness_median_ms"] - details["copy_harness_median_ms"] + details["copy_floor_ms"])
