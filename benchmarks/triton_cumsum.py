@@ -329,8 +329,10 @@ def main() -> int:
         batches = [int(b) for b in args.batches.split(",") if b.strip()] or [None]
     except ValueError:
         parser.error(f"--batches takes whole numbers separated by commas, got {args.batches!r}")
-    if any(b is not None and not 1 <= b <= 32 for b in batches):
-        parser.error(f"--batches: each must be 1 to 32 (scoring/kernel/protocol.py MAX_BATCH), got {args.batches!r}")
+    from scoring.kernel.protocol import MAX_BATCH
+
+    if any(b is not None and not 1 <= b <= MAX_BATCH for b in batches):
+        parser.error(f"--batches: each must be 1 to {MAX_BATCH} (scoring/kernel/protocol.py), got {args.batches!r}")
     sections = [s for s in args.sections.split(",") if s]
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:

@@ -69,6 +69,23 @@ IPC_HANDLE_BYTES = 64           # CUDA_IPC_HANDLE_SIZE
 IPC_REF_COUNTERS = 10000        # torch's CUDA_IPC_REF_COUNTER_FILE_SIZE: entries of int64
 
 
+def memory_needed(n: int, batch: int) -> int:
+    """GPU bytes a scoring holds at once: the harness's batch + 1 slots, batch private inputs and
+    2 * batch expected outputs (this request's and the held previous one's), each peer's 2 * batch
+    outputs, the flush buffer and the copy floor's destination."""
+    return 4 * n * ((batch + 1) + batch + 2 * batch + 2 * (2 * batch) + 1) + FLUSH_BYTES
+
+
+def check_memory(torch, n: int, batch: int) -> None:
+    """A clear message, before anything is allocated, when this GPU cannot hold a scoring."""
+    need = memory_needed(n, batch)
+    free, total = torch.cuda.mem_get_info()
+    if need > free:
+        raise ValueError(f"scoring n={n:,} with batch={batch} holds about {need / 1e9:.1f} GB of GPU memory at once "
+                         f"(input slots, expected outputs, both peers' outputs); this GPU has {free / 1e9:.1f} GB free "
+                         f"of {total / 1e9:.1f} GB: use a variant with a smaller batch")
+
+
 def slot_elements(n: int) -> int:
     """int32 elements of an input slot for inputs of up to n values (a whole allocator segment)."""
     size = max(4 * n, SLOT_MIN_BYTES)
@@ -305,6 +322,7 @@ class _Runner:
 def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
     started = time.monotonic()
     torch.cuda.set_device(torch.cuda.current_device())
+    check_memory(torch, spec.n, spec.batch)
     harness = Harness(torch, spec.n, ctx.rng.getrandbits(63), spec.batch)
     descriptors = harness.slot_descriptors()
     copy_peer = TrustedCopyPeer(ctx, "cuda")

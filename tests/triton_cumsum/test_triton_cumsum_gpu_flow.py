@@ -22,6 +22,9 @@ from scoring.kernel import gpu  # noqa: E402
 from scoring.kernel.protocol import KernelSpec  # noqa: E402
 
 
+_FREE = {"bytes": 80 * 10**9}  # the fake GPU's free memory
+
+
 class _Event:
     def __init__(self, enable_timing=False):
         self.t = 0.0
@@ -39,7 +42,8 @@ class _Event:
 def _fake_torch():
     cuda = types.SimpleNamespace(
         Event=_Event, synchronize=lambda *a: None, current_device=lambda: 0, set_device=lambda d: None,
-        get_device_name=lambda d=0: "Fake GPU (CPU)", is_available=lambda: True)
+        get_device_name=lambda d=0: "Fake GPU (CPU)", is_available=lambda: True,
+        mem_get_info=lambda *a: (_FREE["bytes"], 80 * 10**9))
     fake = types.SimpleNamespace(**{k: getattr(torch, k) for k in dir(torch) if not k.startswith("__")})
     fake.cuda = cuda
     fake.device = lambda *args: torch.device("cpu")
@@ -318,7 +322,7 @@ def test_a_request_answered_with_too_few_calls_is_a_protocol_error(monkeypatch):
 
 
 def test_batch_outside_its_range_is_refused():
-    for bad in (0, 33, -1):
+    for bad in (0, 17, -1):
         with pytest.raises(ValueError, match="batch"):
             KernelSpec.from_params({"n": 10, "batch": bad}, "bad")
 
@@ -334,3 +338,17 @@ def test_an_honest_candidates_own_phases_are_reported_apart_and_change_nothing(m
     assert details["candidate_reported_phases_ms"] == pytest.approx({"call_ms": 0.01, "sync_ms": 0.2, "export_ms": 0.04})
     assert details["median_ms"] == pytest.approx(
         details["harness_median_ms"] - details["copy_harness_median_ms"] + details["copy_floor_ms"])
+
+
+def test_a_batch_the_gpu_cannot_hold_is_refused_before_anything_runs(monkeypatch):
+    monkeypatch.setattr(gpu, "FLUSH_BYTES", 1 << 20)  # as _run sets it
+    monkeypatch.setitem(_FREE, "bytes", gpu.memory_needed(5000, 4) - 1)
+    with pytest.raises(ValueError, match=r"batch=4 holds about .* GB of GPU memory"):
+        _run(_starting, monkeypatch, batch=4)
+    monkeypatch.setitem(_FREE, "bytes", gpu.memory_needed(5000, 4))
+    assert _run(_starting, monkeypatch, batch=4)["batch"] == 4
+
+
+def test_the_memory_a_scoring_holds_at_the_environments_size():
+    assert 4e9 < gpu.memory_needed(10**8, 1) < 5e9       # fits any CUDA GPU the environment asks for
+    assert gpu.memory_needed(10**8, 16) < 60e9            # MAX_BATCH fits an 80 GB H100
