@@ -18,6 +18,7 @@ from scoring.kernel.boot import KERNEL_BOOT
 from scoring.kernel.checks import check_violations
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
+SPIN_S = 0.05  # on a GPU both ends of the pipes poll this long before blocking (benchmarks/round_trip.py)
 
 
 def peer_env(folder: Path, mode: str) -> dict[str, str]:
@@ -34,8 +35,11 @@ class KernelPeer:
     """A prefix_sum process speaking the kernel protocol; every answer is a dict, checked here."""
 
     def __init__(self, ctx, folder: Path, file: str, function: str, mode: str, *, trusted: bool = False,
-                 memory_mb: int | None = None):
+                 memory_mb: int | None = None, spin: bool | None = None):
         self.label = "the scorer's copy peer" if trusted else "the candidate"
+        # timed round trips (the GPU path) poll instead of sleeping in both processes; the
+        # interpreter path has nothing to time and blocks
+        spin_s = SPIN_S if (mode == "cuda" if spin is None else spin) else 0.0
         self.trusted = trusted
         self.proc = CandidateProcess(
             Path(folder), file, function,
@@ -47,8 +51,9 @@ class KernelPeer:
             python=sys.executable if trusted else ctx.python,
             env=peer_env(Path(folder), mode),
             boot=KERNEL_BOOT,
-            boot_args=(mode, *([] if trusted else off_limits())),
+            boot_args=(mode, str(spin_s), *([] if trusted else off_limits())),
             pid_namespace=mode != "cuda",  # CUDA IPC across PID namespaces is not known to work
+            spin_s=spin_s,
         )
         ctx.processes.append(self.proc)
 

@@ -1,0 +1,92 @@
+"""The kernel protocol's round trip on this machine, with both ends blocking or polling.
+
+    python benchmarks/round_trip.py [--calls 2000] [--gaps 0,2,10]
+
+On a GPU every timed call's interval includes two pipe hand-offs: the scorer's request waking the
+peer's process, and the answer waking the scorer. A process blocked in read() or select() is woken
+by the kernel, which in a virtual machine (Firecracker here and on the lent H100) can cost ~0.1 ms
+and varies from call to call and from process to process. scoring/kernel/peer.py makes both ends
+poll for up to SPIN_S before blocking on the GPU path.
+
+This script starts the real kernel boot (scoring/kernel/boot.py) in the interpreter mode with the
+trusted copy solution, sends `ping` requests through the real CandidateProcess, and times each
+round trip with perf_counter, with a busy gap between requests as the harness's checks make:
+median, p10, p90, p99 (µs) and the ratio of blocking to polling, measured in the same run.
+No GPU needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from scoring.api import ScoringContext  # noqa: E402
+from scoring.kernel.peer import PEERS_DIR, KernelPeer  # noqa: E402
+
+
+def round_trips(folder: Path, spin: bool, calls: int, gap_s: float) -> list[float]:
+    ctx = ScoringContext(environment="round_trip", variant="bench", params={}, candidate_dir=folder,
+                         deadline=time.monotonic() + 600, rng=random.Random(1))
+    peer = KernelPeer(ctx, folder, "copy_solution.py", "prefix_sum", "cpu", trusted=True, spin=spin)
+    try:
+        for _ in range(20):  # warm-up
+            peer.op("ping", timeout=30)
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            peer.op("ping", timeout=30)
+            times.append((time.perf_counter() - start) * 1e6)
+            end = time.perf_counter() + gap_s
+            while time.perf_counter() < end:  # the harness busy between calls (its checks)
+                pass
+        return times
+    finally:
+        peer.close()
+
+
+def summary(times: list[float]) -> dict:
+    ordered = sorted(times)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"median": statistics.median(ordered), "p10": pick(0.10), "p90": pick(0.90), "p99": pick(0.99)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--gaps", default="0,2,10", help="busy milliseconds between requests, comma-separated")
+    args = parser.parse_args()
+    try:
+        gaps = [float(g) / 1e3 for g in args.gaps.split(",") if g.strip()]
+    except ValueError:
+        parser.error(f"--gaps takes milliseconds separated by commas, got {args.gaps!r}")
+    if args.calls < 10 or not gaps or min(gaps) < 0:
+        parser.error("need --calls >= 10 and gaps >= 0")
+    from benchmarks.machine import machine_line
+
+    print(f"kernel protocol round trip (ping through scoring/kernel/boot.py), {args.calls} calls per row")
+    print(machine_line())
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        shutil.copy2(PEERS_DIR / "copy_solution.py", folder / "copy_solution.py")
+        for gap in gaps:
+            rows = {spin: summary(round_trips(folder, spin, args.calls, gap)) for spin in (False, True)}
+            for spin, row in rows.items():
+                print(f"gap {gap * 1e3:4.0f} ms, {'polling' if spin else 'blocking'}: median {row['median']:7.1f} µs, "
+                      f"p10 {row['p10']:7.1f}, p90 {row['p90']:7.1f}, p99 {row['p99']:7.1f}")
+            block, poll = rows[False], rows[True]
+            print(f"   blocking / polling: median {block['median'] / poll['median']:.1f}x, "
+                  f"p90 - p10 spread {(block['p90'] - block['p10']) / max(poll['p90'] - poll['p10'], 1e-9):.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
