@@ -59,7 +59,8 @@ BUSY_FACTOR, BUSY_MARGIN_MS = 2.0, 0.05        # L2 flush slower than this vs. t
 DEFERRED_FACTOR, DEFERRED_MARGIN_MS = 1.5, 0.1  # first read slower than this vs. the baseline: deferred
 INTERFERENCE_FACTOR, INTERFERENCE_MARGIN_MS = 2.0, 0.1  # copy peer's calls in the loop vs. clean ones'
 # (baselines: the copy peer's calls in the loop for the candidate's; the clean phases' for the copy peer's)
-CLEAN_CALLS, CLEAN_WARMUP = 10, 2  # copy-peer calls timed in each clean phase (after warm-up calls)
+CLEAN_CALLS, CLEAN_WARMUP = 25, 2  # copy-peer requests timed in each clean phase (after warm-up requests):
+# the overhead subtracted from every time is their median, so its sampling noise is in every score
 RECHECK_PAUSES_S = (0.0, 0.05, 0.2, 0.5)  # after a wrong read: is the output still changing?
 # The input slots are the only memory the peers can map. Each gets a segment of the CUDA caching
 # allocator to itself (a request above its 10 MB threshold, rounded to its 2 MB granularity, is
