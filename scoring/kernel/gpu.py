@@ -71,10 +71,10 @@ IPC_REF_COUNTERS = 10000        # torch's CUDA_IPC_REF_COUNTER_FILE_SIZE: entrie
 
 
 def memory_needed(n: int, batch: int) -> int:
-    """GPU bytes a scoring holds at once: the harness's batch + 1 slots, batch private inputs and
-    2 * batch expected outputs (this request's and the held previous one's), each peer's 2 * batch
-    outputs, the flush buffer and the copy floor's destination."""
-    return 4 * n * ((batch + 1) + batch + 2 * batch + 2 * (2 * batch) + 1) + FLUSH_BYTES
+    """GPU bytes a scoring holds at once: the harness's batch + 1 slots and batch private inputs,
+    3 * batch expected outputs (each runner's held request, and the request being checked), each
+    peer's 2 * batch outputs (held and current), the copy floor's destination and the flush buffer."""
+    return 4 * n * ((batch + 1) + batch + 3 * batch + 2 * (2 * batch) + 1) + FLUSH_BYTES
 
 
 def check_memory(torch, n: int, batch: int) -> None:
