@@ -116,7 +116,7 @@ def _look_back(state_ptr, tile, epoch, c, e, WINDOW: tl.constexpr):
 
 @triton.jit
 def _scan_tile(y_ptr, state_ptr, x, offs, mask, tile, epoch, WINDOW: tl.constexpr):
-    """Reduce the loaded tile, publish, look back, publish the prefix, write y (y_ptr: the tile's start)."""
+    """Reduce the loaded tile, publish, look back, publish the prefix, write y."""
     pos = (x > 0).to(tl.int32)
     par = (tl.cumsum(pos, axis=0) - pos) & 1          # parity of positives before j, inside the tile
     c = tl.sum(pos, axis=0) & 1
@@ -153,14 +153,10 @@ def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, base, epoch, BL
         tile = (tl.atomic_add(counter_ptr, 1) - base).to(tl.int32)
     else:  # the program id (relies on the GPU starting programs in order, as CUB's scans do)
         tile = tl.program_id(0)
-    # the tile's start is one 64-bit scalar; per element only a 32-bit lane offset and a 32-bit mask:
-    # 128 registers per thread instead of 202 with 64-bit offsets per element (BLOCK 4096, 4 warps,
-    # sm_90; benchmarks/triton_cumsum_occupancy.py), so twice as many tiles fit on an SM
-    start = tile.to(tl.int64) * BLOCK
-    offs = tl.arange(0, BLOCK)
-    mask = offs < (n - start).to(tl.int32)
-    x = tl.load(x_ptr + start + offs, mask=mask, other=0)
-    _scan_tile(y_ptr + start, state_ptr, x, offs, mask, tile, epoch, WINDOW)
+    offs = tile.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask, other=0)
+    _scan_tile(y_ptr, state_ptr, x, offs, mask, tile, epoch, WINDOW)
 
 
 class _State:
