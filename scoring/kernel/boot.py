@@ -9,7 +9,7 @@ scorer's CandidateProcess times, limits and kills it as any other candidate. arg
   cpu_slots (capacity,)        make two input slots in this process (interpreter path)
   cpu_call  (slot, data)       copy the input bytes into a slot, call the entry point, answer
                                the output's metadata, its bytes, and the input's bytes after the call
-  cuda_slots (descriptors,)    open the scorer's two input slots (CUDA IPC)
+  cuda_slots (descriptors,)    open the scorer's input slots (CUDA IPC; batch + 1 of them)
   cuda_calls ([[slot, n], ...])  for each pair in turn: call the entry point on slot[:n], synchronize
                                the device, export the output; answer {"calls": [...]}, each the
                                output's metadata and its CUDA IPC handle (the scorer reads it in its

@@ -42,15 +42,15 @@ def copy_folder(tmp_path):
 
 
 def test_the_gpu_path_polls_and_the_interpreter_path_blocks(copy_folder):
-    polling, blocking = _peer(copy_folder, "copy_solution.py", None), None
+    blocking, polling = _peer(copy_folder, "copy_solution.py", None), None
     try:
-        assert polling.proc.spin_s == 0.0  # mode "cpu": nothing is timed, nothing polls
-        blocking = _peer(copy_folder, "copy_solution.py", True)
-        assert blocking.proc.spin_s == peer_module.SPIN_S > 0
+        assert blocking.proc.spin_s == 0.0  # mode "cpu": nothing is timed, nothing polls
+        polling = _peer(copy_folder, "copy_solution.py", True)
+        assert polling.proc.spin_s == peer_module.SPIN_S > 0
     finally:
-        polling.close()
-        if blocking is not None:
-            blocking.close()
+        blocking.close()
+        if polling is not None:
+            polling.close()
 
 
 @pytest.mark.parametrize("spin", [False, True])
