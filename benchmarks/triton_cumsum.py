@@ -158,13 +158,16 @@ def materialize(env, tmp: Path, with_reference: bool) -> Path:
     return dest
 
 
+def with_main_params(env, **params):
+    """The environment with some of variant main's parameters replaced."""
+    variant = env.variants["main"]
+    main = dataclasses.replace(variant, params={**variant.params, **params})
+    return dataclasses.replace(env, variants={**env.variants, "main": main})
+
+
 def with_batch(env, batch: int | None):
     """The environment with variant main's calls per timed request set (None: the manifest's)."""
-    if batch is None:
-        return env
-    variant = env.variants["main"]
-    main = dataclasses.replace(variant, params={**variant.params, "batch": batch})
-    return dataclasses.replace(env, variants={**env.variants, "main": main})
+    return env if batch is None else with_main_params(env, batch=batch)
 
 
 def scorer_section(out: Tee, env, scorings: int, start_scorings: int, results: dict,
@@ -184,6 +187,7 @@ def scorer_section(out: Tee, env, scorings: int, start_scorings: int, results: d
 
 def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dict, primary: bool) -> float | None:
     """Score the reference `scorings` times; print every figure and the run-to-run CV."""
+    from scoring.kernel.stats import coefficient_of_variation
     from scoring.runner import score_candidate
 
     medians, walls = [], []
@@ -218,7 +222,7 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
             + ", ".join(f"{k[:-3]} {v:.4f}" for k, v in own.items() if v is not None) + " ms")
     cv = None
     if len(medians) >= 2:
-        cv = statistics.stdev(medians) / statistics.fmean(medians)
+        cv = coefficient_of_variation(medians)
         out(f"   run-to-run coefficient of variation over {len(medians)} scorings: {cv:.3%} (target <= 0.5%); "
             f"wall time per scoring {min(walls):.1f}-{max(walls):.1f} s")
     if primary:
@@ -251,9 +255,7 @@ def controls_section(out: Tee, env, results: dict, only: list[str]) -> None:
     expected = tomllib.loads((CONTROLS / "controls.toml").read_text())
     if only:
         expected = {name: spec for name, spec in expected.items() if name in only}
-    variant = env.variants["main"]
-    quick = dataclasses.replace(variant, params={**variant.params, "call_timeout_s": 30})
-    env = dataclasses.replace(env, variants={**env.variants, "main": quick})
+    env = with_main_params(env, call_timeout_s=30)
     out(f"\n4. negative controls on the GPU ({len(expected)}; expected verdicts from controls.toml):")
     rows, passed = [], 0
     for name, spec in sorted(expected.items()):

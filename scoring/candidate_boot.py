@@ -225,8 +225,9 @@ def _framing(read, write, dumps, pack, join, in_fd, out_fd, len, memoryview, Exc
     return read_exact, send
 
 
-_read_exact, _send = _framing(globals().get("_FRAME_READ", os.read), os.write, pickle.dumps, struct.pack, b"".join, IN_FD, OUT_FD, len, memoryview,
-                              Exception, EOFError)
+# a boot may define _FRAME_READ before this (the kernel boot's polling read on a GPU)
+_read_exact, _send = _framing(globals().get("_FRAME_READ", os.read), os.write, pickle.dumps, struct.pack, b"".join,
+                              IN_FD, OUT_FD, len, memoryview, Exception, EOFError)
 del _framing
 
 

@@ -6,9 +6,9 @@ in its own GPU memory, opened by the peers through CUDA IPC. A request is `batch
 variant's `batch`, 1 by default; the correctness cases are requests of one call). For every
 request the harness
 
-  1. draws a fresh input for each call from a secret seed into a private buffer, computes the
-     expected output with the trusted reference, and copies the input into a slot (distinct
-     slots, chosen at random);
+  1. draws a fresh input for each call from a secret seed into a private buffer and computes the
+     expected output with the trusted reference; only then copies the inputs into their slots
+     (distinct slots, chosen at random), back to back;
   2. flushes the L2 cache (writes a 256 MB buffer; the L2 is shared by every process) and times
      that flush with CUDA events (a GPU kept busy in the background makes it slow);
   3. reads its clock (t0), sends "call slot s with n values" for each call, and waits for the
@@ -24,7 +24,8 @@ request the harness
 A call's time is (t2 - t0) / batch: batching amortizes the round trip (pipes, wake-ups, the
 barrier), whose spread from scoring to scoring is most of the scorer's run-to-run variation for a
 fast kernel; each call still synchronizes the device and exports its output inside the window
-(work cannot move past a call's end). Between the calls of a request the L2 is not flushed: each
+(work cannot move past the request's end; within a request it can move between calls, which is
+why batch > 1 is for trusted solutions: protocol.BATCH_WARNING). Between the calls of a request the L2 is not flushed: each
 call's input is untouched since the request's flush, and at the environment's size (400 MB of
 input, 8x an H100's L2) a previous call leaves at most an L2's worth of its output behind.
 
@@ -362,9 +363,8 @@ def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
         k, stop, batch = 0, None, spec.batch
         while stop is None:
             first = k * batch + 1
-            a = cand.request([Case("timed", spec.n, "env", checks.WRONG_ON_TIMED_CALL)] * batch,
-                             [f"timed call {first + j} (n={spec.n:,})" for j in range(batch)])
-            b = copy.request([Case("timed", spec.n, "env")] * batch, [f"copy peer call {first + j}" for j in range(batch)])
+            a = _timed_request(cand, spec, first, f"timed call {{}} (n={spec.n:,})", checks.WRONG_ON_TIMED_CALL)
+            b = _timed_request(copy, spec, first, "copy peer call {}")
             if k >= spec.warmup:
                 samples["candidate"].append(a)
                 samples["copy"].append(b)
@@ -397,11 +397,17 @@ def _clean_calls(copy: _Runner, spec: KernelSpec, when: str) -> list[dict]:
     (the first few are warm-up)."""
     rows = []
     for k in range(CLEAN_WARMUP + CLEAN_CALLS):
-        row = copy.request([Case("timed", spec.n, "env")] * spec.batch,
-                           [f"copy peer call {k * spec.batch + j + 1} {when} the candidate" for j in range(spec.batch)])
+        row = _timed_request(copy, spec, k * spec.batch + 1, f"copy peer call {{}} {when} the candidate")
         if k >= CLEAN_WARMUP:
             rows.append(row)
     return rows
+
+
+def _timed_request(runner: _Runner, spec: KernelSpec, first: int, label: str,
+                   reason: str = checks.WRONG_ANSWER) -> dict:
+    """A request of spec.batch calls at the full n, named label.format(call number) from `first`."""
+    return runner.request([Case("timed", spec.n, "env", reason)] * spec.batch,
+                          [label.format(first + j) for j in range(spec.batch)])
 
 
 def _overhead(clean_rows: list[dict], floor_times: list[float]) -> float:

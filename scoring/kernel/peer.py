@@ -39,7 +39,9 @@ class KernelPeer:
         self.label = "the scorer's copy peer" if trusted else "the candidate"
         # timed round trips (the GPU path) poll instead of sleeping in both processes; the
         # interpreter path has nothing to time and blocks
-        spin_s = SPIN_S if (mode == "cuda" if spin is None else spin) else 0.0
+        if spin is None:
+            spin = mode == "cuda"
+        spin_s = SPIN_S if spin else 0.0
         self.trusted = trusted
         self.proc = CandidateProcess(
             Path(folder), file, function,

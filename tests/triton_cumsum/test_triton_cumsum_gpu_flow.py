@@ -377,3 +377,27 @@ def test_a_requests_inputs_reach_their_slots_only_after_every_expected_output_is
     timed = "".join("p" if step == "prepare" else "L" for step in order)
     chunks = timed.split("L")[:-1]  # the prepares before each load
     assert set(chunks) == {"p", "ppp"}, timed  # correctness cases one by one; timed requests: all 3, then the load
+
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_time_from_requests_of_several_calls_says_it_is_for_trusted_solutions(monkeypatch, batch):
+    """Through score_kernel, as a result reaches the user: batch > 1 is flagged in message and details."""
+    from scoring.kernel import protocol
+
+    real = gpu.score_on_gpu
+
+    def fake_flow(ctx, spec, torch):
+        monkeypatch.setattr(gpu, "score_on_gpu", real)  # _run drives the real flow on the fakes
+        return _run(_starting, monkeypatch, batch=spec.batch)
+
+    monkeypatch.setattr(protocol, "find_cuda", lambda: (_fake_torch(), "Fake GPU (CPU)"))
+    monkeypatch.setattr(gpu, "score_on_gpu", fake_flow)
+    result = protocol.score_kernel(types.SimpleNamespace(params={"n": 5000, "batch": batch}, variant="fake"))
+    reps = result["details"]["reps"]
+    if batch == 1:
+        assert "batch_warning" not in result["details"] and "trusted" not in result["message"]
+        assert f"over {reps} timed calls (" in result["message"]
+    else:
+        assert result["details"]["batch_warning"] == protocol.BATCH_WARNING
+        assert f"over {reps} timed requests of 2 calls; {protocol.BATCH_WARNING} (" in result["message"]
