@@ -50,6 +50,7 @@ N = 100_000_000
 CONTROLS = REPO / "tests" / "triton_cumsum" / "controls"
 REFERENCE_SWEEP = [(2048, 2), (2048, 4), (4096, 4), (4096, 8), (8192, 8), (8192, 16), (16384, 16)]
 THREE_PHASE_SWEEP = [(4096, 8), (8192, 8)]
+PERSISTENT_SWEEP = [(1024, 4), (2048, 4), (2048, 8), (4096, 4), (4096, 8)]
 SECTIONS = ("smoke", "solutions", "scorer", "controls", "calibrate")
 
 
@@ -129,6 +130,10 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
         rows.append(("   the same, tiles numbered by a global counter (ordered=True)",
                      lambda t, b=block, w=warps: reference.masked_prefix_sum(t, block=b, num_warps=w, ordered=True),
                      True))
+    for block, warps in PERSISTENT_SWEEP:
+        rows.append((f"reference, persistent (next tile prefetched), BLOCK {block}, {warps} warps",
+                     lambda t, b=block, w=warps: reference.masked_prefix_sum(t, block=b, num_warps=w, persistent=True),
+                     True))
     out("\n2. solutions, timed in this process (CUDA events, median of 50 calls, L2 flushed before each):")
     results["solutions"] = {}
     for label, fn, check in rows:
@@ -146,6 +151,12 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
             continue
         results["solutions"][label] = ms
         out(f"   {label:78s} {ms:8.4f} ms  {ms / floor:5.2f}x floor")
+    timed = {label: ms for label, ms in results["solutions"].items()
+             if label.lstrip().startswith(("reference", "the same")) and isinstance(ms, float)}
+    if timed:
+        best = min(timed, key=timed.get)
+        out(f"   fastest reference configuration: {best.strip()} ({timed[best]:.4f} ms, "
+            f"{timed[best] / floor:.2f}x floor); the solution's default is BLOCK_CUDA, WARPS_CUDA, PERSISTENT_CUDA")
     del x, expected, harness
     torch.cuda.empty_cache()
 

@@ -36,12 +36,14 @@ from scoring.api import load_module  # noqa: E402
 
 REGS_PER_SM, WARPS_PER_SM, BLOCKS_PER_SM, SHARED_PER_SM = 65536, 64, 32, 228 * 1024
 CONFIGS = [(2048, 4), (4096, 4), (4096, 8), (8192, 8), (8192, 16), (16384, 16)]
+PERSISTENT_CONFIGS = [(1024, 4), (2048, 4), (2048, 8), (4096, 4), (4096, 8)]
 reference = load_module(REPO / "reference_solutions" / "triton_cumsum" / "solution.py", "occupancy_reference")
 three = load_module(REPO / "scoring" / "kernel" / "three_phase.py", "occupancy_three_phase")
 
 
 SCAN_SIGNATURE = {"x_ptr": "*i32", "y_ptr": "*i32", "state_ptr": "*i64", "counter_ptr": "*i64", "n": "i32",
-                  "base": "i64", "epoch": "i32", "BLOCK": "constexpr", "WINDOW": "constexpr", "ORDERED": "constexpr"}
+                  "tiles": "i32", "base": "i64", "epoch": "i32", "BLOCK": "constexpr", "WINDOW": "constexpr",
+                  "ORDERED": "constexpr", "PERSISTENT": "constexpr"}
 
 
 def resources(fn, signature: dict, constexprs: dict, warps: int) -> dict:
@@ -62,6 +64,8 @@ def resources(fn, signature: dict, constexprs: dict, warps: int) -> dict:
         cubin.flush()
         usage = subprocess.run([str(tools / "cuobjdump"), "-res-usage", cubin.name], capture_output=True,
                                text=True, check=True).stdout
+        sass = subprocess.run([str(tools / "cuobjdump"), "-sass", cubin.name], capture_output=True,
+                              text=True, check=True).stdout
     found = re.search(r"REG:(\d+).*?SHARED:(\d+) LOCAL:(\d+)", usage)
     if not found:
         raise RuntimeError(f"cuobjdump printed no resource usage: {usage[-300:]}")
@@ -71,8 +75,10 @@ def resources(fn, signature: dict, constexprs: dict, warps: int) -> dict:
                  SHARED_PER_SM // max(shared, 1))
     ptx = compiled.asm["ptx"]
     width = "v4" if "ld.global.v4" in ptx else "v2" if "ld.global.v2" in ptx else "scalar"
+    # in the machine code: memory fences (each waits for all of a thread's outstanding memory
+    # operations) and barriers between a program's warps (reductions, scans, broadcasts)
     return {"regs": regs, "local": local, "shared": shared, "blocks": blocks, "warps_per_sm": blocks * warps,
-            "loads": width}
+            "loads": width, "fences": len(re.findall(r"\bMEMBAR\b", sass)), "barriers": sass.count("BAR.SYNC")}
 
 
 def main() -> int:
@@ -86,14 +92,19 @@ def main() -> int:
 
     lines = [f"triton_cumsum kernels compiled for sm_90 (H100), {dt.date.today().isoformat()}; triton "
              f"{triton.__version__}", machine_line(), "",
-             "kernel, BLOCK/warps: registers per thread, local (spill) bytes, shared bytes -> tiles per SM "
-             "(warps per SM), KB of input on an SM"]
+             "kernel, BLOCK/warps: registers per thread, local (spill) bytes, shared bytes -> programs per SM "
+             "(warps per SM), KB of input those programs hold (a persistent program holds twice as much: its "
+             "current tile and the next one, loading); MEMBAR fences and BAR.SYNC barriers in the machine code"]
     print("\n".join(lines))
     rows = []
     for block, warps in CONFIGS:
         r = resources(reference._masked_scan_kernel, SCAN_SIGNATURE,
-                      {"BLOCK": block, "WINDOW": 32 * warps, "ORDERED": False}, warps)
+                      {"BLOCK": block, "WINDOW": 32 * warps, "ORDERED": False, "PERSISTENT": False}, warps)
         rows.append(("reference", block, warps, r))
+    for block, warps in PERSISTENT_CONFIGS:  # a tile per SM slot holds two tiles: current and prefetched
+        r = resources(reference._masked_scan_kernel, SCAN_SIGNATURE,
+                      {"BLOCK": block, "WINDOW": 32 * warps, "ORDERED": True, "PERSISTENT": True}, warps)
+        rows.append(("reference, persistent", block, warps, r))
     three_jobs = [("three-phase: tile aggregates", three._tile_aggregates,
                    {"x_ptr": "*i32", "agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "n": "i32", "BLOCK": "constexpr"}),
                   ("three-phase: apply prefix", three._apply_prefix,
@@ -103,8 +114,9 @@ def main() -> int:
             rows.append((label, block, warps, resources(fn, signature, {"BLOCK": block}, warps)))
     for label, block, warps, r in rows:
         line = (f"{label:30s} {block:5d}/{warps:<2d}: {r['regs']:3d} regs, local {r['local']}, shared {r['shared']:5d} "
-                f"-> {r['blocks']:2d} tiles/SM ({r['warps_per_sm']:2d} warps), {r['blocks'] * block * 4 // 1024:3d} KB; "
-                f"{r['loads']} loads")
+                f"-> {r['blocks']:2d} programs/SM ({r['warps_per_sm']:2d} warps), "
+                f"{r['blocks'] * block * 4 * (2 if 'persistent' in label else 1) // 1024:3d} KB; "
+                f"{r['loads']} loads; {r['fences']} fences, {r['barriers']} barriers")
         print(line)
         lines.append(line)
     args.out.mkdir(parents=True, exist_ok=True)

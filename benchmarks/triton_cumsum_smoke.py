@@ -36,6 +36,9 @@ def main() -> int:
     scans = {
         "reference": reference.prefix_sum,
         "reference, tile counter order": lambda x: reference.masked_prefix_sum(x, ordered=True),
+        "reference, persistent": lambda x: reference.masked_prefix_sum(x, persistent=True),
+        "reference, persistent, 1024/4": lambda x: reference.masked_prefix_sum(x, block=1024, num_warps=4,
+                                                                              persistent=True),
         "three-phase": load(REPO / "scoring" / "kernel" / "three_phase.py", "three_phase").prefix_sum,
     }
     gen = torch.Generator(device="cuda")

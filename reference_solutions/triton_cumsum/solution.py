@@ -10,6 +10,9 @@ memory traffic per element, the same as a copy):
    first (NVIDIA GPUs start a launch's programs in order, which CUB's single-pass scans also rely
    on). With `ordered=True` the tile number comes from a global counter instead, so a tile never
    waits for one that has not started however the GPU schedules (about 10% slower on an H100).
+   With `persistent=True` a grid of a few programs per SM takes tiles from that counter until none
+   is left, and claims and loads its next tile before it looks back on the current one, so that
+   the next tile's load is in flight while the current tile waits (not timed on a GPU yet).
 2. It loads its tile, scans the positivity flags (the exclusive parity inside the tile)
    and reduces the tile to an element of a monoid, (c, e, o):
       c = parity of the number of positive values in the tile,
@@ -30,7 +33,8 @@ memory traffic per element, the same as a copy):
 Only additive scans and sums are used (tl.cumsum, tl.sum, tl.max): folding the window with the
 monoid's own combine through tl.reduce is not safe on a GPU, where a reduction may combine
 elements out of order. Every loop decision comes from a reduction or a scalar atomic, whose
-results all threads of a program share.
+results all threads of a program share. Every atomic is relaxed (no memory fence in the kernel):
+the words below are self-checking and nothing else passes between programs.
 
 Each tile's state is two int64 words: word0 = [epoch:28 | flag:2 | parity:1 | value:32] and
 word1 = [epoch:32 | o:32]. A reader checks the epoch of each word, so it needs no ordering
@@ -48,6 +52,8 @@ import triton.language as tl
 BLOCK_CUDA = 4096      # elements per tile on a GPU (the best of benchmarks/triton_cumsum.py's sweep on an H100)
 WARPS_CUDA = 4         # also in Triton's interpreter
 BLOCK_INTERPRETER = 256  # small tiles in Triton's interpreter, so that small inputs span many tiles
+PERSISTENT_CUDA = False  # one tile per program on a GPU (the persistent launch is not timed yet)
+PERSISTENT_PROGRAMS_PER_SM = 16  # persistent launches: more than fit (see _persistent_grid)
 
 _EPOCH_LIMIT = 1 << 28      # the epoch field's width
 _COUNTER_LIMIT = (1 << 31) - 1  # keep the counter's base an int32 argument (no recompilation)
@@ -115,48 +121,87 @@ def _look_back(state_ptr, tile, epoch, c, e, WINDOW: tl.constexpr):
 
 
 @triton.jit
-def _scan_tile(y_ptr, state_ptr, x, offs, mask, tile, epoch, WINDOW: tl.constexpr):
-    """Reduce the loaded tile, publish, look back, publish the prefix, write y."""
+def _reduce_and_publish(state_ptr, x, tile, epoch):
+    """Reduce the loaded tile to (c, e, o) and publish it; also the parity inside the tile."""
     pos = (x > 0).to(tl.int32)
     par = (tl.cumsum(pos, axis=0) - pos) & 1          # parity of positives before j, inside the tile
     c = tl.sum(pos, axis=0) & 1
     e = tl.sum(tl.where(par == 1, x, 0), axis=0)      # contribution if the entering parity is even
     o = tl.sum(x, axis=0) - e                         # ... and if it is odd
 
-    # publish: word1 = [epoch | o], then word0 = [epoch | flag | c | e]. Tile 0's aggregate is its
-    # inclusive prefix (it enters with parity 0 and sum 0), so it publishes flag P at once.
+    # publish: word1 = [epoch | o] and word0 = [epoch | flag | c | e]. Tile 0's aggregate is its
+    # inclusive prefix (it enters with parity 0 and sum 0), so it publishes flag P at once. Relaxed
+    # atomics: each word is read whole and checked by its epoch, and no other memory is handed over
+    # through them, so no ordering is needed (a release would put a MEMBAR.ALL.GPU in every tile,
+    # which waits for all of the program's outstanding memory operations, prefetched loads included).
     word0 = state_ptr + 2 * tile.to(tl.int64)
     tl.atomic_xchg(word0 + 1, (epoch.to(tl.int64) << 32) | (o.to(tl.int64) & 0xFFFFFFFF), sem="relaxed")
     flag = tl.where(tile == 0, 2, 1).to(tl.int64)
     tl.atomic_xchg(word0, (epoch.to(tl.int64) << 35) | (flag << 33) | (c.to(tl.int64) << 32)
-                   | (e.to(tl.int64) & 0xFFFFFFFF), sem="release")
+                   | (e.to(tl.int64) & 0xFFFFFFFF), sem="relaxed")
+    return par, c, e, o
 
+
+@triton.jit
+def _finish_tile(y_ptrs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW: tl.constexpr):
+    """Look back, publish the tile's inclusive prefix, write y."""
     q_in, s_in = _look_back(state_ptr, tile, epoch, c, e, WINDOW)
     if tile > 0:
         q_out = q_in ^ c
         s_out = s_in + tl.where(q_in == 1, o, e)
-        tl.atomic_xchg(word0, (epoch.to(tl.int64) << 35) | (2 << 33) | (q_out.to(tl.int64) << 32)
-                       | (s_out.to(tl.int64) & 0xFFFFFFFF), sem="release")
-
+        tl.atomic_xchg(state_ptr + 2 * tile.to(tl.int64), (epoch.to(tl.int64) << 35) | (2 << 33)
+                       | (q_out.to(tl.int64) << 32) | (s_out.to(tl.int64) & 0xFFFFFFFF), sem="relaxed")
     y = s_in + tl.cumsum(tl.where((par ^ q_in) == 1, x, 0), axis=0)
-    tl.store(y_ptr + offs, y, mask=mask)
+    tl.store(y_ptrs, y, mask=mask)
+
+
+@triton.jit
+def _load_tile(x_ptr, n, tile, BLOCK: tl.constexpr):
+    """The tile's values (0 past the end); the offsets are the tile's start (a scalar) plus the lanes."""
+    start = tile.to(tl.int64) * BLOCK
+    lanes = tl.arange(0, BLOCK)
+    return tl.load(x_ptr + start + lanes, mask=lanes < n - start, other=0)
+
+
+@triton.jit
+def _claim(counter_ptr, base):
+    """The next tile in the order programs ask (a scalar atomic's result reaches every thread of the
+    program: Triton broadcasts it). Relaxed: the number only orders the tiles."""
+    return (tl.atomic_add(counter_ptr, 1, sem="relaxed") - base).to(tl.int32)
 
 
 # base and epoch change on every call: not specializing on their values (divisibility by 16,
 # equality to 1) keeps one compiled kernel instead of a handful compiled during the first calls
 @triton.jit(do_not_specialize=["base", "epoch"])
-def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, base, epoch, BLOCK: tl.constexpr,
-                        WINDOW: tl.constexpr, ORDERED: tl.constexpr = True):
-    """One tile per program."""
-    if ORDERED:
-        # a scalar atomic's result reaches every thread of the program (Triton broadcasts it)
-        tile = (tl.atomic_add(counter_ptr, 1) - base).to(tl.int32)
-    else:  # the program id (relies on the GPU starting programs in order, as CUB's scans do)
-        tile = tl.program_id(0)
-    offs = tile.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    x = tl.load(x_ptr + offs, mask=mask, other=0)
-    _scan_tile(y_ptr, state_ptr, x, offs, mask, tile, epoch, WINDOW)
+def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, tiles, base, epoch, BLOCK: tl.constexpr,
+                        WINDOW: tl.constexpr, ORDERED: tl.constexpr = True, PERSISTENT: tl.constexpr = False):
+    """One tile per program; or (PERSISTENT) tiles from the counter until none is left, the next
+    tile's load issued before the current tile is scanned, so that it is in flight while the current
+    tile waits on its look-back."""
+    if PERSISTENT:
+        tile = _claim(counter_ptr, base)
+        x = _load_tile(x_ptr, n, tile, BLOCK)
+        while tile < tiles:
+            par, c, e, o = _reduce_and_publish(state_ptr, x, tile, epoch)
+            # the next tile, claimed once this one's aggregate is out (the claim's round trip then
+            # overlaps the wait on earlier tiles); each program's last claim is past the end (its
+            # load is all masked), so a call makes tiles + grid claims
+            nxt = _claim(counter_ptr, base)
+            x_next = _load_tile(x_ptr, n, nxt, BLOCK)
+            start = tile.to(tl.int64) * BLOCK
+            lanes = tl.arange(0, BLOCK)
+            _finish_tile(y_ptr + start + lanes, lanes < n - start, state_ptr, x, par, c, e, o, tile, epoch, WINDOW)
+            tile, x = nxt, x_next
+    else:
+        if ORDERED:
+            tile = _claim(counter_ptr, base)
+        else:  # the program id (relies on the GPU starting programs in order, as CUB's scans do)
+            tile = tl.program_id(0)
+        offs = tile.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < n
+        x = tl.load(x_ptr + offs, mask=mask, other=0)
+        par, c, e, o = _reduce_and_publish(state_ptr, x, tile, epoch)
+        _finish_tile(y_ptr + offs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW)
 
 
 class _State:
@@ -172,22 +217,34 @@ class _State:
 _states: dict[tuple, _State] = {}
 
 
-def _state_for(device: torch.device, tiles: int, block: int) -> _State:
+def _state_for(device: torch.device, tiles: int, block: int, claims: int) -> _State:
     key = (device.type, device.index, block)
     state = _states.get(key)
     if state is None or state.words.numel() < 2 * tiles:
         state = _states[key] = _State(device, tiles)
-    if state.epoch >= _EPOCH_LIMIT or state.base + tiles >= _COUNTER_LIMIT:
+    if state.epoch >= _EPOCH_LIMIT or state.base + claims >= _COUNTER_LIMIT:
         state.words.zero_()
         state.counter.zero_()
         state.base, state.epoch = 0, 1
     return state
 
 
+def _persistent_grid(device: torch.device, tiles: int) -> int:
+    """Programs of a persistent launch: more than an SM can hold at once (those that do not fit start
+    when the tiles are all taken, find none and end), so every SM is full whatever the registers."""
+    if device.type != "cuda":
+        return min(tiles, 4)  # Triton's interpreter runs the programs one after another
+    sms = torch.cuda.get_device_properties(device).multi_processor_count
+    return min(tiles, sms * PERSISTENT_PROGRAMS_PER_SM)
+
+
 def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int | None = None,
-                      ordered: bool = False) -> torch.Tensor:
+                      ordered: bool = False, persistent: bool = False) -> torch.Tensor:
     """The scan with explicit settings (for tests and benchmarks). `ordered`: tiles numbered by a
-    global counter in the order programs start, instead of by program id."""
+    global counter in the order programs start, instead of by program id. `persistent`: a grid of
+    a few programs per SM, each taking tiles from the counter and loading its next tile while it
+    scans the current one (a program waits only on tiles taken before its own, and takes a tile
+    only while it runs, so no tile waits on one that cannot start)."""
     x = x.contiguous()
     y = torch.empty_like(x)
     n = x.numel()
@@ -198,13 +255,16 @@ def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int 
     if num_warps is None:
         num_warps = WARPS_CUDA
     tiles = triton.cdiv(n, block)
-    state = _state_for(x.device, tiles, block)
-    _masked_scan_kernel[(tiles,)](x, y, state.words, state.counter, n, state.base, state.epoch,
-                                  BLOCK=block, WINDOW=32 * num_warps, ORDERED=ordered, num_warps=num_warps)
-    state.base += tiles if ordered else 0
+    grid = _persistent_grid(x.device, tiles) if persistent else tiles
+    claims = tiles + grid if persistent else tiles if ordered else 0  # the counter's advance
+    state = _state_for(x.device, tiles, block, claims)
+    _masked_scan_kernel[(grid,)](x, y, state.words, state.counter, n, tiles, state.base, state.epoch,
+                                 BLOCK=block, WINDOW=32 * num_warps, ORDERED=ordered or persistent,
+                                 PERSISTENT=persistent, num_warps=num_warps)
+    state.base += claims
     state.epoch += 1
     return y
 
 
 def prefix_sum(x: torch.Tensor) -> torch.Tensor:
-    return masked_prefix_sum(x)
+    return masked_prefix_sum(x, persistent=PERSISTENT_CUDA and x.is_cuda)

@@ -35,10 +35,11 @@ def main() -> int:
     reference = load(ROOT / "reference_solutions" / "triton_cumsum" / "solution.py", "ref_solution")
     three = load(ROOT / "scoring" / "kernel" / "three_phase.py", "three_phase")
     jobs = [
-        (reference._masked_scan_kernel, {"x_ptr": "*i32", "y_ptr": "*i32", "state_ptr": "*i64", "counter_ptr": "*i64",
-                                         "n": "i32", "base": "i64", "epoch": "i32", "BLOCK": "constexpr",
-                                         "WINDOW": "constexpr", "ORDERED": "constexpr"},
-         {"BLOCK": reference.BLOCK_CUDA, "WINDOW": 32 * reference.WARPS_CUDA, "ORDERED": False}, reference.WARPS_CUDA),
+        *[(reference._masked_scan_kernel, {"x_ptr": "*i32", "y_ptr": "*i32", "state_ptr": "*i64", "counter_ptr": "*i64",
+                                           "n": "i32", "tiles": "i32", "base": "i64", "epoch": "i32", "BLOCK": "constexpr",
+                                           "WINDOW": "constexpr", "ORDERED": "constexpr", "PERSISTENT": "constexpr"},
+           {"BLOCK": reference.BLOCK_CUDA, "WINDOW": 32 * reference.WARPS_CUDA, "ORDERED": persistent,
+            "PERSISTENT": persistent}, reference.WARPS_CUDA) for persistent in (False, True)],
         (three._tile_aggregates, {"x_ptr": "*i32", "agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "n": "i32",
                                   "BLOCK": "constexpr"}, {"BLOCK": 4096}, 8),
         (three._scan_aggregates, {"agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "pre_q": "*i32",

@@ -73,12 +73,17 @@ def test_solutions_are_exact(solution):
 
 
 def test_reference_look_back_over_many_tiles_and_repeated_calls():
-    """Tiny tiles make every input span many tiles; repeated calls reuse the tile state (epochs)."""
+    """Tiny tiles make every input span many tiles; repeated calls reuse the tile state (epochs), the
+    three launch orders one after another share the tile counter. A persistent program takes tile
+    after tile (the interpreter runs programs one at a time, so the first takes them all, prefetching
+    each next tile), and the counter ends where the next call's tiles begin."""
     for block in (16, 128):
         for n, kind, x in _inputs([1, 16, 17, 333], ("env", "extremes", "positive")):
-            for variant in ({}, {"ordered": True}):
+            for variant in ({}, {"ordered": True}, {"persistent": True}):
                 y = reference.masked_prefix_sum(torch.from_numpy(x), block=block, **variant)
                 assert np.array_equal(y.numpy(), masked_prefix_sum_numpy(x)), (block, n, kind, variant)
+                state = reference._states[("cpu", None, block)]
+                assert int(state.counter.item()) == state.base, (block, n, variant)
 
 
 def test_three_phase_scan_over_many_tiles():
@@ -108,7 +113,7 @@ def test_reference_state_wraps_around(monkeypatch):
     monkeypatch.setattr(reference, "_states", {})
     for k in range(7):
         x = make_numpy(RNG, 100 + 37 * k, "env" if k % 2 else "extremes")
-        y = reference.masked_prefix_sum(torch.from_numpy(x), block=16)
+        y = reference.masked_prefix_sum(torch.from_numpy(x), block=16, persistent=k % 3 == 1, ordered=k % 3 == 2)
         assert np.array_equal(y.numpy(), masked_prefix_sum_numpy(x)), k
     state = next(iter(reference._states.values()))
     assert state.epoch <= 3 and state.base < 40
