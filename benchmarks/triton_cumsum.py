@@ -201,7 +201,7 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
     from scoring.kernel.stats import coefficient_of_variation
     from scoring.runner import score_candidate
 
-    medians, walls = [], []
+    medians, walls, in_loop = [], [], []
     for k in range(scorings):
         r = score_candidate(env, "main", ref_dir)
         if not r.valid:
@@ -211,6 +211,8 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
         d = r.details
         medians.append(d["median_ms"])
         walls.append(r.duration_s)
+        # the same time with the copy peer's calls in the loop as the baseline instead of the clean phases'
+        in_loop.append(d["harness_median_ms"] - d["copy_in_loop_harness_median_ms"] + d["copy_floor_ms"])
         out(f"   reference scoring {k + 1}: {d['median_ms']:.4f} ms ({d['reps']} reps of {d.get('batch', 1)} calls, "
             f"{d['stopped_because']}; "
             f"harness {d['harness_median_ms']:.4f}, copy peer clean {d['copy_harness_median_ms']:.4f} / in loop "
@@ -236,6 +238,11 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
         cv = coefficient_of_variation(medians)
         out(f"   run-to-run coefficient of variation over {len(medians)} scorings: {cv:.3%} (target <= 0.5%); "
             f"wall time per scoring {min(walls):.1f}-{max(walls):.1f} s")
+        # not a score: the candidate's process is alive during the loop and could slow the copy peer's
+        # calls there; printed to see how much of the spread the clean phases' baseline adds
+        out(f"   the same with the loop's copy-peer calls as the baseline (a diagnostic, not the score): "
+            f"{', '.join(f'{t:.4f}' for t in in_loop)} ms, CV {coefficient_of_variation(in_loop):.3%}")
+        results.setdefault("in_loop_baseline_cv", []).append(coefficient_of_variation(in_loop))
     if primary:
         results["scorer_cv"] = cv
         results["reference_scorings_ms"] = medians

@@ -78,6 +78,23 @@ class ScoringContext:
 
         return reap_strays(keep=keep)
 
+    def pause_strays(self, keep: Iterable[int] = ()) -> tuple[list[int], bool]:
+        """Stop every process below the scorer's but `keep` (the scorer's own peers) while the scorer
+        measures alone: (the stopped, whether all of them are). Only in scoring.host's process, like
+        kill_strays; elsewhere nothing is stopped."""
+        if not self.reaper:
+            return [], True
+        from scoring.host import pause_strays
+
+        return pause_strays(keep=keep)
+
+    def resume_strays(self, pids: Iterable[int]) -> None:
+        """Continue the processes pause_strays stopped."""
+        if pids:
+            from scoring.host import resume_strays
+
+            resume_strays(pids)
+
     @contextmanager
     def candidate(self, file: str, function: str, memory_mb: int | None = None,
                   tripwire: bool = False) -> Iterator[CandidateProcess]:

@@ -35,21 +35,104 @@ def _prctl(option: int, value: int) -> None:
         pass
 
 
-def _children(parent: int) -> list[int]:
-    """The processes whose parent is `parent` (from /proc/<pid>/stat)."""
-    found = []
+def _stat_fields(pid: int | str) -> list[bytes]:
+    """/proc/<pid>/stat after the command name: [state, ppid, ...]; [] if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return []
+    return stat[stat.rfind(b")") + 2:].split()
+
+
+def _parents() -> dict[int, int]:
+    """Every process's parent, from one pass over /proc."""
+    found = {}
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == parent:
-            found.append(int(entry.name))
+        if entry.name.isdigit():
+            fields = _stat_fields(entry.name)
+            if len(fields) > 1:
+                found[int(entry.name)] = int(fields[1])
     return found
+
+
+def _children_from_files(parent: int) -> list[int]:
+    """The children of `parent` from /proc/<pid>/task/*/children (one small read per thread)."""
+    found = []
+    try:
+        for tid in os.listdir(f"/proc/{parent}/task"):
+            with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
+                found += [int(pid) for pid in f.read().split()]
+    except OSError:  # the process or a thread is gone
+        pass
+    return found
+
+
+# kernels built without CONFIG_PROC_CHILDREN have no children files: then one pass over /proc
+_CHILDREN_FILES = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
+def _children(parent: int) -> list[int]:
+    """The processes whose parent is `parent`."""
+    if _CHILDREN_FILES:
+        return _children_from_files(parent)
+    return [pid for pid, ppid in _parents().items() if ppid == parent]
+
+
+def _below(root: int, keep: set[int]) -> list[int]:
+    """Every process below `root`, except those in `keep` and the processes below them."""
+    if _CHILDREN_FILES:
+        children = _children_from_files
+    else:
+        by_parent: dict[int, list[int]] = {}
+        for pid, ppid in _parents().items():
+            by_parent.setdefault(ppid, []).append(pid)
+        children = lambda parent: by_parent.get(parent, [])  # noqa: E731
+    found, todo = [], [root]
+    while todo:
+        for pid in children(todo.pop()):
+            if pid not in keep:
+                found.append(pid)
+                todo.append(pid)
+    return found
+
+
+def pause_strays(keep: Iterable[int] = (), limit_s: float = 1.0) -> tuple[list[int], bool]:
+    """Stop (SIGSTOP) every process below this one but `keep` and theirs: (the stopped, whether all are).
+
+    For the moments the scorer measures with its own peer while the candidate's processes are
+    alive: stopped, they can neither signal nor slow it, nor queue GPU work. Rounds repeat until one
+    finds nothing new (a stopped process cannot fork); then each is seen stopped in /proc before
+    this returns. resume_strays continues them.
+    """
+    me, keep, stopped = os.getpid(), set(keep), set()
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        fresh = [pid for pid in _below(me, keep) if pid not in stopped]
+        if not fresh:
+            break
+        for pid in fresh:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except (ProcessLookupError, PermissionError):
+                pass
+        stopped.update(fresh)
+    else:
+        return sorted(stopped), False
+    pending = set(stopped)
+    while pending and time.monotonic() < deadline:
+        # T: stopped (t: traced); Z or X, or gone: it cannot run again either
+        pending = {pid for pid in pending if (_stat_fields(pid) or [b"X"])[0] not in (b"T", b"t", b"Z", b"X")}
+    return sorted(stopped), not pending
+
+
+def resume_strays(pids: Iterable[int]) -> None:
+    """Continue (SIGCONT) processes pause_strays stopped."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def reap_strays(keep: Iterable[int] = (), limit_s: float = 10.0) -> int:

@@ -401,3 +401,62 @@ def test_a_time_from_requests_of_several_calls_says_it_is_for_trusted_solutions(
     else:
         assert result["details"]["batch_warning"] == protocol.BATCH_WARNING
         assert f"over {reps} timed requests of 2 calls; {protocol.BATCH_WARNING} (" in result["message"]
+
+
+class _Pauses:
+    """The scorer context's pause_strays / resume_strays, recording when the candidate is stopped."""
+
+    def __init__(self, complete=True):
+        self.paused, self.complete = False, complete
+        self.pauses, self.resumes, self.keeps = 0, 0, []
+
+    def pause_strays(self, keep=()):
+        self.paused = True
+        self.pauses += 1
+        self.keeps.append(list(keep))
+        return [31337], self.complete
+
+    def resume_strays(self, pids):
+        assert pids == [31337]
+        self.paused = False
+        self.resumes += 1
+
+
+def _recording(pauses, calls):
+    """A fake peer class whose calls record whether the candidate's processes were stopped."""
+
+    class Peer(_FakePeer):
+        def one_call(self, slot, n):
+            calls.append((type(self).__name__, _FakePeer.alive, pauses.paused))
+            return super().one_call(slot, n)
+
+    return Peer
+
+
+def test_the_loop_times_the_copy_peer_with_the_candidates_processes_stopped(monkeypatch):
+    pauses, copy_calls, cand_calls = _Pauses(), [], []
+    copy_cls, cand_base = _recording(pauses, copy_calls), _recording(pauses, cand_calls)
+
+    class Candidate(cand_base, _CandidatePeer):
+        pass
+
+    details = _run(_starting, monkeypatch, peer_cls=Candidate, copy_cls=copy_cls,
+                   ctx_extra={"pause_strays": pauses.pause_strays, "resume_strays": pauses.resume_strays})
+    in_loop = [paused for _, alive, paused in copy_calls if alive]
+    assert len(in_loop) == details["reps"] + 2  # every copy-peer call of the loop (warm-up included) ...
+    assert all(in_loop)                          # ... with the candidate stopped
+    assert not any(paused for _, alive, paused in copy_calls if not alive)  # the clean phases: no candidate
+    assert not any(paused for _, _, paused in cand_calls)                   # the candidate runs when called
+    assert pauses.pauses == pauses.resumes == len(in_loop) and not pauses.paused
+    assert all(keep == [_FakePeer.pid] for keep in pauses.keeps)  # the copy peer is never stopped
+    assert details["in_loop_estimate_ms"] == pytest.approx(
+        details["harness_median_ms"] - details["copy_in_loop_harness_median_ms"] + details["copy_floor_ms"])
+
+
+def test_a_candidate_that_cannot_all_be_stopped_is_interference_and_is_resumed(monkeypatch):
+    pauses = _Pauses(complete=False)
+    with pytest.raises(Invalid) as info:
+        _run(_starting, monkeypatch, ctx_extra={"pause_strays": pauses.pause_strays,
+                                                "resume_strays": pauses.resume_strays})
+    assert info.value.reason == "peer_interference" and "could not all be stopped" in info.value.message
+    assert pauses.pauses == pauses.resumes == 1 and not pauses.paused

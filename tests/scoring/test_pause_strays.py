@@ -1,0 +1,72 @@
+"""scoring.host.pause_strays stops every process below the scorer's (the candidate's, its children,
+and an escaped grandchild re-parented to the subreaper) but the ones it is told to keep, and
+resume_strays continues them: real processes, in a child python that plays the scorer's process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from testpaths import REPO
+
+PLAY = textwrap.dedent('''
+    import json, os, subprocess, sys, time
+    sys.path.insert(0, sys.argv[1])
+    from scoring import host
+
+    host._prctl(host.PR_SET_CHILD_SUBREAPER, 1)
+    host._CHILDREN_FILES = host._CHILDREN_FILES and sys.argv[2] == "files"
+    spin = [sys.executable, "-c", "while True: pass"]
+    # the candidate: a busy process with a busy child, and a double-forked, setsid grandchild
+    # that is re-parented here when its parent exits
+    candidate = subprocess.Popen([sys.executable, "-c", (
+        "import os, subprocess, sys, time\\n"
+        "subprocess.Popen(%r)\\n"
+        "if os.fork() == 0:\\n"
+        "    os.setsid()\\n"
+        "    if os.fork() == 0:\\n"
+        "        os.execv(sys.executable, %r)\\n"
+        "    os._exit(0)\\n"
+        "while True: pass\\n") % (spin, spin)])
+    keep = subprocess.Popen(spin)  # the scorer's own peer
+    time.sleep(1.0)
+
+    def state(pid):
+        return host._stat_fields(pid)[0].decode()
+
+    tree = host._below(os.getpid(), set())
+    stopped, complete = host.pause_strays(keep=[keep.pid])
+    paused_states = {pid: state(pid) for pid in stopped}
+    keep_state = state(keep.pid)
+    time.sleep(0.2)
+    still = {pid: state(pid) for pid in stopped}
+    host.resume_strays(stopped)
+    time.sleep(0.2)
+    resumed = {pid: state(pid) for pid in stopped}
+    print(json.dumps({"tree": tree, "candidate": candidate.pid, "keep": keep.pid, "stopped": stopped,
+                      "complete": complete, "paused": paused_states, "still": still, "keep_state": keep_state,
+                      "resumed": resumed}))
+    host.reap_strays()
+''')
+
+
+@pytest.mark.parametrize("walk", ["files", "scan"])  # /proc/<pid>/task/*/children, or a pass over /proc
+def test_pause_stops_the_candidates_tree_but_not_the_kept_peer_and_resume_continues_it(walk):
+    proc = subprocess.run([sys.executable, "-c", PLAY, str(REPO), walk], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    # the candidate, its child and the re-parented grandchild; not the kept peer
+    assert seen["complete"] is True
+    assert seen["candidate"] in seen["stopped"] and seen["keep"] not in seen["stopped"]
+    assert set(seen["stopped"]) == set(seen["tree"]) - {seen["keep"]}, seen
+    # (the double fork's middle process is a zombie the candidate never collected: it cannot run)
+    live = [pid for pid, state in seen["paused"].items() if state != "Z"]
+    assert len(live) == 3, seen
+    assert {seen["paused"][pid] for pid in live} == {"T"}, seen  # stopped when pause_strays returned ...
+    assert {seen["still"][pid] for pid in live} == {"T"}, seen   # ... and still
+    assert seen["keep_state"] in ("R", "S"), seen                 # the kept peer runs on
+    assert "T" not in seen["resumed"].values(), seen              # resumed: running again
