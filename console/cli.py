@@ -153,10 +153,10 @@ def cmd_score(args) -> int:
 
     def lookup() -> None:
         try:
-            from console.trials.service import find_calibration
+            from console.trials.calibrations import choose_calibration
 
             found["store"] = open_store(args)
-            found["calibration"] = find_calibration(found["store"], env, variant.name)
+            found["choice"] = choose_calibration(found["store"], env, variant.name)
         except Exception as exc:  # a broken database must not stop scoring
             found["error"] = exc
 
@@ -168,7 +168,12 @@ def cmd_score(args) -> int:
         if args.record is not None:
             raise UsageError(str(found["error"]))
         print(f"rearena: warning: using the manifest's calibration ({found['error']})", file=sys.stderr)
-    apply_calibration(result, found.get("calibration") or env.calibration_for(variant.name))
+    choice = found.get("choice")
+    if choice is not None and choice.stale is not None:
+        from console.trials.calibrations import stale_notice
+
+        print(stale_notice(env, variant.name, choice.stale), file=sys.stderr)
+    apply_calibration(result, choice.calibration if choice is not None else env.calibration_for(variant.name))
     if args.record is not None:
         _record(found["store"], registry, args.record, result, args.path)
     if args.json:
@@ -206,6 +211,7 @@ def cmd_env(args) -> int:
     if args.env_command == "show":
         env, _ = resolve(registry, args.name)
         _show(console, env)
+        _show_stored_calibrations(console, args, env)
         return 0
     if args.env_command == "build":
         return _build(console, args, registry)
@@ -245,6 +251,29 @@ def _show(console, env) -> None:
     console.print(Markdown(env.instructions))
 
 
+def _show_stored_calibrations(console, args, env) -> None:
+    """The calibrations measured for env (any machine), each current or stale."""
+    from console.trials.calibrations import current_digest, is_current
+    from scoring.hardware import fingerprint
+
+    try:
+        with open_store(args) as store:
+            records = store.calibrations(env.name)
+    except UsageError as exc:
+        console.print(f"calibrations (measured): cannot read the store: {exc}", markup=False)
+        return
+    machine = fingerprint()
+    for record in records:
+        cal, spec = record.calibration, f"{env.name}:{record.variant}"
+        current = record.variant in env.variants and is_current(cal, current_digest(env, record.variant))
+        state = "current" if current else (
+            f"stale: measured on other solutions/scorer; re-run `rearena env calibrate {spec}`")
+        where = cal.fingerprint + (" (this machine)" if cal.fingerprint == machine else "")
+        console.print(f"calibration (measured, {record.variant}): start {cal.start:.4f}, reference {cal.reference:.4f} "
+                      f"on {where} at {cal.measured_at}, digest {cal.digest or 'none'}: {state}",
+                      markup=False, highlight=False)
+
+
 def _calibrate(console, args, registry) -> int:
     from scoring.calibrate import CalibrationError, calibrate
 
@@ -260,6 +289,8 @@ def _calibrate(console, args, registry) -> int:
     console.print(f"start raw {calibration.start:.4f} (runs {', '.join(f'{r:.4f}' for r in raws['start_raws'])})")
     console.print(f"reference raw {calibration.reference:.4f} (runs {', '.join(f'{r:.4f}' for r in raws['reference_raws'])})")
     console.print(f"stored for hardware {calibration.fingerprint}: {calibration.hardware}")
+    console.print(f"stored under digest {calibration.digest} (of the starting and reference solutions, "
+                  "the scorer's files and the variant; a change to any makes it stale)")
     return 0
 
 

@@ -31,6 +31,7 @@ def verdict_table(result) -> Table:
     cal = result.calibration or {}
     if cal:
         where = cal.get("hardware") or "manifest default"
+        where += f", digest {cal['digest']}" if cal.get("digest") else ""  # only a current one is ever used
         table.add_row("calibration", f"start {cal['start']:.4f}, reference {cal['reference']:.4f} ({cal['source']}: {where})")
     table.add_row("duration", f"{result.duration_s:.2f} s (candidate {result.details.get('candidate_seconds', 0.0):.2f} s)")
     return table

@@ -17,6 +17,7 @@ class Calibration:
     hardware: str = ""  # description of the machine they were measured on
     fingerprint: str = ""  # short hash of that machine's hardware, "" for manifest defaults
     measured_at: str = ""  # ISO timestamp, "" for manifest defaults
+    digest: str = ""  # what was timed: solutions, scorer files, variant (scoring.calibrate); "" for manifest defaults
 
     def normalize(self, raw: float) -> float:
         """(raw - start) / (reference - start); not clamped, above 1 beats the reference."""
@@ -34,6 +35,7 @@ class Calibration:
             "hardware": self.hardware,
             "fingerprint": self.fingerprint,
             "measured_at": self.measured_at,
+            "digest": self.digest,
         }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import statistics
 import tempfile
 from datetime import datetime, timezone
@@ -9,11 +11,32 @@ from pathlib import Path
 
 from environments.model import Calibration, Environment
 from scoring import hardware
-from scoring.runner import score_candidate
+from scoring.runner import REPO_ROOT, score_candidate, tree_files
+
+DIGEST_CHARS = 16  # of the sha256, as kept with a calibration
 
 
 class CalibrationError(Exception):
     """The starting or reference solution did not score validly, or the environment has no reference."""
+
+
+def calibration_digest(env: Environment, variant: str) -> str:
+    """Short hash of what a calibration times: the environment's folder (starting/ included), its reference
+    solution, the scorer's files and the variant's name and params; paths relative, so any clone agrees."""
+    from environments.registry import reference_dir
+
+    roots = {"environment": env.path, "reference": reference_dir(env), "scoring": REPO_ROOT / "scoring"}
+    if env.scorer.parent not in (env.path, roots["scoring"]):
+        roots["scorer"] = env.scorer.parent
+    chosen = env.variant(variant)
+    digest = hashlib.sha256(json.dumps([chosen.name, chosen.params], sort_keys=True, default=str).encode())
+    for label, root in roots.items():
+        for path in tree_files(root) if root is not None else ():
+            if path.suffix == ".pyc":
+                continue
+            digest.update(f"\0{label}/{path.relative_to(root).as_posix()}\0{path.stat().st_size}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:DIGEST_CHARS]
 
 
 def _raw_scores(env: Environment, variant: str, folder: Path, runs: int, label: str) -> list[float]:
@@ -32,6 +55,7 @@ def calibrate(env: Environment, variant: str, runs: int = 3) -> tuple[Calibratio
 
     if reference_dir(env) is None and env.kind == "native":
         raise CalibrationError(f"{env.name} has no reference solution in reference_solutions/{env.name}")
+    digest = calibration_digest(env, variant)  # before scoring: what is about to be timed
     with tempfile.TemporaryDirectory(prefix="rearena-calibrate-") as tmp:
         start_dir, ref_dir = Path(tmp) / "start", Path(tmp) / "reference"
         materialize_candidate(env, variant, start_dir)
@@ -46,6 +70,7 @@ def calibrate(env: Environment, variant: str, runs: int = 3) -> tuple[Calibratio
         hardware=hardware.summary(info),
         fingerprint=hardware.fingerprint(info),
         measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        digest=digest,
     )
     if calibration.start == calibration.reference:
         raise CalibrationError("the starting and reference solutions scored the same; cannot normalize")

@@ -43,13 +43,15 @@ def integrity_hash(env: Environment) -> str:
     if env.scorer.parent not in roots:
         roots.append(env.scorer.parent)
     for root in roots:
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root).parts
-            if not path.is_file() or "__pycache__" in rel:
-                continue
+        for path in tree_files(root):
             digest.update(str(path).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def tree_files(root: Path) -> list[Path]:
+    """The files under root, sorted, outside __pycache__ folders."""
+    return [p for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.relative_to(root).parts]
 
 
 def _copy_candidate(src: Path, dest: Path) -> None:

@@ -1,4 +1,5 @@
-"""Saved calibrations, keyed by (environment, variant, machine fingerprint); latest measured wins."""
+"""Saved calibrations: one per (environment, variant, machine fingerprint), found only under the digest of
+what it timed; a new measurement replaces a stale one, and of two with the same digest the later measured wins."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from console.store.records import CalibrationRecord
 from console.store.tables import CalibrationRow
 
 C = CalibrationRow.__table__
-_FIELDS = ("start", "reference", "source", "hardware", "fingerprint", "measured_at")
+_FIELDS = ("start", "reference", "source", "hardware", "fingerprint", "measured_at", "digest")
 
 
 def _when(stamp: str) -> datetime | None:
@@ -56,11 +57,11 @@ def _from_row(row: Any) -> CalibrationRecord:
 
 
 def save(conn: Connection, environment: str, variant: str, calibration: Any, now: float) -> CalibrationRecord:
-    """Insert or replace the calibration unless a later measurement is already kept."""
+    """Insert or replace the calibration unless a later measurement of the same digest is already kept."""
     cal = as_calibration(calibration)
     key = (C.c.environment == environment) & (C.c.variant == variant) & (C.c.fingerprint == cal.fingerprint)
     row = conn.execute(select(C).where(key)).first()
-    if row is not None and later(row.measured_at, cal.measured_at):
+    if row is not None and row.digest == cal.digest and later(row.measured_at, cal.measured_at):
         return _from_row(row)
     values = {k: getattr(cal, k) for k in _FIELDS}
     values["start"], values["reference"] = float(cal.start), float(cal.reference)
@@ -71,10 +72,10 @@ def save(conn: Connection, environment: str, variant: str, calibration: Any, now
     return CalibrationRecord(environment=environment, variant=variant, calibration=cal, saved_at=now)
 
 
-def find(conn: Connection, environment: str, variant: str, fingerprint: str) -> Any:
-    """The kept Calibration for a machine fingerprint, or None."""
+def find(conn: Connection, environment: str, variant: str, fingerprint: str, digest: str) -> Any:
+    """The kept Calibration for a machine fingerprint if it timed what the digest names, else None."""
     key = (C.c.environment == environment) & (C.c.variant == variant) & (C.c.fingerprint == fingerprint)
-    row = conn.execute(select(C).where(key)).first()
+    row = conn.execute(select(C).where(key & (C.c.digest == digest))).first()
     return None if row is None else _from_row(row).calibration
 
 

@@ -1,4 +1,4 @@
-"""Engine factory: where the database lives, SQLite tuning, schema creation and version check."""
+"""Engine factory: where the database lives, SQLite tuning, schema creation, version check and upgrades."""
 
 from __future__ import annotations
 
@@ -131,20 +131,45 @@ def _inspect_version(conn: Any) -> tuple[set[str], str | None]:
     return present, version
 
 
+def _add_calibration_digest(conn: Any) -> None:
+    """1 -> 2: calibrations record what they timed; old rows get an empty digest, so they count as stale."""
+    if "calibrations" in inspect(conn).get_table_names():
+        conn.execute(text("ALTER TABLE calibrations ADD COLUMN digest VARCHAR DEFAULT '' NOT NULL"))
+
+
+# the step from each older schema version to the next; a database of a version not here is refused
+UPGRADES = {1: _add_calibration_digest}
+
+
+def _upgradable(version: str | None) -> bool:
+    """Whether a database of this recorded version can be upgraded in place to SCHEMA_VERSION."""
+    return version is not None and version.isdigit() and int(version) in UPGRADES
+
+
 def _verify(present: set[str], version: str | None, label: str) -> bool:
-    """True when the schema is complete and current; raises when it is another version."""
+    """True when the schema is complete and current; raises when it is a version we cannot upgrade."""
     if not present:
         return False
     if version is None:
         found = "none (rearena tables without a recorded schema version)"
         raise StoreVersionError(label, found, SCHEMA_VERSION)
-    if version != str(SCHEMA_VERSION):
-        raise StoreVersionError(label, version, SCHEMA_VERSION)
-    return present == set(TABLE_NAMES)
+    if version == str(SCHEMA_VERSION):
+        return present == set(TABLE_NAMES)
+    if _upgradable(version):
+        return False
+    raise StoreVersionError(label, version, SCHEMA_VERSION)
+
+
+def _upgrade(conn: Any, version: str) -> None:
+    """Run the upgrade steps from version to SCHEMA_VERSION and record the new version."""
+    for step in range(int(version), SCHEMA_VERSION):
+        UPGRADES[step](conn)
+    meta = Meta.__table__
+    conn.execute(meta.update().where(meta.c.key == _VERSION_KEY).values(value=str(SCHEMA_VERSION)))
 
 
 def check_schema(engine: Engine, state: dict[str, bool], label: str) -> None:
-    """Create the tables and record the version in a fresh database; refuse another version."""
+    """Create the tables and record the version in a fresh database, upgrade an older one; refuse others."""
     with engine.connect() as conn:
         present, version = _inspect_version(conn)
         conn.rollback()
@@ -155,6 +180,8 @@ def check_schema(engine: Engine, state: dict[str, bool], label: str) -> None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_INIT_LOCK})
             present, version = _inspect_version(conn)
             if not _verify(present, version, label):
+                if _upgradable(version):
+                    _upgrade(conn, version)
                 Meta.metadata.create_all(conn, tables=TABLES, checkfirst=True)
                 if version is None:
                     conn.execute(

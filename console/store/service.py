@@ -383,14 +383,15 @@ class Store:
     # -- calibrations --------------------------------------------------------------------------
 
     def save_calibration(self, environment: str, variant: str, calibration: Any) -> CalibrationRecord:
-        """Keep a calibration for (environment, variant, fingerprint); the latest measured wins."""
+        """Keep a calibration for (environment, variant, fingerprint): it replaces one of another digest
+        (stale); of two with the same digest the latest measured wins."""
         with self._write() as conn:
             return _cal.save(conn, environment, variant, calibration, time.time())
 
-    def find_calibration(self, environment: str, variant: str, fingerprint: str) -> Any:
-        """The saved Calibration for this machine fingerprint, or None."""
+    def find_calibration(self, environment: str, variant: str, fingerprint: str, digest: str) -> Any:
+        """The saved Calibration for this machine fingerprint and this digest of what it timed, or None."""
         with self._read() as conn:
-            return _cal.find(conn, environment, variant, fingerprint)
+            return _cal.find(conn, environment, variant, fingerprint, digest)
 
     def calibrations(self, environment: str | None = None) -> list[CalibrationRecord]:
         """Saved calibrations (of one environment), by environment, variant, newest first."""

@@ -7,7 +7,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1  # bump when a table changes; older databases are then refused, never altered
+SCHEMA_VERSION = 2  # bump when a table changes, with an upgrade step in db.UPGRADES from the version before
 
 
 def _json(**kw: Any) -> Any:
@@ -136,6 +136,8 @@ class CalibrationRow(SQLModel, table=True):
     hardware: str = ""
     measured_at: str = ""
     saved_at: float = 0.0
+    # what was timed (scoring.calibrate.calibration_digest); a row with another digest is stale
+    digest: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class Snapshot(SQLModel, table=True):

@@ -304,8 +304,8 @@ class TrialService:
 
 
 def find_calibration(store, env: Environment, variant: str) -> Calibration:
-    """The calibration measured on this hardware if there is one, else the manifest's default."""
-    from scoring.hardware import fingerprint
+    """The calibration measured on this hardware of the current solutions and scorer if there is one,
+    else the manifest's default."""
+    from console.trials.calibrations import choose_calibration
 
-    measured = store.find_calibration(env.name, variant, fingerprint())
-    return measured or env.calibration_for(variant)
+    return choose_calibration(store, env, variant).calibration

@@ -17,16 +17,19 @@ def run(tmp_path, *args):
 
 def test_calibrate_then_score_start_and_reference(tmp_path):
     from environments.registry import load_registry, materialize_candidate
+    from scoring.calibrate import calibration_digest
 
     out = run(tmp_path, "env", "calibrate", "rolling_median:tiny", "--runs", "3")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "stored for hardware" in out.stdout
     env, _ = load_registry().resolve("rolling_median:tiny")
+    assert f"stored under digest {calibration_digest(env, 'tiny')} " in out.stdout
     start = materialize_candidate(env, "tiny", tmp_path / "start")
     ref = materialize_candidate(env, "tiny", tmp_path / "ref", with_reference=True)
     s = json.loads(run(tmp_path, "score", "rolling_median:tiny", str(start), "--json").stdout)
     r = json.loads(run(tmp_path, "score", "rolling_median:tiny", str(ref), "--json").stdout)
     assert s["calibration"]["source"] == "measured" and r["calibration"]["source"] == "measured"
+    assert s["calibration"]["digest"] == calibration_digest(env, "tiny")
     assert s["valid"] and r["valid"]
     assert abs(s["normalized"]) < 0.25, s  # generous: timing on a shared 2-core machine
     assert abs(r["normalized"] - 1) < 0.25, r

@@ -124,3 +124,42 @@ def test_another_schema_version_gives_a_clear_message(tmp_path):
     con.close()
     out = rearena(tmp_path, "trial", "list")
     assert out.returncode == 2 and "999" in out.stderr
+
+
+def _save_calibration(tmp_path, digest: str, start: float, reference: float) -> None:
+    """Keep a calibration of sum_env:tiny for this machine in the CLI's database, under digest."""
+    from console.store import open_store
+    from environments.model import Calibration
+    from scoring.hardware import fingerprint
+
+    cal = Calibration(start, reference, "measured", "this box", fingerprint(), "2026-02-01T00:00:00+00:00", digest)
+    with open_store(data_dir=tmp_path / "data") as store:
+        store.save_calibration("sum_env", "tiny", cal)
+
+
+def test_score_sets_a_stale_calibration_aside_and_says_so(tmp_path):
+    from environments.registry import load_registry
+    from scoring.calibrate import calibration_digest
+
+    _save_calibration(tmp_path, "0123456789abcdef", -1.0, -2.0)  # timed other files than these
+    out = rearena(tmp_path, "score", "sum_env:tiny", str(STARTING), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)  # the notice leaves stdout clean
+    assert data["calibration"]["source"] == "manifest"
+    assert data["normalized"] == pytest.approx((data["raw"] + 6.0) / -2.0)
+    notice = [line for line in out.stderr.splitlines() if "calibration" in line]
+    assert len(notice) == 1 and "0123456789abcdef" in notice[0]
+    assert "re-measure with `rearena env calibrate sum_env:tiny`" in notice[0]
+    shown = rearena(tmp_path, "env", "show", "sum_env").stdout
+    assert "digest 0123456789abcdef: stale" in shown and "rearena env calibrate sum_env:tiny" in shown
+
+    env, _ = load_registry([TEST_ENV_ROOT]).resolve("sum_env:tiny")
+    current = calibration_digest(env, "tiny")
+    _save_calibration(tmp_path, current, -1.0, -2.0)
+    out = rearena(tmp_path, "score", "sum_env:tiny", str(STARTING), "--json")
+    data = json.loads(out.stdout)
+    assert (data["calibration"]["source"], data["calibration"]["digest"]) == ("measured", current)
+    assert data["normalized"] == pytest.approx((data["raw"] + 1.0) / -1.0)
+    assert "calibration" not in out.stderr
+    shown = rearena(tmp_path, "env", "show", "sum_env").stdout
+    assert f"digest {current}: current" in shown and "stale" not in shown

@@ -185,28 +185,41 @@ def test_submissions(store):
 
 
 def test_calibrations_latest_measured_wins(store):
-    old = Calibration(3.0, 1.0, "measured", "box", "fp1", "2026-01-01T10:00:00+00:00")
-    new = Calibration(2.9, 1.1, "measured", "box", "fp1", "2026-01-02T10:00:00+00:00")
-    other = Calibration(5.0, 4.0, "measured", "gpu box", "fp2", "2026-01-01T00:00:00+00:00")
-    assert store.find_calibration("env", "main", "fp1") is None
+    old = Calibration(3.0, 1.0, "measured", "box", "fp1", "2026-01-01T10:00:00+00:00", "d1")
+    new = Calibration(2.9, 1.1, "measured", "box", "fp1", "2026-01-02T10:00:00+00:00", "d1")
+    other = Calibration(5.0, 4.0, "measured", "gpu box", "fp2", "2026-01-01T00:00:00+00:00", "d1")
+    assert store.find_calibration("env", "main", "fp1", "d1") is None
     assert store.save_calibration("env", "main", new).calibration == new
     kept = store.save_calibration("env", "main", old)  # measured earlier: the newer one stays
     assert kept.calibration == new
-    assert store.find_calibration("env", "main", "fp1") == new
-    newest = Calibration(2.8, 1.2, "measured", "box", "fp1", "2026-01-03T10:00:00+00:00")
+    assert store.find_calibration("env", "main", "fp1", "d1") == new
+    newest = Calibration(2.8, 1.2, "measured", "box", "fp1", "2026-01-03T10:00:00+00:00", "d1")
     store.save_calibration("env", "main", newest)
-    assert store.find_calibration("env", "main", "fp1") == newest
+    assert store.find_calibration("env", "main", "fp1", "d1") == newest
     store.save_calibration("env", "main", other)
     store.save_calibration("env", "tiny", newest.as_dict())
     store.save_calibration("env2", "main", other)
-    assert store.find_calibration("env", "tiny", "fp1") == newest
-    assert store.find_calibration("env", "main", "fp3") is None
+    assert store.find_calibration("env", "tiny", "fp1", "d1") == newest
+    assert store.find_calibration("env", "main", "fp3", "d1") is None
     listed = store.calibrations("env")
     assert [(c.variant, c.calibration.fingerprint) for c in listed].count(("main", "fp1")) == 1
     assert {(c.environment, c.variant) for c in listed} == {("env", "main"), ("env", "tiny")}
     assert len(store.calibrations()) == 4
     with pytest.raises(StoreError, match="not a calibration"):
         store.save_calibration("env", "main", 42)
+
+
+def test_calibration_is_found_only_under_its_digest_and_a_fresh_one_replaces_a_stale_one(store):
+    timed_d = Calibration(3.0, 1.0, "measured", "box", "fp1", "2026-01-05T10:00:00+00:00", "d" * 16)
+    store.save_calibration("env", "main", timed_d)
+    assert store.find_calibration("env", "main", "fp1", "d" * 16) == timed_d
+    assert store.find_calibration("env", "main", "fp1", "e" * 16) is None  # stale under the current code
+    # measured on the new code, even with an earlier clock: it replaces the stale row
+    timed_e = Calibration(2.0, 0.5, "measured", "box", "fp1", "2026-01-01T10:00:00+00:00", "e" * 16)
+    assert store.save_calibration("env", "main", timed_e).calibration == timed_e
+    assert store.find_calibration("env", "main", "fp1", "e" * 16) == timed_e
+    assert store.find_calibration("env", "main", "fp1", "d" * 16) is None
+    assert [r.calibration for r in store.calibrations("env")] == [timed_e]
 
 
 def test_store_repr_and_context_manager(store):

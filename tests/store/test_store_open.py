@@ -198,3 +198,62 @@ def test_postgres_other_schema_version_is_refused(pg_database, tmp_path):
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert conn.execute("SELECT value FROM meta").fetchall() == [("7",)]
         assert conn.execute("SELECT name FROM participants").fetchall() == [("ann",)]
+
+
+# the calibrations table as schema version 1 created it (before calibrations recorded their digest)
+V1_CALIBRATIONS = """CREATE TABLE calibrations (
+    environment VARCHAR NOT NULL, variant VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL,
+    start FLOAT NOT NULL, reference FLOAT NOT NULL, source VARCHAR NOT NULL, hardware VARCHAR NOT NULL,
+    measured_at VARCHAR NOT NULL, saved_at FLOAT NOT NULL,
+    PRIMARY KEY (environment, variant, fingerprint))"""
+V1_ROW = "INSERT INTO calibrations VALUES ('env', 'main', 'fp1', 3.0, 1.0, 'measured', 'box', '2026-01-01', 5.0)"
+
+
+def _make_version_1(execute) -> None:
+    """Turn a fresh database into one as schema version 1 left it, with a calibration kept."""
+    execute("DROP TABLE calibrations")
+    execute(V1_CALIBRATIONS)
+    execute(V1_ROW)
+    execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+
+
+def _check_upgraded(url: str, data_dir: Path) -> None:
+    from console.trials.calibrations import is_current
+    from environments.model import Calibration
+
+    with open_store(url, data_dir) as store:
+        [kept] = store.calibrations("env")
+        assert (kept.variant, kept.calibration.start, kept.calibration.fingerprint) == ("main", 3.0, "fp1")
+        assert kept.calibration.digest == "" and not is_current(kept.calibration, "0123456789abcdef")
+        assert store.find_calibration("env", "main", "fp1", "0123456789abcdef") is None  # stale: not used
+        assert [p.name for p in store.participants()] == ["ann"]
+        fresh = Calibration(2.0, 0.5, "measured", "box", "fp1", "2025-01-01", "0123456789abcdef")
+        store.save_calibration("env", "main", fresh)  # replaces the stale row, though measured earlier
+        assert store.find_calibration("env", "main", "fp1", "0123456789abcdef") == fresh
+    with open_store(url, data_dir) as again:  # upgraded once: opens as the current version
+        assert len(again.calibrations()) == 1
+
+
+def test_version_1_sqlite_database_is_upgraded_and_keeps_its_calibration(tmp_path):
+    db = tmp_path / "rearena.db"
+    with open_store(data_dir=tmp_path) as store:
+        store.participant("ann")
+    with sqlite3.connect(db) as conn:
+        _make_version_1(conn.execute)
+    _check_upgraded(str(db), tmp_path)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT value FROM meta").fetchall() == [(str(SCHEMA_VERSION),)]
+
+
+@pytest.mark.postgres
+def test_version_1_postgres_database_is_upgraded_and_keeps_its_calibration(pg_database, tmp_path):
+    import psycopg
+
+    with open_store(pg_database, tmp_path) as store:
+        store.participant("ann")
+    dsn = pg_database.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        _make_version_1(conn.execute)
+    _check_upgraded(pg_database, tmp_path)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT value FROM meta").fetchall() == [(str(SCHEMA_VERSION),)]
