@@ -259,7 +259,7 @@ def _show_stored_calibrations(console, args, env) -> None:
     try:
         with open_store(args) as store:
             records = store.calibrations(env.name)
-    except UsageError as exc:
+    except Exception as exc:  # a missing, locked or broken database must not stop `env show`
         console.print(f"calibrations (measured): cannot read the store: {exc}", markup=False)
         return
     machine = fingerprint()

@@ -9,6 +9,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from environments.manifest import MANIFEST
 from environments.model import Calibration, Environment
 from scoring import hardware
 from scoring.runner import REPO_ROOT, score_candidate, tree_files
@@ -32,11 +33,31 @@ def calibration_digest(env: Environment, variant: str) -> str:
     digest = hashlib.sha256(json.dumps([chosen.name, chosen.params], sort_keys=True, default=str).encode())
     for label, root in roots.items():
         for path in tree_files(root) if root is not None else ():
-            if path.suffix == ".pyc":
+            rel = path.relative_to(root)
+            if path.suffix == ".pyc" or any(part.startswith(".") for part in rel.parts):  # caches, editors' files
                 continue
-            digest.update(f"\0{label}/{path.relative_to(root).as_posix()}\0{path.stat().st_size}\0".encode())
-            digest.update(path.read_bytes())
+            body = _manifest_body(path) if label == "environment" and rel == Path(MANIFEST) else path.read_bytes()
+            digest.update(f"\0{label}/{rel.as_posix()}\0{len(body)}\0".encode())
+            digest.update(body)
+    for path in sorted((REPO_ROOT / "environments").glob("*.py")):  # the loader, and METR environments' scoring
+        digest.update(f"\0environments-code/{path.name}\0".encode() + path.read_bytes())
     return digest.hexdigest()[:DIGEST_CHARS]
+
+
+def _manifest_body(path: Path) -> bytes:
+    """The manifest without its calibration tables: copying measured figures into it (the README's
+    step) changes no timing, so it must not make the calibration just measured stale."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return path.read_bytes()
+    data.pop("calibration", None)
+    for variant in (data.get("variants") or {}).values():
+        if isinstance(variant, dict):
+            variant.pop("calibration", None)
+    return json.dumps(data, sort_keys=True, default=str).encode()
 
 
 def _raw_scores(env: Environment, variant: str, folder: Path, runs: int, label: str) -> list[float]:

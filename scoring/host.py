@@ -60,11 +60,15 @@ def _children_from_files(parent: int) -> list[int]:
     """The children of `parent` from /proc/<pid>/task/*/children (one small read per thread)."""
     found = []
     try:
-        for tid in os.listdir(f"/proc/{parent}/task"):
+        tasks = os.listdir(f"/proc/{parent}/task")
+    except OSError:  # the process is gone
+        return found
+    for tid in tasks:
+        try:
             with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
                 found += [int(pid) for pid in f.read().split()]
-    except OSError:  # the process or a thread is gone
-        pass
+        except OSError:  # this thread is gone; the others still count
+            pass
     return found
 
 
@@ -97,33 +101,41 @@ def _below(root: int, keep: set[int]) -> list[int]:
     return found
 
 
-def pause_strays(keep: Iterable[int] = (), limit_s: float = 1.0) -> tuple[list[int], bool]:
+_STOPPED = (b"T", b"t", b"Z", b"X")  # stopped, traced, zombie, dead: none of them runs
+
+
+def _state(pid: int) -> bytes:
+    """A process's state letter from /proc (b"X" once it is gone)."""
+    return (_stat_fields(pid) or [b"X"])[0]
+
+
+def pause_strays(keep: Iterable[int] = (), limit_s: float = 2.0) -> tuple[list[int], bool]:
     """Stop (SIGSTOP) every process below this one but `keep` and theirs: (the stopped, whether all are).
 
     For the moments the scorer measures with its own peer while the candidate's processes are
-    alive: stopped, they can neither signal nor slow it, nor queue GPU work. Rounds repeat until one
-    finds nothing new (a stopped process cannot fork); then each is seen stopped in /proc before
-    this returns. resume_strays continues them.
+    alive: stopped, they can neither signal nor slow it, nor queue GPU work. Each round signals the
+    processes not yet stopped, waits until /proc shows every one of them stopped (a fork under way
+    when its parent was signalled has then attached its child), and looks again; it is done when a
+    look finds nothing new. resume_strays continues them.
     """
     me, keep, stopped = os.getpid(), set(keep), set()
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         fresh = [pid for pid in _below(me, keep) if pid not in stopped]
         if not fresh:
-            break
+            return sorted(stopped), True
         for pid in fresh:
             try:
                 os.kill(pid, signal.SIGSTOP)
             except (ProcessLookupError, PermissionError):
                 pass
         stopped.update(fresh)
-    else:
-        return sorted(stopped), False
-    pending = set(stopped)
-    while pending and time.monotonic() < deadline:
-        # T: stopped (t: traced); Z or X, or gone: it cannot run again either
-        pending = {pid for pid in pending if (_stat_fields(pid) or [b"X"])[0] not in (b"T", b"t", b"Z", b"X")}
-    return sorted(stopped), not pending
+        pending = set(fresh)
+        while pending and time.monotonic() < deadline:
+            pending = {pid for pid in pending if _state(pid) not in _STOPPED}
+            if pending:
+                time.sleep(0.0002)
+    return sorted(stopped), False
 
 
 def resume_strays(pids: Iterable[int]) -> None:

@@ -3,8 +3,8 @@
 y[0] = 0 and y[i] = sum_{1 <= j <= i} x[j] * (number of positive values in x[0..j-1] is odd),
 in int32 arithmetic that wraps around.
 
-One program handles one tile of BLOCK elements, read once and written once (8 bytes of
-memory traffic per element, the same as a copy):
+Each tile of BLOCK elements is read once and written once (8 bytes of memory traffic per element,
+the same as a copy). By default one program handles one tile:
 
 1. Its tile is its program id: a tile only ever waits for tiles before it, which a GPU starts
    first (NVIDIA GPUs start a launch's programs in order, which CUB's single-pass scans also rely
@@ -39,8 +39,9 @@ the words below are self-checking and nothing else passes between programs.
 Each tile's state is two int64 words: word0 = [epoch:28 | flag:2 | parity:1 | value:32] and
 word1 = [epoch:32 | o:32]. A reader checks the epoch of each word, so it needs no ordering
 between them; the epoch (a call counter) also makes words left by earlier calls invalid, so the
-state never needs to be cleared between calls; the tile counter (ordered=True) only ever grows
-(each such call adds its tile count).
+state never needs to be cleared between calls; the tile counter only ever grows (an ordered call
+adds its tile count, a persistent one its tile count plus its grid: each program's last claim
+finds no tile).
 """
 
 from __future__ import annotations
@@ -170,9 +171,9 @@ def _claim(counter_ptr, base):
     return (tl.atomic_add(counter_ptr, 1, sem="relaxed") - base).to(tl.int32)
 
 
-# base and epoch change on every call: not specializing on their values (divisibility by 16,
-# equality to 1) keeps one compiled kernel instead of a handful compiled during the first calls
-@triton.jit(do_not_specialize=["base", "epoch"])
+# tiles, base and epoch change from call to call: not specializing on their values (divisibility
+# by 16, equality to 1) keeps one compiled kernel instead of a handful compiled during the first calls
+@triton.jit(do_not_specialize=["tiles", "base", "epoch"])
 def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, tiles, base, epoch, BLOCK: tl.constexpr,
                         WINDOW: tl.constexpr, ORDERED: tl.constexpr = True, PERSISTENT: tl.constexpr = False):
     """One tile per program; or (PERSISTENT) tiles from the counter until none is left, the next

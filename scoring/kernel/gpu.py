@@ -39,10 +39,9 @@ the copy peer's calls alternate with the candidate's, each with the candidate's 
 (SIGSTOP, by the scorer's process, which every process the candidate starts stays below): the
 candidate's L2 flushes and first reads are compared with the copy peer's there (gpu_busy,
 deferred_work), and the copy peer's figures with the clean phases' (peer_interference: something
-slowed the scorer's measurement). The loop's copy-peer calls track the loop's conditions better than
-the clean phases' (on the H100, subtracting them instead gave a run-to-run CV of 1.3% against 9.1%
-for the reference), but the candidate's GPU work queued before it was stopped can still slow them,
-so they are not what is subtracted: `in_loop_estimate_ms` in the details, a diagnostic.
+slowed the scorer's measurement). Subtracting the loop's copy-peer calls instead is reported as
+`in_loop_estimate_ms`, a diagnostic: the candidate's GPU work queued before it was stopped can still
+slow them (on the recorded H100 runs it cut one run's CV from 9.1% to 1.3% and not two others').
 """
 
 from __future__ import annotations

@@ -49,3 +49,25 @@ def test_calibrate_records_the_digest_of_what_it_timed(sum_env, tmp_path):
     calibration, _ = calibrate(env, "tiny", runs=1)
     assert calibration.digest == calibration_digest(env, "tiny")
     assert calibration.as_dict()["digest"] == calibration.digest
+
+
+def test_copying_measured_figures_into_the_manifest_keeps_the_digest(sum_env, tmp_path):
+    """The README's step after `env calibrate` (figures into [calibration]) must not make it stale;
+    any other change to the manifest does, and hidden files (caches, editors') are not what was timed."""
+    env = clone(sum_env, tmp_path)
+    before = calibration_digest(env, "tiny")
+    manifest = env.path / "environment.toml"
+    text = manifest.read_text()
+    assert "[calibration]" in text
+    manifest.write_text(re.sub(r"(\[calibration\][^\[]*?start\s*=\s*)[-0-9.]+", r"\g<1>1.2345", text, count=1))
+    assert manifest.read_text() != text and calibration_digest(env, "tiny") == before
+    (env.path / ".pytest_cache").mkdir()
+    (env.path / ".pytest_cache" / "v").write_text("cache")
+    (env.path / "starting" / ".solution.py.swp").write_text("editor")
+    assert calibration_digest(env, "tiny") == before
+    manifest.write_text(text + "\n# a comment changes nothing\n")
+    assert calibration_digest(env, "tiny") == before  # parsed, not bytes
+    manifest.write_text(text.replace("[calibration]", "[calibration]\nnote = 'x'", 1))
+    assert calibration_digest(env, "tiny") == before  # still inside the calibration table
+    manifest.write_text(text.replace("timeout_s = 10", "timeout_s = 11"))
+    assert calibration_digest(env, "tiny") != before  # outside the calibration tables: it counts

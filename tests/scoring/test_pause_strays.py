@@ -38,19 +38,21 @@ PLAY = textwrap.dedent('''
     def state(pid):
         return host._stat_fields(pid)[0].decode()
 
-    tree = host._below(os.getpid(), set())
-    stopped, complete = host.pause_strays(keep=[keep.pid])
-    paused_states = {pid: state(pid) for pid in stopped}
-    keep_state = state(keep.pid)
-    time.sleep(0.2)
-    still = {pid: state(pid) for pid in stopped}
-    host.resume_strays(stopped)
-    time.sleep(0.2)
-    resumed = {pid: state(pid) for pid in stopped}
-    print(json.dumps({"tree": tree, "candidate": candidate.pid, "keep": keep.pid, "stopped": stopped,
-                      "complete": complete, "paused": paused_states, "still": still, "keep_state": keep_state,
-                      "resumed": resumed}))
-    host.reap_strays()
+    try:
+        tree = host._below(os.getpid(), set())
+        stopped, complete = host.pause_strays(keep=[keep.pid])
+        paused_states = {pid: state(pid) for pid in stopped}
+        keep_state = state(keep.pid)
+        time.sleep(0.2)
+        still = {pid: state(pid) for pid in stopped}
+        host.resume_strays(stopped)
+        time.sleep(0.2)
+        resumed = {pid: state(pid) for pid in stopped}
+        print(json.dumps({"tree": tree, "candidate": candidate.pid, "keep": keep.pid, "stopped": stopped,
+                          "complete": complete, "paused": paused_states, "still": still, "keep_state": keep_state,
+                          "resumed": resumed}))
+    finally:  # no busy process outlives the test, whatever failed
+        host.reap_strays()
 ''')
 
 
