@@ -151,14 +151,23 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
             continue
         results["solutions"][label] = ms
         out(f"   {label:78s} {ms:8.4f} ms  {ms / floor:5.2f}x floor")
-    timed = {label: ms for label, ms in results["solutions"].items()
-             if label.lstrip().startswith(("reference", "the same")) and isinstance(ms, float)}
-    if timed:
-        best = min(timed, key=timed.get)
-        out(f"   fastest reference configuration: {best.strip()} ({timed[best]:.4f} ms, "
-            f"{timed[best] / floor:.2f}x floor); the solution's default is BLOCK_CUDA, WARPS_CUDA, PERSISTENT_CUDA")
+    line = fastest_reference(results["solutions"], floor)
+    if line:
+        out("   " + line)
     del x, expected, harness
     torch.cuda.empty_cache()
+
+
+def fastest_reference(solutions: dict, floor: float) -> str | None:
+    """A line naming the fastest configuration of the reference among the timed solutions (label: ms,
+    or a string for one that was wrong or failed); None if none was timed."""
+    timed = {label: ms for label, ms in solutions.items()
+             if label.lstrip().startswith(("reference", "the same")) and isinstance(ms, float)}
+    if not timed:
+        return None
+    best = min(timed, key=timed.get)
+    return (f"fastest reference configuration: {best.strip()} ({timed[best]:.4f} ms, {timed[best] / floor:.2f}x "
+            "floor); the solution's default is BLOCK_CUDA, WARPS_CUDA, PERSISTENT_CUDA")
 
 
 def materialize(env, tmp: Path, with_reference: bool) -> Path:

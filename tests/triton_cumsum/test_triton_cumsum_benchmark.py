@@ -1,0 +1,70 @@
+"""The GPU benchmark's reporting (benchmarks/triton_cumsum.py) on the CPU, so that a GPU session is not
+spent on a bug in it: section 3 reads the details of real scorings (the GPU protocol driven with a fake
+torch.cuda, as in test_triton_cumsum_gpu_flow.py), and the sweep names its fastest configuration."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import statistics
+import types
+
+import pytest
+
+from triton_cumsum_support import ROOT, require_kernel_stack
+
+require_kernel_stack()
+
+import test_triton_cumsum_gpu_flow as flow  # noqa: E402
+
+from scoring.kernel.protocol import rebench_normalized  # noqa: E402
+
+
+def _benchmark():
+    """benchmarks/triton_cumsum.py as a module; it drops TRITON_INTERPRET (it runs kernels for real),
+    which the other tests here need: put it back."""
+    saved = os.environ.get("TRITON_INTERPRET")
+    try:
+        spec = importlib.util.spec_from_file_location("triton_cumsum_benchmark", ROOT / "benchmarks" / "triton_cumsum.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        if saved is not None:
+            os.environ["TRITON_INTERPRET"] = saved
+
+
+bench = _benchmark()
+
+
+def test_the_sweep_names_its_fastest_reference_configuration():
+    solutions = {"starting solution (torch)": 4.5, "plain three-phase Triton scan, BLOCK 4096, 8 warps": 0.3,
+                 "reference: single pass, decoupled look-back, BLOCK 4096, 4 warps": 0.62,
+                 "   the same, tiles numbered by a global counter (ordered=True)": 0.58,
+                 "reference, persistent (next tile prefetched), BLOCK 2048, 8 warps": 0.41,
+                 "reference, persistent (next tile prefetched), BLOCK 1024, 4 warps": "wrong"}
+    line = bench.fastest_reference(solutions, floor=0.28)
+    assert "persistent (next tile prefetched), BLOCK 2048, 8 warps" in line and "0.4100 ms, 1.46x floor" in line
+    assert bench.fastest_reference({"starting solution (torch)": 4.5}, floor=0.28) is None
+
+
+def test_section_3_reports_both_estimates_and_their_spread_from_real_details(monkeypatch, tmp_path):
+    runs = []
+    for _ in range(3):
+        details = flow._run(flow._starting, monkeypatch)
+        details.pop("_copy_peer")
+        details.setdefault("rebench_normalized", rebench_normalized(0.0))
+        runs.append(types.SimpleNamespace(valid=True, details=details, duration_s=1.5))
+    queue = list(runs)
+    monkeypatch.setattr("scoring.runner.score_candidate", lambda env, variant, folder: queue.pop(0))
+    out, results = bench.Tee(tmp_path / "out.txt"), {}
+    cv = bench.reference_scorings(out, env=None, ref_dir=tmp_path, scorings=3, results=results, primary=True)
+    medians = [r.details["median_ms"] for r in runs]
+    in_loop = [r.details["harness_median_ms"] - r.details["copy_in_loop_harness_median_ms"] + r.details["copy_floor_ms"]
+               for r in runs]
+    assert cv == pytest.approx(statistics.stdev(medians) / statistics.mean(medians))
+    assert results["scorer_cv"] == cv and results["reference_scorings_ms"] == medians
+    assert results["in_loop_baseline_cv"] == [pytest.approx(statistics.stdev(in_loop) / statistics.mean(in_loop))]
+    assert [r.details["in_loop_estimate_ms"] for r in runs] == pytest.approx(in_loop)  # the scorer's own figure
+    text = (tmp_path / "out.txt").read_text()
+    assert text.count("reference scoring ") == 3 and "a diagnostic, not the score" in text
