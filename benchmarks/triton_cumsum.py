@@ -51,6 +51,12 @@ CONTROLS = REPO / "tests" / "triton_cumsum" / "controls"
 REFERENCE_SWEEP = [(2048, 2), (2048, 4), (4096, 4), (4096, 8), (8192, 8), (8192, 16), (16384, 16)]
 THREE_PHASE_SWEEP = [(4096, 8), (8192, 8)]
 PERSISTENT_SWEEP = [(1024, 4), (2048, 4), (2048, 8), (4096, 4), (4096, 8)]
+# (BLOCK, warps, options) beyond those: a look-back window of one warp's width (no barrier between
+# warps in the look-back loop, more steps back), the tile's scans before the look-back, and both;
+# and the persistent launch with the narrow window
+OPTION_SWEEP = [(block, warps, options) for block, warps in [(2048, 4), (2048, 8), (4096, 4), (4096, 8)]
+                for options in ({"window": 32}, {"scan_early": True}, {"window": 32, "scan_early": True})]
+OPTION_SWEEP += [(block, warps, {"persistent": True, "window": 32}) for block, warps in [(1024, 4), (2048, 8)]]
 SECTIONS = ("smoke", "solutions", "scorer", "controls", "calibrate")
 
 
@@ -133,6 +139,11 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
     for block, warps in PERSISTENT_SWEEP:
         rows.append((f"reference, persistent (next tile prefetched), BLOCK {block}, {warps} warps",
                      lambda t, b=block, w=warps: reference.masked_prefix_sum(t, block=b, num_warps=w, persistent=True),
+                     True))
+    for block, warps, options in OPTION_SWEEP:
+        named = ", ".join(f"{key}={value}" for key, value in options.items())
+        rows.append((f"reference, {named}, BLOCK {block}, {warps} warps",
+                     lambda t, b=block, w=warps, o=options: reference.masked_prefix_sum(t, block=b, num_warps=w, **o),
                      True))
     out("\n2. solutions, timed in this process (CUDA events, median of 50 calls, L2 flushed before each):")
     results["solutions"] = {}

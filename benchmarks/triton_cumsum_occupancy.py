@@ -37,13 +37,14 @@ from scoring.api import load_module  # noqa: E402
 REGS_PER_SM, WARPS_PER_SM, BLOCKS_PER_SM, SHARED_PER_SM = 65536, 64, 32, 228 * 1024
 CONFIGS = [(2048, 4), (4096, 4), (4096, 8), (8192, 8), (8192, 16), (16384, 16)]
 PERSISTENT_CONFIGS = [(1024, 4), (2048, 4), (2048, 8), (4096, 4), (4096, 8)]
+OPTION_CONFIGS = [(2048, 4), (2048, 8), (4096, 4), (4096, 8)]  # a one-warp look-back window; scans early
 reference = load_module(REPO / "reference_solutions" / "triton_cumsum" / "solution.py", "occupancy_reference")
 three = load_module(REPO / "scoring" / "kernel" / "three_phase.py", "occupancy_three_phase")
 
 
 SCAN_SIGNATURE = {"x_ptr": "*i32", "y_ptr": "*i32", "state_ptr": "*i64", "counter_ptr": "*i64", "n": "i32",
                   "tiles": "i32", "base": "i64", "epoch": "i32", "BLOCK": "constexpr", "WINDOW": "constexpr",
-                  "ORDERED": "constexpr", "PERSISTENT": "constexpr"}
+                  "ORDERED": "constexpr", "PERSISTENT": "constexpr", "SCAN_EARLY": "constexpr"}
 
 
 def resources(fn, signature: dict, constexprs: dict, warps: int) -> dict:
@@ -99,12 +100,20 @@ def main() -> int:
     rows = []
     for block, warps in CONFIGS:
         r = resources(reference._masked_scan_kernel, SCAN_SIGNATURE,
-                      {"BLOCK": block, "WINDOW": 32 * warps, "ORDERED": False, "PERSISTENT": False}, warps)
+                      {"BLOCK": block, "WINDOW": 32 * warps, "ORDERED": False, "PERSISTENT": False,
+                       "SCAN_EARLY": False}, warps)
         rows.append(("reference", block, warps, r))
     for block, warps in PERSISTENT_CONFIGS:  # a tile per SM slot holds two tiles: current and prefetched
         r = resources(reference._masked_scan_kernel, SCAN_SIGNATURE,
-                      {"BLOCK": block, "WINDOW": 32 * warps, "ORDERED": True, "PERSISTENT": True}, warps)
+                      {"BLOCK": block, "WINDOW": 32 * warps, "ORDERED": True, "PERSISTENT": True,
+                       "SCAN_EARLY": False}, warps)
         rows.append(("reference, persistent", block, warps, r))
+    for label, window, early in (("reference, window 32", 32, False), ("reference, scan_early", 0, True)):
+        for block, warps in OPTION_CONFIGS:
+            r = resources(reference._masked_scan_kernel, SCAN_SIGNATURE,
+                          {"BLOCK": block, "WINDOW": window or 32 * warps, "ORDERED": False, "PERSISTENT": False,
+                           "SCAN_EARLY": early}, warps)
+            rows.append((label, block, warps, r))
     three_jobs = [("three-phase: tile aggregates", three._tile_aggregates,
                    {"x_ptr": "*i32", "agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "n": "i32", "BLOCK": "constexpr"}),
                   ("three-phase: apply prefix", three._apply_prefix,

@@ -144,15 +144,31 @@ def _reduce_and_publish(state_ptr, x, tile, epoch):
 
 
 @triton.jit
-def _finish_tile(y_ptrs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW: tl.constexpr):
-    """Look back, publish the tile's inclusive prefix, write y."""
+def _add2(a0, a1, b0, b1):
+    return a0 + b0, a1 + b1
+
+
+@triton.jit
+def _finish_tile(y_ptrs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW: tl.constexpr,
+                 SCAN_EARLY: tl.constexpr):
+    """Look back, publish the tile's inclusive prefix, write y. With SCAN_EARLY the tile's scans for
+    both entering parities are made before the look-back (one pass over a pair: the same registers
+    as x and par, which are dead by then), so that they overlap the wait on earlier tiles and only
+    a select is left after it."""
+    if SCAN_EARLY:
+        # y inside the tile if the entering parity is even (x where par is odd), and the plain sum:
+        # if it is odd, y inside is the rest (x where par is even)
+        even, whole = tl.associative_scan((tl.where(par == 1, x, 0), x), 0, _add2)
     q_in, s_in = _look_back(state_ptr, tile, epoch, c, e, WINDOW)
     if tile > 0:
         q_out = q_in ^ c
         s_out = s_in + tl.where(q_in == 1, o, e)
         tl.atomic_xchg(state_ptr + 2 * tile.to(tl.int64), (epoch.to(tl.int64) << 35) | (2 << 33)
                        | (q_out.to(tl.int64) << 32) | (s_out.to(tl.int64) & 0xFFFFFFFF), sem="relaxed")
-    y = s_in + tl.cumsum(tl.where((par ^ q_in) == 1, x, 0), axis=0)
+    if SCAN_EARLY:
+        y = s_in + tl.where(q_in == 1, whole - even, even)
+    else:
+        y = s_in + tl.cumsum(tl.where((par ^ q_in) == 1, x, 0), axis=0)
     tl.store(y_ptrs, y, mask=mask)
 
 
@@ -175,7 +191,8 @@ def _claim(counter_ptr, base):
 # by 16, equality to 1) keeps one compiled kernel instead of a handful compiled during the first calls
 @triton.jit(do_not_specialize=["tiles", "base", "epoch"])
 def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, tiles, base, epoch, BLOCK: tl.constexpr,
-                        WINDOW: tl.constexpr, ORDERED: tl.constexpr = True, PERSISTENT: tl.constexpr = False):
+                        WINDOW: tl.constexpr, ORDERED: tl.constexpr = True, PERSISTENT: tl.constexpr = False,
+                        SCAN_EARLY: tl.constexpr = False):
     """One tile per program; or (PERSISTENT) tiles from the counter until none is left, the next
     tile's load issued before the current tile is scanned, so that it is in flight while the current
     tile waits on its look-back."""
@@ -191,7 +208,8 @@ def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, tiles, base, ep
             x_next = _load_tile(x_ptr, n, nxt, BLOCK)
             start = tile.to(tl.int64) * BLOCK
             lanes = tl.arange(0, BLOCK)
-            _finish_tile(y_ptr + start + lanes, lanes < n - start, state_ptr, x, par, c, e, o, tile, epoch, WINDOW)
+            _finish_tile(y_ptr + start + lanes, lanes < n - start, state_ptr, x, par, c, e, o, tile, epoch, WINDOW,
+                         SCAN_EARLY)
             tile, x = nxt, x_next
     else:
         if ORDERED:
@@ -202,7 +220,7 @@ def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, tiles, base, ep
         mask = offs < n
         x = tl.load(x_ptr + offs, mask=mask, other=0)
         par, c, e, o = _reduce_and_publish(state_ptr, x, tile, epoch)
-        _finish_tile(y_ptr + offs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW)
+        _finish_tile(y_ptr + offs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW, SCAN_EARLY)
 
 
 class _State:
@@ -240,12 +258,15 @@ def _persistent_grid(device: torch.device, tiles: int) -> int:
 
 
 def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int | None = None,
-                      ordered: bool = False, persistent: bool = False) -> torch.Tensor:
+                      ordered: bool = False, persistent: bool = False, scan_early: bool = False,
+                      window: int | None = None) -> torch.Tensor:
     """The scan with explicit settings (for tests and benchmarks). `ordered`: tiles numbered by a
     global counter in the order programs start, instead of by program id. `persistent`: a grid of
     a few programs per SM, each taking tiles from the counter and loading its next tile while it
     scans the current one (a program waits only on tiles taken before its own, and takes a tile
-    only while it runs, so no tile waits on one that cannot start)."""
+    only while it runs, so no tile waits on one that cannot start). `scan_early`: the tile's scans
+    before its look-back instead of after. `window`: earlier tiles read per look-back step (a power
+    of two; by default one per thread)."""
     x = x.contiguous()
     y = torch.empty_like(x)
     n = x.numel()
@@ -260,8 +281,8 @@ def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int 
     claims = tiles + grid if persistent else tiles if ordered else 0  # the counter's advance
     state = _state_for(x.device, tiles, block, claims)
     _masked_scan_kernel[(grid,)](x, y, state.words, state.counter, n, tiles, state.base, state.epoch,
-                                 BLOCK=block, WINDOW=32 * num_warps, ORDERED=ordered or persistent,
-                                 PERSISTENT=persistent, num_warps=num_warps)
+                                 BLOCK=block, WINDOW=window or 32 * num_warps, ORDERED=ordered or persistent,
+                                 PERSISTENT=persistent, SCAN_EARLY=scan_early, num_warps=num_warps)
     state.base += claims
     state.epoch += 1
     return y

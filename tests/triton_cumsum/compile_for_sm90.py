@@ -37,9 +37,11 @@ def main() -> int:
     jobs = [
         *[(reference._masked_scan_kernel, {"x_ptr": "*i32", "y_ptr": "*i32", "state_ptr": "*i64", "counter_ptr": "*i64",
                                            "n": "i32", "tiles": "i32", "base": "i64", "epoch": "i32", "BLOCK": "constexpr",
-                                           "WINDOW": "constexpr", "ORDERED": "constexpr", "PERSISTENT": "constexpr"},
-           {"BLOCK": reference.BLOCK_CUDA, "WINDOW": 32 * reference.WARPS_CUDA, "ORDERED": persistent,
-            "PERSISTENT": persistent}, reference.WARPS_CUDA) for persistent in (False, True)],
+                                           "WINDOW": "constexpr", "ORDERED": "constexpr", "PERSISTENT": "constexpr",
+                                           "SCAN_EARLY": "constexpr"},
+           {"BLOCK": reference.BLOCK_CUDA, "WINDOW": window or 32 * reference.WARPS_CUDA, "ORDERED": persistent,
+            "PERSISTENT": persistent, "SCAN_EARLY": early}, reference.WARPS_CUDA)
+          for persistent, early, window in ((False, False, 0), (True, False, 0), (False, True, 32))],
         (three._tile_aggregates, {"x_ptr": "*i32", "agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "n": "i32",
                                   "BLOCK": "constexpr"}, {"BLOCK": 4096}, 8),
         (three._scan_aggregates, {"agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "pre_q": "*i32",

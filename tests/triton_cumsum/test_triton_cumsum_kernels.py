@@ -86,6 +86,16 @@ def test_reference_look_back_over_many_tiles_and_repeated_calls():
                 assert int(state.counter.item()) == state.base, (block, n, variant)
 
 
+def test_reference_options_for_the_gpu_sweep_are_exact():
+    """The options benchmarks/triton_cumsum.py sweeps: scans before the look-back, a narrower look-back
+    window than one tile per thread, and both with the persistent launch."""
+    for variant in ({"scan_early": True}, {"window": 32}, {"window": 32, "num_warps": 2},
+                    {"persistent": True, "scan_early": True, "window": 32}):
+        for n, kind, x in _inputs([1, 17, 333], ("env", "extremes")):
+            y = reference.masked_prefix_sum(torch.from_numpy(x), block=16, **variant)
+            assert np.array_equal(y.numpy(), masked_prefix_sum_numpy(x)), (n, kind, variant)
+
+
 def test_three_phase_scan_over_many_tiles():
     for block in (16, 64):
         for n, kind, x in _inputs([1, 17, 500], ("env", "extremes")):

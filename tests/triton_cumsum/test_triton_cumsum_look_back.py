@@ -70,10 +70,10 @@ def _state(aggs, prefixes, kinds):
     return torch.tensor(words, dtype=torch.int64)
 
 
-def _run(kinds, seed):
+def _run(kinds, seed, window=WINDOW):
     aggs, prefixes = _tiles(len(kinds), random.Random(seed))
     state, out = _state(aggs, prefixes, kinds), torch.zeros(2, dtype=torch.int32)
-    _probe[(1,)](state, out, len(kinds), EPOCH, WINDOW=WINDOW)
+    _probe[(1,)](state, out, len(kinds), EPOCH, WINDOW=window)
     return tuple(out.tolist()), prefixes[-1]
 
 
@@ -91,12 +91,13 @@ def test_look_back_folds_aggregates_after_the_nearest_prefix(kinds):
     assert got == want, (got, want)
 
 
-def test_look_back_on_random_layouts():
+@pytest.mark.parametrize("window", [WINDOW, 32])  # one tile per thread of 4 warps; one warp's worth (swept)
+def test_look_back_on_random_layouts(window):
     rng = random.Random(20261123)
     for trial in range(25):
-        count = rng.randrange(1, 3 * WINDOW)
+        count = rng.randrange(1, 3 * window)
         nearest = rng.randrange(count)           # the nearest published prefix
         kinds = [rng.choice(["P", "A", "old", "none"]) for _ in range(nearest)] + ["P"]
         kinds += [rng.choice(["A", "A", "A"]) for _ in range(count - nearest - 1)]
-        got, want = _run(kinds, seed=trial)
+        got, want = _run(kinds, seed=trial, window=window)
         assert got == want, (trial, kinds.count("A"), got, want)
