@@ -72,3 +72,50 @@ def test_pause_stops_the_candidates_tree_but_not_the_kept_peer_and_resume_contin
     assert {seen["still"][pid] for pid in live} == {"T"}, seen   # ... and still
     assert seen["keep_state"] in ("R", "S"), seen                 # the kept peer runs on
     assert "T" not in seen["resumed"].values(), seen              # resumed: running again
+
+
+FORKER = textwrap.dedent('''
+    import json, os, subprocess, sys, time
+    sys.path.insert(0, sys.argv[1])
+    from scoring import host
+
+    host._prctl(host.PR_SET_CHILD_SUBREAPER, 1)
+    # a candidate that forks all the time: each child spins a little and exits, and is not waited for
+    body = ("import os, time\\n"
+            "while True:\\n"
+            "    if os.fork() == 0:\\n"
+            "        end = time.monotonic() + 0.05\\n"
+            "        while time.monotonic() < end: pass\\n"
+            "        os._exit(0)\\n"
+            "    time.sleep(0.001)\\n"
+            "    try:\\n"
+            "        while os.waitpid(-1, os.WNOHANG)[0]: pass\\n"
+            "    except ChildProcessError: pass\\n")
+    subprocess.Popen([sys.executable, "-c", body])
+    time.sleep(0.5)
+    running_after_pause, incomplete, sizes = [], 0, []
+    try:
+        for _ in range(100):
+            stopped, complete = host.pause_strays()
+            incomplete += not complete
+            sizes.append(len(stopped))
+            time.sleep(0.01)  # a child a fork under way attaches late would be running by now
+            running_after_pause += [pid for pid in host._below(os.getpid(), set())
+                                    if host._state(pid) not in host._STOPPED]
+            host.resume_strays(stopped)
+            time.sleep(0.02)
+        print(json.dumps({"running": running_after_pause, "incomplete": incomplete, "sizes": sizes}))
+    finally:
+        host.reap_strays()
+''')
+
+
+def test_a_candidate_that_keeps_forking_is_stopped_whole():
+    """Each pause ends with every process below the scorer stopped, children of forks under way
+    included (pause_strays looks again once all it signalled show stopped)."""
+    proc = subprocess.run([sys.executable, "-c", FORKER, str(REPO)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["incomplete"] == 0, seen
+    assert seen["running"] == [], seen
+    assert max(seen["sizes"]) >= 2, seen  # the candidate had children to stop
