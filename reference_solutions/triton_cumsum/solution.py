@@ -21,14 +21,16 @@ the same as a copy). By default one program handles one tile:
    Two tiles combine as (c1, e1, o1) . (c2, e2, o2) =
       (c1 ^ c2, e1 + (o2 if c1 else e2), o1 + (e2 if c1 else o2)).
 3. It publishes that aggregate (flag A; tile 0 publishes its inclusive prefix at once), then
-   looks back at earlier tiles, a window of WINDOW of them at a time (one per thread, so each
-   word is read by exactly one thread): it finds the nearest one that has published its
+   looks back at earlier tiles, a window of WINDOW of them at a time (by default one per thread,
+   so each word is read by exactly one thread; `window=32` reads one warp's width, which every
+   warp reads alike, and keeps the loop's reductions inside a warp): it finds the nearest one that has published its
    inclusive prefix (flag P), a pair (q, s) = (parity after that tile, y at its end), and
    folds in the aggregates of the tiles after it, oldest first; a tile not ready yet stops
    the fold there (the ready tiles after it are kept) and the window is read again. Then it
    publishes its own inclusive prefix (flag P) for the tiles after it.
 4. With the parity q entering the tile and the sum s before it, it writes
-   y = s + cumsum(x where (local exclusive parity ^ q) is odd).
+   y = s + cumsum(x where (local exclusive parity ^ q) is odd); with `scan_early=True` the scans
+   for both values of q are made before the look-back, and only a select is left after it.
 
 Only additive scans and sums are used (tl.cumsum, tl.sum, tl.max): folding the window with the
 monoid's own combine through tl.reduce is not safe on a GPU, where a reduction may combine
