@@ -183,13 +183,18 @@ def test_mask_url():
     assert "pw" not in mask_url("weird://u:pw@h/db ?")
 
 
+def _postgres_with_a_participant(pg_database, tmp_path) -> str:
+    """A current PostgreSQL store holding participant ann; its psycopg DSN."""
+    with open_store(pg_database, tmp_path) as store:
+        store.participant("ann")
+    return pg_database.replace("postgresql+psycopg://", "postgresql://")
+
+
 @pytest.mark.postgres
 def test_postgres_other_schema_version_is_refused(pg_database, tmp_path):
     import psycopg
 
-    with open_store(pg_database, tmp_path) as store:
-        store.participant("ann")
-    dsn = pg_database.replace("postgresql+psycopg://", "postgresql://")
+    dsn = _postgres_with_a_participant(pg_database, tmp_path)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("UPDATE meta SET value='7' WHERE key='schema_version'")
     with pytest.raises(StoreVersionError) as info:
@@ -249,9 +254,7 @@ def test_version_1_sqlite_database_is_upgraded_and_keeps_its_calibration(tmp_pat
 def test_version_1_postgres_database_is_upgraded_and_keeps_its_calibration(pg_database, tmp_path):
     import psycopg
 
-    with open_store(pg_database, tmp_path) as store:
-        store.participant("ann")
-    dsn = pg_database.replace("postgresql+psycopg://", "postgresql://")
+    dsn = _postgres_with_a_participant(pg_database, tmp_path)
     with psycopg.connect(dsn, autocommit=True) as conn:
         _make_version_1(conn.execute)
     _check_upgraded(pg_database, tmp_path)
