@@ -109,6 +109,37 @@ def _state(pid: int) -> bytes:
     return (_stat_fields(pid) or [b"X"])[0]
 
 
+# the processes pause_strays stopped, each held by a pidfd: the signals go to those very processes,
+# even if one ended and its pid were given to another (os.kill is the fallback where pidfds are not)
+_held: dict[int, int] = {}
+
+
+def _stop_ours(pid: int, tree: set[int]) -> bool:
+    """SIGSTOP pid if it is still a process of the tree (its parent in it) once a pidfd holds it;
+    False when its pid names another process by now (left alone)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # gone, or no pidfds here
+        fd = None
+    fields = _stat_fields(pid)
+    if len(fields) > 1 and int(fields[1]) not in tree:  # the pid was given to another process
+        if fd is not None:
+            os.close(fd)
+        return False
+    try:
+        if fd is None:
+            os.kill(pid, signal.SIGSTOP)
+        else:
+            signal.pidfd_send_signal(fd, signal.SIGSTOP)
+            _held[pid], fd = fd, None
+    except (ProcessLookupError, PermissionError):  # gone: /proc says so below
+        pass
+    finally:
+        if fd is not None and pid not in _held:
+            os.close(fd)
+    return True
+
+
 def pause_strays(keep: Iterable[int] = (), limit_s: float = 2.0) -> tuple[list[int], bool]:
     """Stop (SIGSTOP) every process below this one but `keep` and theirs: (the stopped, whether all are).
 
@@ -121,14 +152,12 @@ def pause_strays(keep: Iterable[int] = (), limit_s: float = 2.0) -> tuple[list[i
     me, keep, stopped = os.getpid(), set(keep), set()
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        fresh = [pid for pid in _below(me, keep) if pid not in stopped]
+        below = _below(me, keep)
+        fresh = [pid for pid in below if pid not in stopped]
         if not fresh:
             return sorted(stopped), True
-        for pid in fresh:
-            try:
-                os.kill(pid, signal.SIGSTOP)
-            except (ProcessLookupError, PermissionError):
-                pass
+        tree = {me, *below}
+        fresh = [pid for pid in fresh if _stop_ours(pid, tree)]
         stopped.update(fresh)
         pending = set(fresh)
         while pending and time.monotonic() < deadline:
@@ -141,10 +170,17 @@ def pause_strays(keep: Iterable[int] = (), limit_s: float = 2.0) -> tuple[list[i
 def resume_strays(pids: Iterable[int]) -> None:
     """Continue (SIGCONT) processes pause_strays stopped."""
     for pid in pids:
+        fd = _held.pop(pid, None)
         try:
-            os.kill(pid, signal.SIGCONT)
+            if fd is None:
+                os.kill(pid, signal.SIGCONT)
+            else:
+                signal.pidfd_send_signal(fd, signal.SIGCONT)
         except (ProcessLookupError, PermissionError):
             pass
+        finally:
+            if fd is not None:
+                os.close(fd)
 
 
 def reap_strays(keep: Iterable[int] = (), limit_s: float = 10.0) -> int:

@@ -5,6 +5,7 @@ resume_strays continues them: real processes, in a child python that plays the s
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,9 @@ PLAY = textwrap.dedent('''
     from scoring import host
 
     host._prctl(host.PR_SET_CHILD_SUBREAPER, 1)
-    host._CHILDREN_FILES = host._CHILDREN_FILES and sys.argv[2] == "files"
+    host._CHILDREN_FILES = host._CHILDREN_FILES and sys.argv[2] != "scan"
+    if sys.argv[2] == "kill" and hasattr(os, "pidfd_open"):
+        del os.pidfd_open  # signals by pid (os.kill), as where pidfds are not
     spin = [sys.executable, "-c", "while True: pass"]
     # the candidate: a busy process with a busy child, and a double-forked, setsid grandchild
     # that is re-parented here when its parent exits
@@ -42,6 +45,7 @@ PLAY = textwrap.dedent('''
         tree = host._below(os.getpid(), set())
         stopped, complete = host.pause_strays(keep=[keep.pid])
         paused_states = {pid: state(pid) for pid in stopped}
+        held = len(host._held)
         keep_state = state(keep.pid)
         time.sleep(0.2)
         still = {pid: state(pid) for pid in stopped}
@@ -50,13 +54,15 @@ PLAY = textwrap.dedent('''
         resumed = {pid: state(pid) for pid in stopped}
         print(json.dumps({"tree": tree, "candidate": candidate.pid, "keep": keep.pid, "stopped": stopped,
                           "complete": complete, "paused": paused_states, "still": still, "keep_state": keep_state,
-                          "resumed": resumed}))
+                          "resumed": resumed, "held": held}))
+        assert not host._held, "a pidfd was left open"
     finally:  # no busy process outlives the test, whatever failed
         host.reap_strays()
 ''')
 
 
-@pytest.mark.parametrize("walk", ["files", "scan"])  # /proc/<pid>/task/*/children, or a pass over /proc
+# /proc/<pid>/task/*/children, or a pass over /proc; signals through pidfds, or by pid
+@pytest.mark.parametrize("walk", ["files", "scan", "kill"])
 def test_pause_stops_the_candidates_tree_but_not_the_kept_peer_and_resume_continues_it(walk):
     proc = subprocess.run([sys.executable, "-c", PLAY, str(REPO), walk], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -72,6 +78,10 @@ def test_pause_stops_the_candidates_tree_but_not_the_kept_peer_and_resume_contin
     assert {seen["still"][pid] for pid in live} == {"T"}, seen   # ... and still
     assert seen["keep_state"] in ("R", "S"), seen                 # the kept peer runs on
     assert "T" not in seen["resumed"].values(), seen              # resumed: running again
+    if walk != "kill" and hasattr(os, "pidfd_open"):
+        assert seen["held"] >= 3, seen  # signalled through pidfds, held until resumed
+    else:
+        assert seen["held"] == 0, seen
 
 
 FORKER = textwrap.dedent('''
