@@ -231,8 +231,7 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
         d = r.details
         medians.append(d["median_ms"])
         walls.append(r.duration_s)
-        # the same time with the copy peer's calls in the loop as the baseline instead of the clean phases'
-        in_loop.append(d["harness_median_ms"] - d["copy_in_loop_harness_median_ms"] + d["copy_floor_ms"])
+        in_loop.append(d["in_loop_estimate_ms"])  # the loop's copy-peer calls as the baseline (a diagnostic)
         out(f"   reference scoring {k + 1}: {d['median_ms']:.4f} ms ({d['reps']} reps of {d.get('batch', 1)} calls, "
             f"{d['stopped_because']}; "
             f"harness {d['harness_median_ms']:.4f}, copy peer clean {d['copy_harness_median_ms']:.4f} / in loop "

@@ -253,7 +253,8 @@ def _show(console, env) -> None:
 
 def _show_stored_calibrations(console, args, env) -> None:
     """The calibrations measured for env (any machine), each current or stale."""
-    from console.trials.calibrations import current_digest, is_current
+    from console.trials.calibrations import is_current
+    from scoring.calibrate import calibration_digest
     from scoring.hardware import fingerprint
 
     try:
@@ -263,9 +264,10 @@ def _show_stored_calibrations(console, args, env) -> None:
         console.print(f"calibrations (measured): cannot read the store: {exc}", markup=False)
         return
     machine = fingerprint()
+    digests = {name: calibration_digest(env, name) for name in {r.variant for r in records} if name in env.variants}
     for record in records:
         cal, spec = record.calibration, f"{env.name}:{record.variant}"
-        current = record.variant in env.variants and is_current(cal, current_digest(env, record.variant))
+        current = record.variant in digests and is_current(cal, digests[record.variant])
         state = "current" if current else (
             f"stale: measured on other solutions/scorer; re-run `rearena env calibrate {spec}`")
         where = cal.fingerprint + (" (this machine)" if cal.fingerprint == machine else "")

@@ -76,22 +76,24 @@ def _children_from_files(parent: int) -> list[int]:
 _CHILDREN_FILES = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
 
 
+def _child_lister():
+    """A function from a pid to its children: the children files, or one pass over /proc taken now."""
+    if _CHILDREN_FILES:
+        return _children_from_files
+    by_parent: dict[int, list[int]] = {}
+    for pid, ppid in _parents().items():
+        by_parent.setdefault(ppid, []).append(pid)
+    return lambda parent: by_parent.get(parent, [])
+
+
 def _children(parent: int) -> list[int]:
     """The processes whose parent is `parent`."""
-    if _CHILDREN_FILES:
-        return _children_from_files(parent)
-    return [pid for pid, ppid in _parents().items() if ppid == parent]
+    return _child_lister()(parent)
 
 
 def _below(root: int, keep: set[int]) -> list[int]:
     """Every process below `root`, except those in `keep` and the processes below them."""
-    if _CHILDREN_FILES:
-        children = _children_from_files
-    else:
-        by_parent: dict[int, list[int]] = {}
-        for pid, ppid in _parents().items():
-            by_parent.setdefault(ppid, []).append(pid)
-        children = lambda parent: by_parent.get(parent, [])  # noqa: E731
+    children = _child_lister()
     found, todo = [], [root]
     while todo:
         for pid in children(todo.pop()):

@@ -21,19 +21,13 @@ class CalibrationChoice:
     stale: Calibration | None = None
 
 
-def current_digest(env: Environment, variant: str) -> str:
-    """The digest a calibration of this environment variant measured now would be stored under."""
-    from scoring.calibrate import calibration_digest
-
-    return calibration_digest(env, variant)
-
-
 def choose_calibration(store, env: Environment, variant: str) -> CalibrationChoice:
     """This machine's stored calibration if current, else the manifest's default (naming a stale one)."""
+    from scoring.calibrate import calibration_digest
     from scoring.hardware import fingerprint
 
     machine = fingerprint()
-    measured = store.find_calibration(env.name, variant, machine, current_digest(env, variant))
+    measured = store.find_calibration(env.name, variant, machine, calibration_digest(env, variant))
     if measured is not None:
         return CalibrationChoice(measured)
     stale = [r.calibration for r in store.calibrations(env.name)
