@@ -41,9 +41,9 @@ def main() -> int:
     (folder / "solution.py").write_text("def f(x):\n    return x\n")
     real_wrap, real_available = confine.wrap, confine.available
     modes = {
-        "tripwire only": lambda argv, off, pid_namespace=True: argv,
-        "confined, GPU path": lambda argv, off, pid_namespace=True: real_wrap(argv, off, pid_namespace=False),
-        "confined, CPU path": lambda argv, off, pid_namespace=True: real_wrap(argv, off, pid_namespace=True),
+        "tripwire only": lambda argv, off, pieces=confine.CPU_PATH: argv,
+        "confined, GPU path": lambda argv, off, pieces=confine.CPU_PATH: real_wrap(argv, off, pieces=confine.GPU_PATH),
+        "confined, CPU path": lambda argv, off, pieces=confine.CPU_PATH: real_wrap(argv, off, pieces=confine.CPU_PATH),
     }
     times: dict[str, list[float]] = {name: [] for name in modes}
     try:

@@ -3,12 +3,15 @@
     python benchmarks/confine_gpu.py
 
 The kernel scorer shares input slots with the candidate's process and opens its outputs through
-CUDA IPC (torch.multiprocessing's reduce_tensor / rebuild_cuda_tensor). scoring/confine.py gives
-a GPU candidate only a mount namespace and no capabilities, because a PID namespace and the
-read-only file system with a private /dev/shm (what a CPU candidate gets) were not known to let
-IPC work. This probe tries each level: a child started through confine.wrap opens a tensor this
-process exported, checks it, and exports one of its own that this process opens and checks.
-Prints one line per level: works, or what failed.
+CUDA IPC (torch.multiprocessing's reduce_tensor / rebuild_cuda_tensor). scoring/confine.py always
+gives a candidate a mount namespace (the off-limits folders covered) and no capabilities, then
+pieces: PID (its own PID namespace and /proc), NET (its own network namespace), FILES (read-only
+file system, private /tmp and /run), SHM (private /dev/shm). The CPU path takes all four; with all
+four CUDA failed to start on an H100 (cudaGetDeviceCount error 304), so the GPU path takes
+confine.GPU_PATH. This probe tries the covers alone, each piece alone, the pieces that worked alone
+together, and all four: a child started through confine.wrap opens a tensor this process exported,
+checks it, and exports one of its own that this process opens and checks. Prints one line per
+level (works, or what failed) and the GPU_PATH that the results support.
 """
 
 from __future__ import annotations
@@ -38,14 +41,12 @@ sys.stdout.flush()
 sys.stdin.buffer.readline()  # keep y alive until the parent has read it
 """
 
-LEVELS = [
-    ("not confined", None),
-    ("mount namespace, no capabilities (the GPU path now)", False),
-    ("+ PID and network namespaces, read-only fs, private /tmp /dev/shm /run (the CPU path)", True),
-]
+def name(pieces) -> str:
+    return "+".join(sorted(pieces)) or "covers only"
 
 
-def probe(torch, confined: bool | None) -> str:
+def probe(torch, pieces: frozenset[str] | None) -> str:
+    """`works` or what failed, for a child confined with `pieces` (None: not confined)."""
     from torch.multiprocessing.reductions import rebuild_cuda_tensor, reduce_tensor
 
     from scoring import confine
@@ -55,10 +56,10 @@ def probe(torch, confined: bool | None) -> str:
     torch.cuda.synchronize()
     argv = [sys.executable, "-c", CHILD]
     with tempfile.TemporaryDirectory(prefix="rearena-ipc-probe-") as folder:
-        if confined is not None:
+        if pieces is not None:
             if not confine.available():
                 return "confinement not available here (not root, or no unshare/setpriv)"
-            argv = confine.wrap(argv, [str(REPO / "reference_solutions")], pid_namespace=confined)
+            argv = confine.wrap(argv, [str(REPO / "reference_solutions")], pieces=pieces)
         proc = subprocess.Popen(argv, cwd=folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         try:
@@ -88,16 +89,35 @@ def probe(torch, confined: bool | None) -> str:
 def main() -> int:
     import torch
 
+    from scoring import confine
+
     if not torch.cuda.is_available():
         print("benchmarks/confine_gpu.py needs a CUDA GPU", file=sys.stderr)
         return 2
-    print(f"CUDA IPC with a confined candidate (uid {os.geteuid()}, {torch.cuda.get_device_name()}):")
-    for label, level in LEVELS:
+    print(f"CUDA IPC with a confined candidate (uid {os.geteuid()}, {torch.cuda.get_device_name()}); "
+          f"GPU_PATH now: {name(confine.GPU_PATH)}")
+
+    def level(label: str, pieces: frozenset[str] | None) -> bool:
         try:
-            verdict = probe(torch, level)
+            verdict = probe(torch, pieces)
         except Exception as exc:  # noqa: BLE001
             verdict = f"FAILED: {type(exc).__name__}: {exc}"
         print(f"   {label}: {verdict}", flush=True)
+        return verdict == "works"
+
+    level("not confined", None)
+    if not level("covers only (mount namespace, no capabilities)", frozenset()):
+        print("   CUDA IPC fails with the covers alone: the GPU path cannot be confined here")
+        return 1
+    alone = [piece for piece in sorted(confine.CPU_PATH) if level(f"+ {piece} alone", frozenset({piece}))]
+    together = frozenset(alone)
+    if len(alone) > 1 and together != confine.CPU_PATH:
+        if not level(f"+ {name(together)} (those that worked alone)", together):
+            together = frozenset()
+    everything = level(f"+ {name(confine.CPU_PATH)} (the CPU path)", confine.CPU_PATH)
+    supported = confine.CPU_PATH if everything else together
+    print(f"GPU_PATH these results support: {name(supported)}"
+          + ("" if supported == confine.GPU_PATH else " (set scoring/confine.py's GPU_PATH to it)"))
     return 0
 
 

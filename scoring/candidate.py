@@ -131,7 +131,7 @@ class CandidateProcess:
         file_cap_bytes: int = 1 << 30,
         boot: str = BOOT,
         boot_args: tuple[str, ...] = (),
-        pid_namespace: bool = True,
+        confinement: frozenset[str] = confine.CPU_PATH,
         spin_s: float = 0.0,
     ):
         self.file = file
@@ -150,7 +150,7 @@ class CandidateProcess:
         argv = [python or sys.executable, "-I", "-B", "-c", boot, str(req_r), str(resp_w), file, function, *boot_args]
         off = [arg for arg in boot_args if os.path.isabs(arg)]  # the tripwire's paths: confine it too, where possible
         if off:
-            argv = confine.wrap(argv, off, pid_namespace=pid_namespace)
+            argv = confine.wrap(argv, off, pieces=confinement)
         self.proc = subprocess.Popen(
             argv,
             cwd=str(candidate_dir),

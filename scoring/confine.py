@@ -1,20 +1,28 @@
 """Confinement of a candidate's process in local scoring, where the scorer runs as root.
 
 The tripwire (scoring/candidate_boot.py) only watches the candidate's own Python. Where this
-process is root and can make namespaces, an untrusted candidate's python also starts:
+process is root and can make namespaces, an untrusted candidate's python always starts:
 
 - in a private mount namespace where every off-limits folder (reference solutions, scoring/,
   environments/, .git) is covered by an empty, read-only tmpfs of mode 000, so no route (dir_fd,
   hard links, native code, subprocesses) reaches the files;
-- in a new PID namespace with its own /proc (the CPU path): the scorer, the runner and their
-  threads are not in it, and when its first process ends the kernel kills every process left in
-  it, so nothing the candidate started can outlive it, whatever it does (double fork, setsid);
 - with every capability dropped and no_new_privs (setpriv), so it can neither unmount the covers
   nor trace or read other processes' memory, although its uid is still 0.
 
-CUDA IPC between the scorer and the candidate is not known to work across PID namespaces, so a
-GPU candidate gets the mount namespace and the dropped capabilities without a PID namespace.
-Elsewhere (not root, no unshare, inside a scoring container) nothing changes.
+and, piece by piece (`pieces`; the CPU path takes all four):
+
+- PID: a new PID namespace with its own /proc: the scorer, the runner and their threads are not
+  in it, and when its first process ends the kernel kills every process left in it, so nothing
+  the candidate started can outlive it, whatever it does (double fork, setsid);
+- NET: a new network namespace (only a loopback that is down: no sockets shared with the host,
+  abstract Unix sockets included);
+- FILES: the whole file system read-only but for its folder, with private /tmp and /run;
+- SHM: a private /dev/shm.
+
+CUDA failed to start with all four on an H100 (benchmarks/confine_gpu.py, which probes the pieces
+one by one), so a GPU candidate gets only those in GPU_PATH, none until that probe has named the
+ones CUDA IPC works with. Elsewhere (not root, no unshare, inside a scoring container) nothing
+changes.
 """
 
 from __future__ import annotations
@@ -31,9 +39,17 @@ import tempfile
 COVER = "mkdir -p {path} && mount -t tmpfs -o ro,mode=000,size=4k rearena-off-limits {path}"
 COVER_FILE = "if [ -e {path} ]; then mount --bind -o ro /dev/null {path}; fi"
 DROP = "exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- \"$@\""
-# The whole file system read-only but for the candidate's folder and fresh private /tmp, /dev/shm and /run
+PID, NET, FILES, SHM = "pid", "net", "files", "shm"
+CPU_PATH = frozenset({PID, NET, FILES, SHM})
+# The GPU path: CUDA IPC between the scorer and the candidate. With all four pieces cudaGetDeviceCount
+# failed (error 304) on an H100; benchmarks/confine_gpu.py finds which pieces it works with. Until
+# that has run on a GPU: none (the covers and the dropped capabilities only).
+GPU_PATH: frozenset[str] = frozenset()
+
+# FILES: the whole file system read-only but for the candidate's folder and fresh private /tmp and /run
 # (uid 0 without capabilities could otherwise write /etc, the venv, /proc/sys/kernel/core_pattern..., or
 # reach other processes' sockets: docker.sock in /run, tmux's in /tmp; and read other runs' files in /tmp).
+# Without SHM, /dev/shm stays shared and writable (torch's CUDA IPC keeps its reference counters there).
 # The candidate's folder, and the python it runs when that lies in /tmp (a checkout there), are staged
 # on a private tmpfs while /tmp is replaced, then bound back where they were.
 READ_ONLY = r"""
@@ -45,11 +61,10 @@ mount --bind "$CAND" "$STAGE/cand"
 i=0
 for P in {keeps}; do mkdir "$STAGE/k$i"; mount --bind "$P" "$STAGE/k$i"; i=$((i+1)); done
 for m in $(awk '{{print $5}}' /proc/self/mountinfo); do
-  case "$m" in "$STAGE"|"$STAGE"/*) continue ;; esac
+  case "$m" in "$STAGE"|"$STAGE"/*|{shared}) continue ;; esac
   mount -o remount,bind,ro "$m" 2>/dev/null || true
 done
 mount -t tmpfs -o mode=1777 rearena-tmp /tmp
-if [ -d /dev/shm ]; then mount -t tmpfs -o mode=1777 rearena-shm /dev/shm; fi
 mount -t tmpfs -o mode=755 rearena-run /run
 if [ -d /var/run ] && [ ! -L /var/run ]; then mount -t tmpfs -o mode=755 rearena-run /var/run; fi
 i=0
@@ -60,6 +75,7 @@ mkdir -p "$CAND"
 mount --bind "$STAGE/cand" "$CAND"
 cd "$CAND"
 """
+PRIVATE_SHM = "if [ -d /dev/shm ]; then mount -t tmpfs -o mode=1777 rearena-shm /dev/shm; fi"
 STAGES = ("/mnt", "/media", "/srv", "/opt")  # an existing folder outside /tmp to stage the candidate's folder
 
 
@@ -89,29 +105,36 @@ def available() -> bool:
         return done.returncode == 0 and os.path.exists(os.path.join(probe, "ok"))
 
 
-def wrap(argv: list[str], off_limits: list[str], *, pid_namespace: bool = True, check: bool = True) -> list[str]:
+def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU_PATH, check: bool = True) -> list[str]:
     """argv run confined (its working directory is the candidate's folder).
 
-    Always: off-limits paths covered, no capabilities. With `pid_namespace` (the CPU path): also its
-    own PID and network namespaces, and the file system read-only but for its folder and private
-    /tmp, /dev/shm and /run (on the GPU path these could break CUDA IPC, which needs /dev/shm).
+    Always: off-limits paths covered, no capabilities. Then each of `pieces` (PID, NET, FILES, SHM:
+    see the module's docstring); the CPU path takes them all, the GPU path GPU_PATH.
     """
+    unknown = set(pieces) - CPU_PATH
+    if unknown:
+        raise ValueError(f"unknown confinement pieces {sorted(unknown)}: the pieces are {sorted(CPU_PATH)}")
     if check and not available():
         return argv
     steps = ["set -e"]
     stage = next((path for path in STAGES if os.path.isdir(path) and not os.path.islink(path)), None)
-    if pid_namespace and stage:
+    if FILES in pieces and stage:
         keeps = " ".join(shlex.quote(path) for path in _python_folders(argv))  # may be none: `for P in ; do`
-        steps.append(READ_ONLY.format(stage=shlex.quote(stage), keeps=keeps).strip())
+        shared = "/dev/shm" if SHM not in pieces else "/rearena-nothing-shared"
+        steps.append(READ_ONLY.format(stage=shlex.quote(stage), keeps=keeps, shared=shared).strip())
+    if SHM in pieces:
+        steps.append(PRIVATE_SHM)  # after the read-only pass, which would otherwise catch it
     for path in off_limits:
         if path.startswith("/proc/"):
-            continue  # the PID namespace's own /proc has none of the scorer's entries
+            continue  # not coverable (the tripwire guards them; in a PID namespace its own /proc has none)
         if os.path.isdir(path):
             steps.append(COVER.format(path=shlex.quote(path)))
         elif os.path.exists(path):
             steps.append(COVER_FILE.format(path=shlex.quote(path)))
     script = "\n".join(steps) + "\n" + DROP
     namespaces = ["--mount", "--propagation", "private"]
-    if pid_namespace:
-        namespaces += ["--pid", "--fork", "--kill-child", "--mount-proc", "--net"]
+    if PID in pieces:
+        namespaces += ["--pid", "--fork", "--kill-child", "--mount-proc"]
+    if NET in pieces:
+        namespaces += ["--net"]
     return ["unshare", *namespaces, "--", "/bin/sh", "-c", script, "rearena-confine", *argv]

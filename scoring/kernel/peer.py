@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from scoring import confine
 from scoring.candidate import CandidateProcess, _candidate_env, off_limits
 from scoring.errors import CandidateProtocolError
 from scoring.kernel.boot import KERNEL_BOOT
@@ -54,7 +55,8 @@ class KernelPeer:
             env=peer_env(Path(folder), mode),
             boot=KERNEL_BOOT,
             boot_args=(mode, str(spin_s), *([] if trusted else off_limits())),
-            pid_namespace=mode != "cuda",  # CUDA IPC across PID namespaces is not known to work
+            # CUDA IPC with the scorer: only the confinement pieces known to let it work
+            confinement=confine.GPU_PATH if mode == "cuda" else confine.CPU_PATH,
             spin_s=spin_s,
         )
         ctx.processes.append(self.proc)

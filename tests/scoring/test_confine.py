@@ -72,3 +72,87 @@ def test_a_confined_candidate_can_write_only_its_own_folder(tmp_path):
     assert seen["docker.sock"] != "connected"
     assert seen["processes"] == [1], seen["processes"]  # alone in its PID namespace
     assert all(int(value, 16) == 0 for value in seen["caps"]), seen["caps"]
+
+
+PIECE_PROBE = r'''
+import json, os, socket
+seen = {"pid 1": os.getpid() == 1,
+        "interfaces": sorted(name for _, name in socket.if_nameindex()),
+        "shm marker": os.path.exists(os.environ["SHM_MARKER"]),
+        "tmp marker": os.path.exists(os.environ["TMP_MARKER"])}
+try:
+    open("/etc/" + os.environ["ETC_NAME"], "w").close()
+    seen["etc"] = "written"
+except OSError as exc:
+    seen["etc"] = type(exc).__name__
+print(json.dumps(seen))
+'''
+
+
+@pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
+@pytest.mark.parametrize("pieces", [frozenset(), {confine.PID}, {confine.NET}, {confine.SHM}, {confine.FILES},
+                                    confine.CPU_PATH - {confine.SHM}, confine.CPU_PATH],
+                         ids=lambda p: "+".join(sorted(p)) or "covers-only")
+def test_each_confinement_piece_does_what_it_says_and_nothing_more(tmp_path, pieces):
+    """The GPU path takes a subset of the pieces (the ones CUDA IPC works with, found on a GPU by
+    benchmarks/confine_gpu.py), so each must work alone: a PID namespace without the read-only file
+    system, a private /dev/shm without a private /tmp, and so on."""
+    import json
+    import socket
+    import subprocess
+    import uuid
+
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    tag = uuid.uuid4().hex[:12]
+    shm_marker, tmp_marker = Path(f"/dev/shm/rearena-piece-{tag}"), Path(f"/tmp/rearena-piece-{tag}")
+    etc = Path(f"/etc/rearena-piece-{tag}")
+    shm_marker.touch()
+    tmp_marker.touch()
+    try:
+        argv = confine.wrap([sys.executable, "-I", "-c", PIECE_PROBE], [str(tmp_path / "off")], pieces=frozenset(pieces))
+        env = dict(os.environ, SHM_MARKER=str(shm_marker), TMP_MARKER=str(tmp_marker), ETC_NAME=etc.name)
+        done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        for path in (shm_marker, tmp_marker, etc):
+            path.unlink(missing_ok=True)
+    host_interfaces = sorted(name for _, name in socket.if_nameindex())
+    assert seen["pid 1"] == (confine.PID in pieces), seen
+    assert (seen["interfaces"] == ["lo"]) == (confine.NET in pieces) or host_interfaces == ["lo"], seen
+    assert seen["shm marker"] == (confine.SHM not in pieces), seen
+    assert seen["tmp marker"] == (confine.FILES not in pieces), seen
+    # uid 0 without capabilities still owns /etc: only the read-only file system keeps it out
+    assert (seen["etc"] == "written") == (confine.FILES not in pieces), seen
+
+
+def test_an_unknown_confinement_piece_is_refused():
+    with pytest.raises(ValueError, match="unknown confinement pieces"):
+        confine.wrap(["true"], [], pieces=frozenset({"pid", "gpu"}), check=False)
+
+
+def test_the_gpu_probe_names_the_pieces_cuda_worked_with(monkeypatch, capsys):
+    """benchmarks/confine_gpu.py's verdict, with the CUDA child replaced by a rule (no GPU here):
+    if the network namespace broke CUDA, the GPU path can take the three other pieces."""
+    import importlib.util
+
+    torch = pytest.importorskip("torch")
+    spec = importlib.util.spec_from_file_location("confine_gpu_probe", Path(__file__).parents[2] / "benchmarks"
+                                                  / "confine_gpu.py")
+    probe_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe_module)
+    tried = []
+
+    def fake_probe(_torch, pieces):
+        tried.append(pieces)
+        return "FAILED in the child: error 304" if pieces and confine.NET in pieces else "works"
+
+    monkeypatch.setattr(probe_module, "probe", fake_probe)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "a GPU")
+    assert probe_module.main() == 0
+    out = capsys.readouterr().out
+    assert frozenset({confine.PID, confine.FILES, confine.SHM}) in tried
+    assert "GPU_PATH these results support: files+pid+shm" in out, out
+    assert "+ net alone: FAILED" in out, out
