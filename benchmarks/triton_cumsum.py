@@ -57,6 +57,10 @@ PERSISTENT_SWEEP = [(1024, 4), (2048, 4), (2048, 8), (4096, 4), (4096, 8)]
 OPTION_SWEEP = [(block, warps, options) for block, warps in [(2048, 4), (2048, 8), (4096, 4), (4096, 8)]
                 for options in ({"window": 32}, {"scan_early": True}, {"window": 32, "scan_early": True})]
 OPTION_SWEEP += [(block, warps, {"persistent": True, "window": 32}) for block, warps in [(1024, 4), (2048, 8)]]
+# cache hints for the data touched once (input evicted first, output streamed), on the default
+# launch and the persistent one
+OPTION_SWEEP += [(block, warps, {"streaming": True}) for block, warps in [(2048, 4), (4096, 4), (4096, 8)]]
+OPTION_SWEEP += [(block, warps, {"persistent": True, "streaming": True}) for block, warps in [(1024, 4), (2048, 4)]]
 SECTIONS = ("smoke", "solutions", "scorer", "controls", "calibrate")
 
 

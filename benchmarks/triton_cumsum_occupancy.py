@@ -37,14 +37,15 @@ from scoring.api import load_module  # noqa: E402
 REGS_PER_SM, WARPS_PER_SM, BLOCKS_PER_SM, SHARED_PER_SM = 65536, 64, 32, 228 * 1024
 CONFIGS = [(2048, 4), (4096, 4), (4096, 8), (8192, 8), (8192, 16), (16384, 16)]
 PERSISTENT_CONFIGS = [(1024, 4), (2048, 4), (2048, 8), (4096, 4), (4096, 8)]
-OPTION_CONFIGS = [(2048, 4), (2048, 8), (4096, 4), (4096, 8)]  # a one-warp look-back window; scans early
+OPTION_CONFIGS = [(2048, 4), (2048, 8), (4096, 4), (4096, 8)]  # a one-warp look-back window; scans early; hints
 reference = load_module(REPO / "reference_solutions" / "triton_cumsum" / "solution.py", "occupancy_reference")
 three = load_module(REPO / "scoring" / "kernel" / "three_phase.py", "occupancy_three_phase")
 
 
 SCAN_SIGNATURE = {"x_ptr": "*i32", "y_ptr": "*i32", "state_ptr": "*i64", "counter_ptr": "*i64", "n": "i32",
                   "tiles": "i32", "base": "i64", "epoch": "i32", "BLOCK": "constexpr", "WINDOW": "constexpr",
-                  "ORDERED": "constexpr", "PERSISTENT": "constexpr", "SCAN_EARLY": "constexpr"}
+                  "ORDERED": "constexpr", "PERSISTENT": "constexpr", "SCAN_EARLY": "constexpr",
+                  "STREAMING": "constexpr"}
 
 
 def resources(fn, signature: dict, constexprs: dict, warps: int) -> dict:
@@ -75,11 +76,13 @@ def resources(fn, signature: dict, constexprs: dict, warps: int) -> dict:
     blocks = min(REGS_PER_SM // per_warp // warps, WARPS_PER_SM // warps, BLOCKS_PER_SM,
                  SHARED_PER_SM // max(shared, 1))
     ptx = compiled.asm["ptx"]
-    width = "v4" if "ld.global.v4" in ptx else "v2" if "ld.global.v2" in ptx else "scalar"
+    width = "v4" if re.search(r"ld\.global\S*\.v4", ptx) else "v2" if re.search(r"ld\.global\S*\.v2", ptx) else "scalar"
+    hints = [name for name, pattern in (("evict_first", r"ld\.global\S*evict_first"), ("st.cs", r"st\.global\.cs"))
+             if re.search(pattern, ptx)]
     # in the machine code: memory fences (each waits for all of a thread's outstanding memory
     # operations) and barriers between a program's warps (reductions, scans, broadcasts)
     return {"regs": regs, "local": local, "shared": shared, "blocks": blocks, "warps_per_sm": blocks * warps,
-            "loads": width, "fences": len(re.findall(r"\bMEMBAR\b", sass)), "barriers": sass.count("BAR.SYNC")}
+            "loads": width, "hints": hints, "fences": len(re.findall(r"\bMEMBAR\b", sass)), "barriers": sass.count("BAR.SYNC")}
 
 
 def main() -> int:
@@ -101,18 +104,20 @@ def main() -> int:
     for block, warps in CONFIGS:
         r = resources(reference._masked_scan_kernel, SCAN_SIGNATURE,
                       {"BLOCK": block, "WINDOW": 32 * warps, "ORDERED": False, "PERSISTENT": False,
-                       "SCAN_EARLY": False}, warps)
+                       "SCAN_EARLY": False, "STREAMING": False}, warps)
         rows.append(("reference", block, warps, r))
     for block, warps in PERSISTENT_CONFIGS:  # a tile per SM slot holds two tiles: current and prefetched
         r = resources(reference._masked_scan_kernel, SCAN_SIGNATURE,
                       {"BLOCK": block, "WINDOW": 32 * warps, "ORDERED": True, "PERSISTENT": True,
-                       "SCAN_EARLY": False}, warps)
+                       "SCAN_EARLY": False, "STREAMING": False}, warps)
         rows.append(("reference, persistent", block, warps, r))
-    for label, window, early in (("reference, window 32", 32, False), ("reference, scan_early", 0, True)):
+    for label, window, early, streaming in (("reference, window 32", 32, False, False),
+                                            ("reference, scan_early", 0, True, False),
+                                            ("reference, streaming", 0, False, True)):
         for block, warps in OPTION_CONFIGS:
             r = resources(reference._masked_scan_kernel, SCAN_SIGNATURE,
                           {"BLOCK": block, "WINDOW": window or 32 * warps, "ORDERED": False, "PERSISTENT": False,
-                           "SCAN_EARLY": early}, warps)
+                           "SCAN_EARLY": early, "STREAMING": streaming}, warps)
             rows.append((label, block, warps, r))
     three_jobs = [("three-phase: tile aggregates", three._tile_aggregates,
                    {"x_ptr": "*i32", "agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "n": "i32", "BLOCK": "constexpr"}),
@@ -125,7 +130,7 @@ def main() -> int:
         line = (f"{label:30s} {block:5d}/{warps:<2d}: {r['regs']:3d} regs, local {r['local']}, shared {r['shared']:5d} "
                 f"-> {r['blocks']:2d} programs/SM ({r['warps_per_sm']:2d} warps), "
                 f"{r['blocks'] * block * 4 * (2 if 'persistent' in label else 1) // 1024:3d} KB; "
-                f"{r['loads']} loads; {r['fences']} fences, {r['barriers']} barriers")
+                f"{r['loads']} loads{''.join(', ' + hint for hint in r['hints'])}; {r['fences']} fences, {r['barriers']} barriers")
         print(line)
         lines.append(line)
     args.out.mkdir(parents=True, exist_ok=True)

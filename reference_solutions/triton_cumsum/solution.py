@@ -152,7 +152,7 @@ def _add2(a0, a1, b0, b1):
 
 @triton.jit
 def _finish_tile(y_ptrs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW: tl.constexpr,
-                 SCAN_EARLY: tl.constexpr):
+                 SCAN_EARLY: tl.constexpr, STREAMING: tl.constexpr):
     """Look back, publish the tile's inclusive prefix, write y. With SCAN_EARLY the tile's scans for
     both entering parities are made before the look-back (one pass over a pair: the same registers
     as x and par, which are dead by then), so that they overlap the wait on earlier tiles and only
@@ -171,14 +171,20 @@ def _finish_tile(y_ptrs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW: 
         y = s_in + tl.where(q_in == 1, whole - even, even)
     else:
         y = s_in + tl.cumsum(tl.where((par ^ q_in) == 1, x, 0), axis=0)
-    tl.store(y_ptrs, y, mask=mask)
+    if STREAMING:  # written once, never read here: streamed past the caches (st.global.cs)
+        tl.store(y_ptrs, y, mask=mask, cache_modifier=".cs")
+    else:
+        tl.store(y_ptrs, y, mask=mask)
 
 
 @triton.jit
-def _load_tile(x_ptr, n, tile, BLOCK: tl.constexpr):
-    """The tile's values (0 past the end); the offsets are the tile's start (a scalar) plus the lanes."""
+def _load_tile(x_ptr, n, tile, BLOCK: tl.constexpr, STREAMING: tl.constexpr):
+    """The tile's values (0 past the end); the offsets are the tile's start (a scalar) plus the lanes.
+    STREAMING: read once, so the first line the L2 evicts (the state words stay)."""
     start = tile.to(tl.int64) * BLOCK
     lanes = tl.arange(0, BLOCK)
+    if STREAMING:
+        return tl.load(x_ptr + start + lanes, mask=lanes < n - start, other=0, eviction_policy="evict_first")
     return tl.load(x_ptr + start + lanes, mask=lanes < n - start, other=0)
 
 
@@ -194,24 +200,24 @@ def _claim(counter_ptr, base):
 @triton.jit(do_not_specialize=["tiles", "base", "epoch"])
 def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, tiles, base, epoch, BLOCK: tl.constexpr,
                         WINDOW: tl.constexpr, ORDERED: tl.constexpr = True, PERSISTENT: tl.constexpr = False,
-                        SCAN_EARLY: tl.constexpr = False):
+                        SCAN_EARLY: tl.constexpr = False, STREAMING: tl.constexpr = False):
     """One tile per program; or (PERSISTENT) tiles from the counter until none is left, the next
     tile's load issued before the current tile is scanned, so that it is in flight while the current
     tile waits on its look-back."""
     if PERSISTENT:
         tile = _claim(counter_ptr, base)
-        x = _load_tile(x_ptr, n, tile, BLOCK)
+        x = _load_tile(x_ptr, n, tile, BLOCK, STREAMING)
         while tile < tiles:
             par, c, e, o = _reduce_and_publish(state_ptr, x, tile, epoch)
             # the next tile, claimed once this one's aggregate is out (the claim's round trip then
             # overlaps the wait on earlier tiles); each program's last claim is past the end (its
             # load is all masked), so a call makes tiles + grid claims
             nxt = _claim(counter_ptr, base)
-            x_next = _load_tile(x_ptr, n, nxt, BLOCK)
+            x_next = _load_tile(x_ptr, n, nxt, BLOCK, STREAMING)
             start = tile.to(tl.int64) * BLOCK
             lanes = tl.arange(0, BLOCK)
             _finish_tile(y_ptr + start + lanes, lanes < n - start, state_ptr, x, par, c, e, o, tile, epoch, WINDOW,
-                         SCAN_EARLY)
+                         SCAN_EARLY, STREAMING)
             tile, x = nxt, x_next
     else:
         if ORDERED:
@@ -220,9 +226,12 @@ def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, tiles, base, ep
             tile = tl.program_id(0)
         offs = tile.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         mask = offs < n
-        x = tl.load(x_ptr + offs, mask=mask, other=0)
+        if STREAMING:
+            x = tl.load(x_ptr + offs, mask=mask, other=0, eviction_policy="evict_first")
+        else:
+            x = tl.load(x_ptr + offs, mask=mask, other=0)
         par, c, e, o = _reduce_and_publish(state_ptr, x, tile, epoch)
-        _finish_tile(y_ptr + offs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW, SCAN_EARLY)
+        _finish_tile(y_ptr + offs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW, SCAN_EARLY, STREAMING)
 
 
 class _State:
@@ -261,14 +270,15 @@ def _persistent_grid(device: torch.device, tiles: int) -> int:
 
 def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int | None = None,
                       ordered: bool = False, persistent: bool = False, scan_early: bool = False,
-                      window: int | None = None) -> torch.Tensor:
+                      window: int | None = None, streaming: bool = False) -> torch.Tensor:
     """The scan with explicit settings (for tests and benchmarks). `ordered`: tiles numbered by a
     global counter in the order programs start, instead of by program id. `persistent`: a grid of
     a few programs per SM, each taking tiles from the counter and loading its next tile while it
     scans the current one (a program waits only on tiles taken before its own, and takes a tile
     only while it runs, so no tile waits on one that cannot start). `scan_early`: the tile's scans
     before its look-back instead of after. `window`: earlier tiles read per look-back step (a power
-    of two; by default one per thread)."""
+    of two; by default one per thread). `streaming`: cache hints for data touched once (the input
+    evicted first from the L2, the output stored with .cs), so the L2 keeps the tiles' state words."""
     x = x.contiguous()
     y = torch.empty_like(x)
     n = x.numel()
@@ -284,7 +294,8 @@ def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int 
     state = _state_for(x.device, tiles, block, claims)
     _masked_scan_kernel[(grid,)](x, y, state.words, state.counter, n, tiles, state.base, state.epoch,
                                  BLOCK=block, WINDOW=window or 32 * num_warps, ORDERED=ordered or persistent,
-                                 PERSISTENT=persistent, SCAN_EARLY=scan_early, num_warps=num_warps)
+                                 PERSISTENT=persistent, SCAN_EARLY=scan_early, STREAMING=streaming,
+                                 num_warps=num_warps)
     state.base += claims
     state.epoch += 1
     return y

@@ -38,10 +38,11 @@ def main() -> int:
         *[(reference._masked_scan_kernel, {"x_ptr": "*i32", "y_ptr": "*i32", "state_ptr": "*i64", "counter_ptr": "*i64",
                                            "n": "i32", "tiles": "i32", "base": "i64", "epoch": "i32", "BLOCK": "constexpr",
                                            "WINDOW": "constexpr", "ORDERED": "constexpr", "PERSISTENT": "constexpr",
-                                           "SCAN_EARLY": "constexpr"},
+                                           "SCAN_EARLY": "constexpr", "STREAMING": "constexpr"},
            {"BLOCK": reference.BLOCK_CUDA, "WINDOW": window or 32 * reference.WARPS_CUDA, "ORDERED": persistent,
-            "PERSISTENT": persistent, "SCAN_EARLY": early}, reference.WARPS_CUDA)
-          for persistent, early, window in ((False, False, 0), (True, False, 0), (False, True, 32))],
+            "PERSISTENT": persistent, "SCAN_EARLY": early, "STREAMING": streaming}, reference.WARPS_CUDA)
+          for persistent, early, window, streaming in ((False, False, 0, False), (True, False, 0, True),
+                                                       (False, True, 32, False), (False, False, 0, True))],
         (three._tile_aggregates, {"x_ptr": "*i32", "agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "n": "i32",
                                   "BLOCK": "constexpr"}, {"BLOCK": 4096}, 8),
         (three._scan_aggregates, {"agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "pre_q": "*i32",

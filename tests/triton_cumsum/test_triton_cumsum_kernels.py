@@ -88,9 +88,11 @@ def test_reference_look_back_over_many_tiles_and_repeated_calls():
 
 def test_reference_options_for_the_gpu_sweep_are_exact():
     """The options benchmarks/triton_cumsum.py sweeps: scans before the look-back, a narrower look-back
-    window than one tile per thread, and both with the persistent launch."""
+    window than one tile per thread, cache hints for the data touched once, and these with the
+    persistent launch."""
     for variant in ({"scan_early": True}, {"window": 32}, {"window": 32, "num_warps": 2},
-                    {"persistent": True, "scan_early": True, "window": 32}):
+                    {"persistent": True, "scan_early": True, "window": 32}, {"streaming": True},
+                    {"persistent": True, "streaming": True}):
         for n, kind, x in _inputs([1, 17, 333], ("env", "extremes")):
             y = reference.masked_prefix_sum(torch.from_numpy(x), block=16, **variant)
             assert np.array_equal(y.numpy(), masked_prefix_sum_numpy(x)), (n, kind, variant)
