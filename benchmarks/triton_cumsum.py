@@ -248,11 +248,14 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
             + "; first read ms: "
             + " / ".join(f"{d['first_read_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
             + "  (the gpu_busy, deferred_work and peer_interference rules compare these)")
+        results.setdefault("reference_scorings", []).append(r.as_dict())  # every figure, to re-read later
         phases = d.get("copy_peer_phases_ms") or {}
+        loop_phases = d.get("copy_peer_in_loop_phases_ms") or {}
         out("      round trip: reply ms (candidate / copy in loop / clean): "
             + " / ".join(f"{d['reply_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
-            + "; the clean copy peer inside its process: "
-            + ", ".join(f"{k[:-3]} {v:.4f}" for k, v in phases.items() if v is not None) + " ms")
+            + "; the copy peer inside its process, clean / in loop: "
+            + ", ".join(f"{k[:-3]} {v:.4f} / {loop_phases.get(k) or float('nan'):.4f}"
+                        for k, v in phases.items() if v is not None) + " ms")
         own = d.get("candidate_reported_phases_ms") or {}
         out("      the reference inside its process (as it reported them): "
             + ", ".join(f"{k[:-3]} {v:.4f}" for k, v in own.items() if v is not None) + " ms")

@@ -475,6 +475,9 @@ def _summarize(ctx, spec, torch, samples, floor_times, solo_flush, checks_passed
         # where the trusted copy peer's round trip goes, inside its process: the call, the
         # synchronization, the output's export (the rest is pipes, wake-ups and the barrier)
         "copy_peer_phases_ms": {key: med["clean"].get(key) for key in ("call_ms", "sync_ms", "export_ms")},
+        # ... and in the timing loop (three processes, the candidate stopped): where the loop's
+        # copy-peer round trip differs from the clean phases', inside the peer or outside it
+        "copy_peer_in_loop_phases_ms": {key: med["copy"].get(key) for key in ("call_ms", "sync_ms", "export_ms")},
         # the same as the candidate's own process reported them: untrusted, a diagnostic for honest
         # solutions (where does a kernel's round trip go?); nothing above or below reads them
         "candidate_reported_phases_ms": {key: med["candidate"].get(key) for key in ("call_ms", "sync_ms", "export_ms")},

@@ -51,10 +51,11 @@ def test_the_sweep_names_its_fastest_reference_configuration():
 def test_section_3_reports_both_estimates_and_their_spread_from_real_details(monkeypatch, tmp_path):
     runs = []
     for _ in range(3):
-        details = flow._run(flow._starting, monkeypatch)
+        details = flow._run(flow._starting, monkeypatch, copy_cls=flow._PhasedCopyPeer)
         details.pop("_copy_peer")
         details.setdefault("rebench_normalized", rebench_normalized(0.0))
-        runs.append(types.SimpleNamespace(valid=True, details=details, duration_s=1.5))
+        runs.append(types.SimpleNamespace(valid=True, details=details, duration_s=1.5,
+                                          as_dict=lambda d=details: {"valid": True, "details": d}))
     queue = list(runs)
     monkeypatch.setattr("scoring.runner.score_candidate", lambda env, variant, folder: queue.pop(0))
     out, results = bench.Tee(tmp_path / "out.txt"), {}
@@ -68,3 +69,8 @@ def test_section_3_reports_both_estimates_and_their_spread_from_real_details(mon
     assert [r.details["in_loop_estimate_ms"] for r in runs] == pytest.approx(in_loop)  # the scorer's own figure
     text = (tmp_path / "out.txt").read_text()
     assert text.count("reference scoring ") == 3 and "a diagnostic, not the score" in text
+    # every scoring's figures are kept for a later re-reading, and the copy peer's phases inside its
+    # process are printed for the clean phases and the loop side by side
+    assert [r["details"]["median_ms"] for r in results["reference_scorings"]] == medians
+    loop_sync = runs[0].details["copy_peer_in_loop_phases_ms"]["sync_ms"]
+    assert loop_sync is not None and f"sync {runs[0].details['copy_peer_phases_ms']['sync_ms']:.4f} / {loop_sync:.4f}" in text

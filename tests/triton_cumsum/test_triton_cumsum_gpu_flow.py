@@ -270,6 +270,7 @@ def test_the_copy_peers_round_trip_is_broken_down_and_candidate_phases_are_not_t
     details = _run(_starting, monkeypatch, peer_cls=_LyingPhasesPeer,
                    copy_cls=_PhasedCopyPeer)
     assert details["copy_peer_phases_ms"] == {"call_ms": 0.02, "sync_ms": 0.3, "export_ms": 0.05}
+    assert details["copy_peer_in_loop_phases_ms"] == {"call_ms": 0.02, "sync_ms": 0.3, "export_ms": 0.05}
     assert details["candidate_reported_phases_ms"] == {"call_ms": None, "sync_ms": None, "export_ms": None}
     assert set(details["reply_median_ms"]) == {"candidate", "copy", "clean"}
     assert all(v >= 0 for v in details["reply_median_ms"].values())
