@@ -1,7 +1,7 @@
 """triton_cumsum on a CUDA GPU: copy floor, solutions, the scorer's run-to-run spread, negative controls.
 
     python benchmarks/triton_cumsum.py [--out benchmarks/results] [--scorings 5]
-        [--sections smoke,solutions,scorer,controls,calibrate] [--controls NAME,...] [--batches 1,8]
+        [--sections smoke,solutions,scorer,controls,calibrate] [--controls NAME,...] [--batches 1,8] [--pin]
 
 Prints, for n = 100,000,000 int32 on this GPU:
 0. whether the reference and three-phase scans are right and finish (benchmarks/triton_cumsum_smoke.py,
@@ -13,8 +13,9 @@ Prints, for n = 100,000,000 int32 on this GPU:
    milliseconds and as a ratio to the floor;
 3. the scorer (`scoring.runner.score_candidate`, the whole protocol) on the reference solution,
    `--scorings` times: every median, and the coefficient of variation (target <= 0.5%), for each
-   number of calls per timed request in `--batches` (the variant's `batch`); and on the starting
-   solution;
+   number of calls per timed request in `--batches` (the variant's `batch`), and with `--pin` once
+   more with the timed processes on CPUs of their own (`pin_cpus`, scoring/kernel/cpus.py); and on
+   the starting solution;
 4. every negative control of tests/triton_cumsum/controls/controls.toml scored on the GPU, its
    verdict against the expected ones;
 5. the per-GPU calibration: ln(median ms) of the starting and reference solutions for the main
@@ -206,7 +207,7 @@ def with_batch(env, batch: int | None):
 
 
 def scorer_section(out: Tee, env, scorings: int, start_scorings: int, results: dict,
-                   batches: list[int | None]) -> None:
+                   batches: list[int | None], pin: bool = False) -> None:
     out(f"\n3. the scorer (whole protocol, variant main, n = {N:,}):")
     with tempfile.TemporaryDirectory() as tmp:
         ref_dir = materialize(env, Path(tmp), True)
@@ -217,6 +218,11 @@ def scorer_section(out: Tee, env, scorings: int, start_scorings: int, results: d
             cv = reference_scorings(out, with_batch(env, batch), ref_dir, scorings, results, primary=position == 0)
             if cv is not None:
                 results.setdefault("scorer_cv_by_batch", {})[label] = cv
+        if pin:  # the same scorings with the timed processes on CPUs of their own (scoring/kernel/cpus.py)
+            out(f"   the same with pin_cpus (harness and copy peer on a CPU each), batch "
+                f"{'the manifest' if batches[0] is None else batches[0]}'s:")
+            pinned = with_main_params(with_batch(env, batches[0]), pin_cpus=True)
+            results["scorer_cv_pinned"] = reference_scorings(out, pinned, ref_dir, scorings, results, primary=False)
         starting_scorings(out, with_batch(env, batches[0]), start_dir, start_scorings, results)
 
 
@@ -367,6 +373,8 @@ def main() -> int:
                         help=f"comma-separated, from {','.join(SECTIONS)}")
     parser.add_argument("--controls", default="", help="comma-separated control names (default: all)")
     parser.add_argument("--smoke-limit", type=int, default=300, help="seconds the smoke check may take")
+    parser.add_argument("--pin", action="store_true",
+                        help="section 3 also scores the reference with pin_cpus (scoring/kernel/cpus.py) and prints its CV")
     parser.add_argument("--batches", default="",
                         help="comma-separated calls per timed request to compare in section 3, e.g. 1,8 (default: "
                              "the manifest's); the first also scores the starting solution and the controls")
@@ -413,7 +421,8 @@ def main() -> int:
     env, _ = load_registry().resolve("triton_cumsum")
     steps = {"smoke": lambda: smoke_section(out, results, args.smoke_limit),
              "solutions": lambda: solutions_section(out, torch, results),
-             "scorer": lambda: scorer_section(out, env, args.scorings, args.start_scorings, results, batches),
+             "scorer": lambda: scorer_section(out, env, args.scorings, args.start_scorings, results, batches,
+                                              args.pin),
              "controls": lambda: controls_section(out, with_batch(env, batches[0]), results,
                                                   [c for c in args.controls.split(",") if c]),
              "calibrate": lambda: calibration_section(out, env, results)}

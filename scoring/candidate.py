@@ -98,11 +98,14 @@ class OutputSink:
         return head.decode("utf-8", "replace") + middle + tail.decode("utf-8", "replace")
 
 
-def _limit_child(memory_bytes: int, file_bytes: int):
-    """Return a preexec function: own process group, limits, and death with the scorer."""
+def _limit_child(memory_bytes: int, file_bytes: int, cpus: frozenset[int] | None = None):
+    """Return a preexec function: own process group, limits, death with the scorer, and the CPUs it
+    may run on (inherited by all it starts) when `cpus` is given."""
 
     def apply() -> None:
         os.setpgid(0, 0)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
         resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
@@ -133,6 +136,7 @@ class CandidateProcess:
         boot_args: tuple[str, ...] = (),
         confinement: frozenset[str] = confine.CPU_PATH,
         spin_s: float = 0.0,
+        cpus: frozenset[int] | None = None,
     ):
         self.file = file
         # > 0: wait for an answer by polling for up to this long before blocking (a blocked reader's
@@ -159,7 +163,7 @@ class CandidateProcess:
             stderr=subprocess.STDOUT,
             pass_fds=(req_r, resp_w),
             env=env if env is not None else _candidate_env(candidate_dir),
-            preexec_fn=_limit_child(memory_mb * 1024 * 1024, file_cap_bytes),
+            preexec_fn=_limit_child(memory_mb * 1024 * 1024, file_cap_bytes, cpus),
         )
         os.close(req_r)
         os.close(resp_w)

@@ -52,7 +52,7 @@ import time
 from typing import Any
 
 from scoring.errors import CandidateProtocolError
-from scoring.kernel import checks, stats
+from scoring.kernel import checks, cpus, stats
 from scoring.kernel.checks import reject
 from scoring.kernel.inputs import Case, correctness_cases, fill_torch
 from scoring.kernel.peer import KernelPeer, TrustedCopyPeer
@@ -336,12 +336,23 @@ class _Runner:
 
 
 def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
+    plan = cpus.plan(cpus.available()) if spec.pin_cpus else None
+    if spec.pin_cpus and plan is None:
+        ctx.log(f"gpu: pin_cpus needs {cpus.MIN_CPUS} CPUs, this process may use {len(cpus.available())}: not pinned")
+    with cpus.Pinned(plan.harness if plan else None):
+        details = _score_on_gpu(ctx, spec, torch, plan)
+    details["cpus"] = None if plan is None else {"harness": sorted(plan.harness), "copy_peer": sorted(plan.copy_peer),
+                                                 "candidate": sorted(plan.candidate)}
+    return details
+
+
+def _score_on_gpu(ctx, spec: KernelSpec, torch, plan: cpus.CpuPlan | None) -> dict:
     started = time.monotonic()
     torch.cuda.set_device(torch.cuda.current_device())
     check_memory(torch, spec.n, spec.batch)
     harness = Harness(torch, spec.n, ctx.rng.getrandbits(63), spec.batch)
     descriptors = harness.slot_descriptors()
-    copy_peer = TrustedCopyPeer(ctx, "cuda")
+    copy_peer = TrustedCopyPeer(ctx, "cuda", cpus=plan.copy_peer if plan else None)
     cand_peer = None
     samples: dict[str, list[dict]] = {"candidate": [], "copy": [], "clean": []}
     floor_times: list[float] = []
@@ -352,7 +363,8 @@ def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
         # clean phase 1: the candidate's process does not exist yet
         floor_times += harness.copy_floor_ms(spec.n)
         samples["clean"] += _clean_calls(copy, spec, "before")
-        cand_peer = KernelPeer(ctx, ctx.candidate_dir, ENTRY_FILE, ENTRY_FUNCTION, "cuda")
+        cand_peer = KernelPeer(ctx, ctx.candidate_dir, ENTRY_FILE, ENTRY_FUNCTION, "cuda",
+                               cpus=plan.candidate if plan else None)
         cand_peer.op("cuda_slots", descriptors, timeout=max(0.1, min(ctx.remaining(), spec.call_timeout_s)),
                      where="while opening the input slots")
         cand = _Runner(ctx, spec, harness, cand_peer, check_values=True)

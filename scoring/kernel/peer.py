@@ -36,7 +36,7 @@ class KernelPeer:
     """A prefix_sum process speaking the kernel protocol; every answer is a dict, checked here."""
 
     def __init__(self, ctx, folder: Path, file: str, function: str, mode: str, *, trusted: bool = False,
-                 memory_mb: int | None = None, spin: bool | None = None):
+                 memory_mb: int | None = None, spin: bool | None = None, cpus: frozenset[int] | None = None):
         self.label = "the scorer's copy peer" if trusted else "the candidate"
         # timed round trips (the GPU path) poll instead of sleeping in both processes; the
         # interpreter path has nothing to time and blocks
@@ -58,6 +58,7 @@ class KernelPeer:
             # CUDA IPC with the scorer: only the confinement pieces known to let it work
             confinement=confine.GPU_PATH if mode == "cuda" else confine.CPU_PATH,
             spin_s=spin_s,
+            cpus=cpus,  # scoring/kernel/cpus.py (pin_cpus): CPUs of its own, inherited by all it starts
         )
         ctx.processes.append(self.proc)
 
@@ -81,10 +82,10 @@ class KernelPeer:
 class TrustedCopyPeer(KernelPeer):
     """The copy 'solution' (torch.empty_like(x).copy_(x)), run from a private copy of its file."""
 
-    def __init__(self, ctx, mode: str):
+    def __init__(self, ctx, mode: str, cpus: frozenset[int] | None = None):
         self._tmp = Path(tempfile.mkdtemp(prefix="rearena-copy-peer-"))
         shutil.copy2(PEERS_DIR / "copy_solution.py", self._tmp / "copy_solution.py")
-        super().__init__(ctx, self._tmp, "copy_solution.py", "prefix_sum", mode, trusted=True)
+        super().__init__(ctx, self._tmp, "copy_solution.py", "prefix_sum", mode, trusted=True, cpus=cpus)
 
     def close(self) -> None:
         super().close()

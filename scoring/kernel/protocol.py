@@ -7,6 +7,8 @@ Variant parameters (all optional except n):
   batch           calls per timed request (GPU; default 1): one round trip for `batch` calls on
                   fresh inputs, so the round trip's spread is divided among them
   floor_tolerance how far below the copy floor a time may fall before it is impossible (GPU)
+  pin_cpus        (GPU; default false) the harness and the copy peer on a CPU each of their own, the
+                  candidate on the others (scoring/kernel/cpus.py; needs 4 CPUs, else not pinned)
   cpu_n, cpu_reps full size and timed calls in the interpreter
   call_timeout_s  the longest one call may take (the first calls include Triton's compilation)
 """
@@ -46,6 +48,7 @@ class KernelSpec:
     cpu_n: int = 4096
     cpu_reps: int = 3
     call_timeout_s: float = 60.0
+    pin_cpus: bool = False
 
     @classmethod
     def from_params(cls, params: dict[str, Any], variant: str = "?") -> "KernelSpec":
@@ -64,6 +67,8 @@ class KernelSpec:
             raise ValueError(f"kernel variant {variant!r}: need n, cpu_n, min_reps, cpu_reps >= 1, batch in "
                              f"1..{MAX_BATCH} and "
                              f"max_reps >= min_reps; got {params!r}")
+        if not isinstance(spec.pin_cpus, bool):
+            raise ValueError(f"kernel variant {variant!r}: pin_cpus must be true or false, got {spec.pin_cpus!r}")
         if spec.device not in ("auto", "cuda", "cpu"):
             raise ValueError(f"kernel variant {variant!r}: device must be auto, cuda or cpu, got {spec.device!r}")
         return spec

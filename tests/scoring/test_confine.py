@@ -156,3 +156,26 @@ def test_the_gpu_probe_names_the_pieces_cuda_worked_with(monkeypatch, capsys):
     assert frozenset({confine.PID, confine.FILES, confine.SHM}) in tried
     assert "GPU_PATH these results support: files+pid+shm" in out, out
     assert "+ net alone: FAILED" in out, out
+
+
+def test_a_candidate_process_runs_on_the_cpus_it_is_given(tmp_path):
+    """scoring/kernel/cpus.py's plan reaches the process for real: CandidateProcess(cpus=...) sets the
+    affinity before the candidate's python starts, so it and everything it starts keep it."""
+    from scoring.candidate import CandidateProcess
+
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    (folder / "solution.py").write_text(
+        "import os, subprocess, sys\n"
+        "def where():\n"
+        "    child = subprocess.run([sys.executable, '-c', 'import os; print(sorted(os.sched_getaffinity(0)))'],\n"
+        "                           capture_output=True, text=True).stdout.strip()\n"
+        "    return sorted(os.sched_getaffinity(0)), child\n")
+    cpu = max(os.sched_getaffinity(0))
+    proc = CandidateProcess(folder, "solution.py", "where", memory_mb=2048, output_cap_bytes=1 << 20,
+                            startup_timeout_s=30, cpus=frozenset({cpu}))
+    try:
+        own, child = proc.call(timeout=30)
+    finally:
+        proc.kill()
+    assert own == [cpu] and child == str([cpu])

@@ -53,6 +53,7 @@ def test_section_3_reports_both_estimates_and_their_spread_from_real_details(mon
     for _ in range(3):
         details = flow._run(flow._starting, monkeypatch, copy_cls=flow._PhasedCopyPeer)
         details.pop("_copy_peer")
+        details.pop("_candidate_peer", None)
         details.setdefault("rebench_normalized", rebench_normalized(0.0))
         runs.append(types.SimpleNamespace(valid=True, details=details, duration_s=1.5,
                                           as_dict=lambda d=details: {"valid": True, "details": d}))
@@ -74,3 +75,28 @@ def test_section_3_reports_both_estimates_and_their_spread_from_real_details(mon
     assert [r["details"]["median_ms"] for r in results["reference_scorings"]] == medians
     loop_sync = runs[0].details["copy_peer_in_loop_phases_ms"]["sync_ms"]
     assert loop_sync is not None and f"sync {runs[0].details['copy_peer_phases_ms']['sync_ms']:.4f} / {loop_sync:.4f}" in text
+
+
+def test_section_3_with_pin_scores_the_reference_again_with_pinned_cpus(monkeypatch, tmp_path):
+    seen = []
+
+    def score(env, variant, folder):
+        seen.append(env.variants["main"].params.get("pin_cpus", False))
+        details = flow._run(flow._starting, monkeypatch)
+        details.pop("_copy_peer")
+        details.pop("_candidate_peer", None)
+        details.setdefault("rebench_normalized", rebench_normalized(0.0))
+        return types.SimpleNamespace(valid=True, details=details, duration_s=1.0, raw=0.0,
+                                     as_dict=lambda d=details: {"valid": True, "details": d})
+
+    from environments.registry import load_registry
+
+    env, _ = load_registry().resolve("triton_cumsum")
+    monkeypatch.setattr("scoring.runner.score_candidate", score)
+    monkeypatch.setattr(bench, "materialize", lambda env, tmp, with_reference: tmp)
+    results = {}
+    bench.scorer_section(bench.Tee(tmp_path / "out.txt"), env, scorings=2, start_scorings=1, results=results,
+                         batches=[None], pin=True)
+    assert seen == [False, False, True, True, False]  # reference twice, pinned twice, then the starting solution
+    assert results["scorer_cv_pinned"] is not None
+    assert "the same with pin_cpus" in (tmp_path / "out.txt").read_text()

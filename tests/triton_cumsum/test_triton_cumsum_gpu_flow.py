@@ -121,20 +121,30 @@ def _run(fn, monkeypatch, peer_cls=None, copy_cls=None, ctx_extra=None, **spec_o
     monkeypatch.setattr(gpu.Harness, "__init__", init)
     copies = []
 
-    def copy_peer(ctx, mode):
+    def copy_peer(ctx, mode, cpus=None):
         copies.append((copy_cls or _FakePeer)(lambda x: torch.empty_like(x).copy_(x)))
+        copies[-1].cpus = cpus
         return copies[-1]
 
+    def candidate_peer(ctx, folder, file, function, mode, cpus=None):
+        peer = (peer_cls or _CandidatePeer)(fn)
+        peer.cpus = cpus
+        candidates.append(peer)
+        return peer
+
     monkeypatch.setattr(gpu, "TrustedCopyPeer", copy_peer)
-    monkeypatch.setattr(gpu, "KernelPeer", lambda ctx, folder, file, function, mode: (peer_cls or _CandidatePeer)(fn))
+    monkeypatch.setattr(gpu, "KernelPeer", candidate_peer)
+    candidates = []
     _FakePeer.alive = False
     params = {"n": 5000, "min_reps": 30, "max_reps": 40, "time_cap_s": 3.0, "warmup": 2, "floor_tolerance": 1.0,
               **spec_overrides}
     spec = KernelSpec.from_params(params, "fake")
-    ctx = types.SimpleNamespace(rng=random.Random(7), remaining=lambda: 60.0, log=lambda line: None,
-                                candidate_dir=None, **(ctx_extra or {}))
+    ctx = types.SimpleNamespace(**{"rng": random.Random(7), "remaining": lambda: 60.0, "log": lambda line: None,
+                                   "candidate_dir": None, **(ctx_extra or {})})
     details = gpu.score_on_gpu(ctx, spec, _fake_torch())
     details["_copy_peer"] = copies[0]
+    if candidates:
+        details["_candidate_peer"] = candidates[0]
     return details
 
 
@@ -461,3 +471,47 @@ def test_a_candidate_that_cannot_all_be_stopped_is_interference_and_is_resumed(m
                                                 "resume_strays": pauses.resume_strays})
     assert info.value.reason == "peer_interference" and "could not all be stopped" in info.value.message
     assert pauses.pauses == pauses.resumes == 1 and not pauses.paused
+
+
+def test_pin_cpus_gives_the_harness_and_the_copy_peer_cpus_of_their_own(monkeypatch):
+    """Variant parameter pin_cpus (scoring/kernel/cpus.py): on a machine of 8 CPUs the harness's thread
+    runs on CPU 7 during the scoring (and is given back its CPUs after), the copy peer on 6, and the
+    candidate's process on 0-5; off by default."""
+    from scoring.kernel import cpus
+
+    pinned = []
+
+    class Recorded(cpus.Pinned):
+        def __enter__(self):
+            pinned.append(("enter", self.cpus))
+            return self
+
+        def __exit__(self, *exc):
+            pinned.append(("exit", self.cpus))
+
+    monkeypatch.setattr(cpus, "available", lambda: frozenset(range(8)))
+    monkeypatch.setattr(cpus, "Pinned", Recorded)
+    details = _run(_starting, monkeypatch, pin_cpus=True)
+    assert pinned == [("enter", frozenset({7})), ("exit", frozenset({7}))]
+    assert details["_copy_peer"].cpus == frozenset({6})
+    assert details["_candidate_peer"].cpus == frozenset(range(6))
+    assert details["cpus"] == {"harness": [7], "copy_peer": [6], "candidate": [0, 1, 2, 3, 4, 5]}
+
+    pinned.clear()
+    details = _run(_starting, monkeypatch)
+    assert pinned == [("enter", None), ("exit", None)] and details["cpus"] is None
+    assert details["_copy_peer"].cpus is None and details["_candidate_peer"].cpus is None
+
+
+def test_pin_cpus_needs_four_cpus_and_a_boolean(monkeypatch):
+    from scoring.kernel import cpus
+
+    assert cpus.plan({0, 1, 2}) is None
+    assert cpus.plan({2, 5, 9, 11}) == cpus.CpuPlan(harness=frozenset({11}), copy_peer=frozenset({9}),
+                                                   candidate=frozenset({2, 5}))
+    logged = []
+    monkeypatch.setattr(cpus, "available", lambda: frozenset({0, 1}))
+    details = _run(_starting, monkeypatch, pin_cpus=True, ctx_extra={"log": logged.append})
+    assert details["cpus"] is None and any("pin_cpus needs 4 CPUs" in line for line in logged), logged
+    with pytest.raises(ValueError, match="pin_cpus must be true or false"):
+        KernelSpec.from_params({"n": 10, "pin_cpus": "yes"})
