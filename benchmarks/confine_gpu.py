@@ -9,7 +9,7 @@ pieces: PID (its own PID namespace and /proc), NET (its own network namespace), 
 file system, private /tmp and /run), SHM (private /dev/shm). The CPU path takes all four; with all
 four CUDA failed to start on an H100 (cudaGetDeviceCount error 304), so the GPU path takes
 confine.GPU_PATH. This probe tries the covers alone, each piece alone, the pieces that worked alone
-together, and all four: a child started through confine.wrap opens a tensor this process exported,
+together, added one at a time and kept while CUDA still works, and all four: a child started through confine.wrap opens a tensor this process exported,
 checks it, and exports one of its own that this process opens and checks. Prints one line per
 level (works, or what failed) and the GPU_PATH that the results support.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,9 @@ sys.stdout.buffer.write(b"%d\n" % len(data) + data)
 sys.stdout.flush()
 sys.stdin.buffer.readline()  # keep y alive until the parent has read it
 """
+
+CHILD_TIMEOUT_S = 120
+
 
 def name(pieces) -> str:
     return "+".join(sorted(pieces)) or "covers only"
@@ -66,6 +70,8 @@ def probe(torch, pieces: frozenset[str] | None) -> str:
             data = pickle.dumps(reduce_tensor(x)[1])
             proc.stdin.write(b"%d\n" % len(data) + data)
             proc.stdin.flush()
+            if not select.select([proc.stdout], [], [], CHILD_TIMEOUT_S)[0]:
+                return f"FAILED: the child did not answer within {CHILD_TIMEOUT_S} s (CUDA start-up hanging?)"
             size = proc.stdout.readline()
             if not size:
                 proc.stdin.close()
@@ -110,12 +116,15 @@ def main() -> int:
         print("   CUDA IPC fails with the covers alone: the GPU path cannot be confined here")
         return 1
     alone = [piece for piece in sorted(confine.CPU_PATH) if level(f"+ {piece} alone", frozenset({piece}))]
-    together = frozenset(alone)
-    if len(alone) > 1 and together != confine.CPU_PATH:
-        if not level(f"+ {name(together)} (those that worked alone)", together):
-            together = frozenset()
-    everything = level(f"+ {name(confine.CPU_PATH)} (the CPU path)", confine.CPU_PATH)
-    supported = confine.CPU_PATH if everything else together
+    # then greedily: each piece that worked alone is kept only if CUDA still works with it added to
+    # those kept so far, so the answer is always a set that was probed and worked
+    supported: frozenset[str] = frozenset()
+    for piece in alone:
+        trial = supported | {piece}
+        if len(trial) == 1 or level(f"+ {name(trial)} together", trial):
+            supported = trial
+    if supported != confine.CPU_PATH:  # for the record: all four (the CPU path) failed on an H100 before
+        level(f"+ {name(confine.CPU_PATH)} (the CPU path)", confine.CPU_PATH)
     print(f"GPU_PATH these results support: {name(supported)}"
           + ("" if supported == confine.GPU_PATH else " (set scoring/confine.py's GPU_PATH to it)"))
     return 0

@@ -218,11 +218,8 @@ def scorer_section(out: Tee, env, scorings: int, start_scorings: int, results: d
             cv = reference_scorings(out, with_batch(env, batch), ref_dir, scorings, results, primary=position == 0)
             if cv is not None:
                 results.setdefault("scorer_cv_by_batch", {})[label] = cv
-        if pin:  # the same scorings with the timed processes on CPUs of their own (scoring/kernel/cpus.py)
-            out(f"   the same with pin_cpus (harness and copy peer on a CPU each), batch "
-                f"{'the manifest' if batches[0] is None else batches[0]}'s:")
-            pinned = with_main_params(with_batch(env, batches[0]), pin_cpus=True)
-            results["scorer_cv_pinned"] = reference_scorings(out, pinned, ref_dir, scorings, results, primary=False)
+        if pin:
+            pin_comparison(out, with_batch(env, batches[0]), ref_dir, scorings, results)
         starting_scorings(out, with_batch(env, batches[0]), start_dir, start_scorings, results)
 
 
@@ -260,8 +257,8 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
         out("      round trip: reply ms (candidate / copy in loop / clean): "
             + " / ".join(f"{d['reply_median_ms'][k]:.4f}" for k in ("candidate", "copy", "clean"))
             + "; the copy peer inside its process, clean / in loop: "
-            + ", ".join(f"{k[:-3]} {v:.4f} / {loop_phases.get(k) or float('nan'):.4f}"
-                        for k, v in phases.items() if v is not None) + " ms")
+            + ", ".join(f"{k[:-3]} {v:.4f} / {_ms(loop_phases.get(k))}" for k, v in phases.items() if v is not None)
+            + " ms")
         own = d.get("candidate_reported_phases_ms") or {}
         out("      the reference inside its process (as it reported them): "
             + ", ".join(f"{k[:-3]} {v:.4f}" for k, v in own.items() if v is not None) + " ms")
@@ -279,6 +276,43 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
         results["scorer_cv"] = cv
         results["reference_scorings_ms"] = medians
     return cv
+
+
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def pin_comparison(out: Tee, env, ref_dir: Path, scorings: int, results: dict) -> None:
+    """The reference scored `scorings` times without and with pin_cpus (scoring/kernel/cpus.py),
+    alternating, so that drift during the run falls on both; the CV of each."""
+    from scoring.kernel.stats import coefficient_of_variation
+    from scoring.runner import score_candidate
+
+    out("   pin_cpus: the reference scored alternately not pinned / pinned (harness and copy peer on a "
+        "core each, the candidate on the others):")
+    medians: dict[bool, list[float]] = {False: [], True: []}
+    for k in range(scorings):
+        for pinned in (False, True):
+            r = score_candidate(with_main_params(env, pin_cpus=True) if pinned else env, "main", ref_dir)
+            label = "pinned    " if pinned else "not pinned"
+            results.setdefault("pin_scorings", []).append(r.as_dict())
+            if not r.valid:
+                out(f"      {label} {k + 1}: INVALID ({r.reason}): {r.message}")
+                continue
+            d = r.details
+            medians[pinned].append(d["median_ms"])
+            where = d.get("cpus")
+            out(f"      {label} {k + 1}: {d['median_ms']:.4f} ms (harness {d['harness_median_ms']:.4f}, copy peer "
+                f"clean {d['copy_harness_median_ms']:.4f} / in loop {d['copy_in_loop_harness_median_ms']:.4f}; "
+                f"in-loop estimate {d['in_loop_estimate_ms']:.4f}; "
+                + ("not pinned" if not where else f"harness CPU {where['harness']}, copy peer {where['copy_peer']}, "
+                   f"candidate {len(where['candidate'])} CPUs, idle siblings {where['idle_siblings']}") + ")")
+    for pinned, values in medians.items():
+        if len(values) >= 2:
+            cv = coefficient_of_variation(values)
+            results["scorer_cv_pinned" if pinned else "scorer_cv_not_pinned_alternating"] = cv
+            out(f"   {'pinned' if pinned else 'not pinned'}: CV {cv:.3%} over {len(values)} scorings "
+                f"(median {statistics.median(values):.4f} ms)")
 
 
 def starting_scorings(out: Tee, env, start_dir: Path, start_scorings: int, results: dict) -> None:

@@ -68,6 +68,15 @@ class OutputSink:
         self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
         self._thread.start()
 
+    def pin(self, cpus: frozenset[int]) -> None:
+        """Run the draining thread on `cpus` (Linux: a thread's affinity is set by its id)."""
+        native = self._thread.native_id
+        if native is not None and self._thread.is_alive():
+            try:
+                os.sched_setaffinity(native, cpus)
+            except OSError:  # it ended in between (its process closed its output)
+                pass
+
     def _drain(self, stream) -> None:
         while True:
             chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)

@@ -60,11 +60,13 @@ mkdir "$STAGE/cand"
 mount --bind "$CAND" "$STAGE/cand"
 i=0
 for P in {keeps}; do mkdir "$STAGE/k$i"; mount --bind "$P" "$STAGE/k$i"; i=$((i+1)); done
+{before_pass}
 for m in $(awk '{{print $5}}' /proc/self/mountinfo); do
-  case "$m" in "$STAGE"|"$STAGE"/*|{shared}) continue ;; esac
+  case "$m" in "$STAGE"|"$STAGE"/*{skip}) continue ;; esac
   mount -o remount,bind,ro "$m" 2>/dev/null || true
 done
 mount -t tmpfs -o mode=1777 rearena-tmp /tmp
+{after_tmp}
 mount -t tmpfs -o mode=755 rearena-run /run
 if [ -d /var/run ] && [ ! -L /var/run ]; then mount -t tmpfs -o mode=755 rearena-run /var/run; fi
 i=0
@@ -76,6 +78,11 @@ mount --bind "$STAGE/cand" "$CAND"
 cd "$CAND"
 """
 PRIVATE_SHM = "if [ -d /dev/shm ]; then mount -t tmpfs -o mode=1777 rearena-shm /dev/shm; fi"
+# FILES without SHM: /dev/shm made a mount of its own (it may be a plain folder of /dev), which the
+# read-only pass then skips
+SHARED_SHM = "if [ -d /dev/shm ] && [ ! -L /dev/shm ]; then mount --bind /dev/shm /dev/shm; fi"
+# SHM without FILES: nothing is staged, so a candidate's folder inside /dev/shm keeps the shared one
+SHM_ALONE = 'case "$(pwd -P)" in /dev/shm|/dev/shm/*) ;; *) ' + PRIVATE_SHM + ' ;; esac'
 STAGES = ("/mnt", "/media", "/srv", "/opt")  # an existing folder outside /tmp to stage the candidate's folder
 
 
@@ -120,10 +127,14 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
     stage = next((path for path in STAGES if os.path.isdir(path) and not os.path.islink(path)), None)
     if FILES in pieces and stage:
         keeps = " ".join(shlex.quote(path) for path in _python_folders(argv))  # may be none: `for P in ; do`
-        shared = "/dev/shm" if SHM not in pieces else "/rearena-nothing-shared"
-        steps.append(READ_ONLY.format(stage=shlex.quote(stage), keeps=keeps, shared=shared).strip())
-    if SHM in pieces:
-        steps.append(PRIVATE_SHM)  # after the read-only pass, which would otherwise catch it
+        # a private /dev/shm goes after the read-only pass (which would catch it) and before the
+        # candidate's folder is bound back (which may lie inside it)
+        steps.append(READ_ONLY.format(stage=shlex.quote(stage), keeps=keeps,
+                                      before_pass="" if SHM in pieces else SHARED_SHM,
+                                      skip="" if SHM in pieces else "|/dev/shm",
+                                      after_tmp=PRIVATE_SHM if SHM in pieces else "").strip())
+    elif SHM in pieces:
+        steps.append(SHM_ALONE)
     for path in off_limits:
         if path.startswith("/proc/"):
             continue  # not coverable (the tripwire guards them; in a PID namespace its own /proc has none)

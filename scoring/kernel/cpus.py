@@ -2,19 +2,22 @@
 
 Every timed call's interval holds two pipe hand-offs between processes that poll (scoring/kernel/
 peer.py): the harness, the candidate's process and the trusted copy peer. Left to the scheduler,
-where each lands can change from scoring to scoring (a hyperthread sibling of a busy one, a CPU
-that another process also wants), one suspected source of the scorer's run-to-run spread on the
-H100 (benchmarks/RESULTS.md). With a plan, the harness's thread and the copy peer each get one CPU
-of their own and the candidate's process (and all it starts) the others. Not measured on a GPU
-yet: benchmarks/triton_cumsum.py --pin compares the spread with and without.
+where each lands can change from scoring to scoring (beside a busy hyperthread sibling, on a CPU
+another process also wants), one suspected source of the scorer's run-to-run spread on the H100
+(benchmarks/RESULTS.md). With a plan, the harness's thread and the copy peer each get a physical
+core of their own (one CPU of it; its hyperthread siblings are given to no one), and the
+candidate's process, with all it starts, the other cores. Not measured on a GPU yet:
+benchmarks/triton_cumsum.py --pin compares the spread with and without.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
-MIN_CPUS = 4  # one for the harness, one for the copy peer, at least two for the candidate
+MIN_CANDIDATE_CPUS = 2
+SYS_CPU = Path("/sys/devices/system/cpu")
 
 
 @dataclass(frozen=True)
@@ -22,15 +25,52 @@ class CpuPlan:
     harness: frozenset[int]
     copy_peer: frozenset[int]
     candidate: frozenset[int]
+    idle: frozenset[int]  # the hyperthread siblings of the harness's and the copy peer's CPUs
+
+    def as_detail(self) -> dict:
+        return {"harness": sorted(self.harness), "copy_peer": sorted(self.copy_peer),
+                "candidate": sorted(self.candidate), "idle_siblings": sorted(self.idle)}
 
 
-def plan(available: set[int] | frozenset[int]) -> CpuPlan | None:
-    """The two highest CPUs for the harness and the copy peer, the rest for the candidate; None
-    when there are fewer than MIN_CPUS (then nothing is pinned)."""
-    cpus = sorted(available)
-    if len(cpus) < MIN_CPUS:
+def parse_list(text: str) -> set[int]:
+    """A kernel CPU list ("0-3,8,10-11") as a set."""
+    cpus: set[int] = set()
+    for part in text.strip().split(","):
+        if part:
+            low, _, high = part.partition("-")
+            cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def cores(available: frozenset[int]) -> list[frozenset[int]]:
+    """Every CPU with its hyperthread siblings (from sysfs; a CPU whose topology cannot be read is a
+    core of its own), one entry per physical core that has an available CPU."""
+    found: set[frozenset[int]] = set()
+    for cpu in available:
+        try:
+            siblings = frozenset(parse_list((SYS_CPU / f"cpu{cpu}" / "topology" / "thread_siblings_list").read_text()))
+        except (OSError, ValueError):
+            siblings = frozenset()
+        found.add(siblings | {cpu})
+    return sorted(found, key=max)
+
+
+def plan(available: frozenset[int], core_list: list[frozenset[int]] | None = None) -> CpuPlan | None:
+    """The two highest whole cores (every sibling available) for the harness and the copy peer, one
+    CPU of each; every CPU of the other cores for the candidate. None when that leaves the candidate
+    fewer than MIN_CANDIDATE_CPUS (then nothing is pinned)."""
+    available = frozenset(available)
+    core_list = cores(available) if core_list is None else core_list
+    whole = [core for core in core_list if core <= available]
+    if len(whole) < 2:
         return None
-    return CpuPlan(harness=frozenset({cpus[-1]}), copy_peer=frozenset({cpus[-2]}), candidate=frozenset(cpus[:-2]))
+    harness_core, copy_core = whole[-1], whole[-2]
+    candidate = available - harness_core - copy_core
+    if len(candidate) < MIN_CANDIDATE_CPUS:
+        return None
+    harness, copy_peer = frozenset({min(harness_core)}), frozenset({min(copy_core)})
+    return CpuPlan(harness=harness, copy_peer=copy_peer, candidate=candidate,
+                   idle=(harness_core | copy_core) - harness - copy_peer)
 
 
 def available() -> frozenset[int]:
@@ -38,7 +78,8 @@ def available() -> frozenset[int]:
 
 
 class Pinned:
-    """The calling thread on `cpus` for the duration of a with-block (None: left as it is)."""
+    """The calling thread on `cpus` for the duration of a with-block, then back on the CPUs it had
+    (None: left as it is). Threads started inside inherit `cpus` and keep them."""
 
     def __init__(self, cpus: frozenset[int] | None):
         self.cpus = cpus

@@ -338,12 +338,10 @@ class _Runner:
 def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
     plan = cpus.plan(cpus.available()) if spec.pin_cpus else None
     if spec.pin_cpus and plan is None:
-        ctx.log(f"gpu: pin_cpus needs {cpus.MIN_CPUS} CPUs, this process may use {len(cpus.available())}: not pinned")
+        ctx.log(f"gpu: pin_cpus needs two whole cores and {cpus.MIN_CANDIDATE_CPUS} more CPUs, this process "
+                f"may use {len(cpus.available())} CPUs: not pinned")
     with cpus.Pinned(plan.harness if plan else None):
-        details = _score_on_gpu(ctx, spec, torch, plan)
-    details["cpus"] = None if plan is None else {"harness": sorted(plan.harness), "copy_peer": sorted(plan.copy_peer),
-                                                 "candidate": sorted(plan.candidate)}
-    return details
+        return _score_on_gpu(ctx, spec, torch, plan)
 
 
 def _score_on_gpu(ctx, spec: KernelSpec, torch, plan: cpus.CpuPlan | None) -> dict:
@@ -405,7 +403,7 @@ def _score_on_gpu(ctx, spec: KernelSpec, torch, plan: cpus.CpuPlan | None) -> di
         if cand_peer is not None:
             cand_peer.close()
     return _summarize(ctx, spec, torch, samples, floor_times, harness.solo_flush_ms, cand.checks, stop,
-                      time.monotonic() - started)
+                      time.monotonic() - started, plan)
 
 
 def _copy_request_alone(ctx, copy: _Runner, spec: KernelSpec, first: int, copy_pid: int) -> dict:
@@ -453,7 +451,8 @@ def _medians(rows: list[dict]) -> dict:
     return {key: stats.median([row[key] for row in rows if key in row]) for key in keys}
 
 
-def _summarize(ctx, spec, torch, samples, floor_times, solo_flush, checks_passed, stop, wall_s) -> dict:
+def _summarize(ctx, spec, torch, samples, floor_times, solo_flush, checks_passed, stop, wall_s,
+               plan: cpus.CpuPlan | None = None) -> dict:
     med = {who: _medians(rows) for who, rows in samples.items()}
     floor_ms = stats.median(floor_times)
     overhead_ms = _overhead(samples["clean"], floor_times)
@@ -495,6 +494,7 @@ def _summarize(ctx, spec, torch, samples, floor_times, solo_flush, checks_passed
         "candidate_reported_phases_ms": {key: med["candidate"].get(key) for key in ("call_ms", "sync_ms", "export_ms")},
         "checks": checks_passed,
         "scoring_wall_s": wall_s,
+        "cpus": plan.as_detail() if plan else None,  # pin_cpus: where the timed processes ran
     }
     try:
         from scoring import hardware

@@ -60,6 +60,8 @@ class KernelPeer:
             spin_s=spin_s,
             cpus=cpus,  # scoring/kernel/cpus.py (pin_cpus): CPUs of its own, inherited by all it starts
         )
+        if cpus:  # the thread here that drains its output runs with it, not on the harness's CPU
+            self.proc.output.pin(cpus)
         ctx.processes.append(self.proc)
 
     def op(self, *args: Any, timeout: float, where: str = "") -> dict:

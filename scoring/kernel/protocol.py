@@ -7,8 +7,8 @@ Variant parameters (all optional except n):
   batch           calls per timed request (GPU; default 1): one round trip for `batch` calls on
                   fresh inputs, so the round trip's spread is divided among them
   floor_tolerance how far below the copy floor a time may fall before it is impossible (GPU)
-  pin_cpus        (GPU; default false) the harness and the copy peer on a CPU each of their own, the
-                  candidate on the others (scoring/kernel/cpus.py; needs 4 CPUs, else not pinned)
+  pin_cpus        (GPU; default false) the harness and the copy peer on a physical core each, the
+                  candidate on the others (scoring/kernel/cpus.py; without enough cores, not pinned)
   cpu_n, cpu_reps full size and timed calls in the interpreter
   call_timeout_s  the longest one call may take (the first calls include Triton's compilation)
 """

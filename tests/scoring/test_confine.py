@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -79,7 +80,13 @@ import json, os, socket
 seen = {"pid 1": os.getpid() == 1,
         "interfaces": sorted(name for _, name in socket.if_nameindex()),
         "shm marker": os.path.exists(os.environ["SHM_MARKER"]),
-        "tmp marker": os.path.exists(os.environ["TMP_MARKER"])}
+        "tmp marker": os.path.exists(os.environ["TMP_MARKER"]),
+        "own folder": sorted(os.listdir(os.environ["FOLDER"]))}
+try:
+    open(os.environ["SHM_WRITE"], "w").close()  # torch's CUDA IPC writes its counters there
+    seen["shm write"] = "written"
+except OSError as exc:
+    seen["shm write"] = type(exc).__name__
 try:
     open("/etc/" + os.environ["ETC_NAME"], "w").close()
     seen["etc"] = "written"
@@ -93,38 +100,52 @@ print(json.dumps(seen))
 @pytest.mark.parametrize("pieces", [frozenset(), {confine.PID}, {confine.NET}, {confine.SHM}, {confine.FILES},
                                     confine.CPU_PATH - {confine.SHM}, confine.CPU_PATH],
                          ids=lambda p: "+".join(sorted(p)) or "covers-only")
-def test_each_confinement_piece_does_what_it_says_and_nothing_more(tmp_path, pieces):
+@pytest.mark.parametrize("where", ["tmp", "shm"])
+def test_each_confinement_piece_does_what_it_says_and_nothing_more(tmp_path, pieces, where):
     """The GPU path takes a subset of the pieces (the ones CUDA IPC works with, found on a GPU by
     benchmarks/confine_gpu.py), so each must work alone: a PID namespace without the read-only file
-    system, a private /dev/shm without a private /tmp, and so on."""
+    system, a private /dev/shm without a private /tmp, and so on. /dev/shm stays writable (torch's
+    CUDA IPC needs it), and the candidate's folder stays reachable by its path wherever it lies,
+    /dev/shm included."""
     import json
     import socket
     import subprocess
     import uuid
 
-    folder = tmp_path / "cand"
-    folder.mkdir()
     tag = uuid.uuid4().hex[:12]
+    folder = tmp_path / "cand" if where == "tmp" else Path(f"/dev/shm/rearena-cand-{tag}")
+    folder.mkdir()
+    (folder / "mine.txt").write_text("x")
     shm_marker, tmp_marker = Path(f"/dev/shm/rearena-piece-{tag}"), Path(f"/tmp/rearena-piece-{tag}")
     etc = Path(f"/etc/rearena-piece-{tag}")
+    shm_write = Path(f"/dev/shm/rearena-piece-w-{tag}")
     shm_marker.touch()
     tmp_marker.touch()
     try:
         argv = confine.wrap([sys.executable, "-I", "-c", PIECE_PROBE], [str(tmp_path / "off")], pieces=frozenset(pieces))
-        env = dict(os.environ, SHM_MARKER=str(shm_marker), TMP_MARKER=str(tmp_marker), ETC_NAME=etc.name)
+        env = dict(os.environ, SHM_MARKER=str(shm_marker), TMP_MARKER=str(tmp_marker), ETC_NAME=etc.name,
+                   SHM_WRITE=str(shm_write), FOLDER=str(folder))
         done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr[-2000:]
         seen = json.loads(done.stdout.strip().splitlines()[-1])
     finally:
-        for path in (shm_marker, tmp_marker, etc):
+        for path in (shm_marker, tmp_marker, etc, shm_write):
             path.unlink(missing_ok=True)
+        if where == "shm":
+            shutil.rmtree(folder, ignore_errors=True)
     host_interfaces = sorted(name for _, name in socket.if_nameindex())
     assert seen["pid 1"] == (confine.PID in pieces), seen
     assert (seen["interfaces"] == ["lo"]) == (confine.NET in pieces) or host_interfaces == ["lo"], seen
-    assert seen["shm marker"] == (confine.SHM not in pieces), seen
+    if not (where == "shm" and confine.FILES not in pieces):
+        assert seen["shm marker"] == (confine.SHM not in pieces), seen
     assert seen["tmp marker"] == (confine.FILES not in pieces), seen
     # uid 0 without capabilities still owns /etc: only the read-only file system keeps it out
     assert (seen["etc"] == "written") == (confine.FILES not in pieces), seen
+    assert seen["shm write"] == "written" and seen["own folder"] == ["mine.txt"], seen
+    if where == "shm" and confine.SHM in pieces and confine.FILES not in pieces:
+        assert seen["shm marker"], seen  # nothing staged: a folder inside /dev/shm keeps the shared one
+    elif confine.SHM in pieces:
+        assert not shm_write.exists(), "written to the shared /dev/shm"
 
 
 def test_an_unknown_confinement_piece_is_refused():
@@ -132,9 +153,14 @@ def test_an_unknown_confinement_piece_is_refused():
         confine.wrap(["true"], [], pieces=frozenset({"pid", "gpu"}), check=False)
 
 
-def test_the_gpu_probe_names_the_pieces_cuda_worked_with(monkeypatch, capsys):
-    """benchmarks/confine_gpu.py's verdict, with the CUDA child replaced by a rule (no GPU here):
-    if the network namespace broke CUDA, the GPU path can take the three other pieces."""
+@pytest.mark.parametrize("breaks, expected", [
+    (lambda pieces: confine.NET in pieces, "files+pid+shm"),  # one piece breaks CUDA on its own
+    (lambda pieces: len(pieces) == 4, "files+net+pid"),        # each works alone, all four together do not
+    (lambda pieces: {confine.PID, confine.SHM} <= pieces, "files+net+pid"),  # a pair that does not mix
+])
+def test_the_gpu_probe_names_only_a_set_of_pieces_that_it_saw_work(monkeypatch, capsys, breaks, expected):
+    """benchmarks/confine_gpu.py's verdict, with the CUDA child replaced by a rule (no GPU here): the set
+    it recommends for GPU_PATH was itself probed and worked."""
     import importlib.util
 
     torch = pytest.importorskip("torch")
@@ -142,20 +168,21 @@ def test_the_gpu_probe_names_the_pieces_cuda_worked_with(monkeypatch, capsys):
                                                   / "confine_gpu.py")
     probe_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe_module)
-    tried = []
+    worked = set()
 
     def fake_probe(_torch, pieces):
-        tried.append(pieces)
-        return "FAILED in the child: error 304" if pieces and confine.NET in pieces else "works"
+        if pieces is not None and breaks(pieces):
+            return "FAILED in the child: error 304"
+        worked.add(pieces)
+        return "works"
 
     monkeypatch.setattr(probe_module, "probe", fake_probe)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "a GPU")
     assert probe_module.main() == 0
     out = capsys.readouterr().out
-    assert frozenset({confine.PID, confine.FILES, confine.SHM}) in tried
-    assert "GPU_PATH these results support: files+pid+shm" in out, out
-    assert "+ net alone: FAILED" in out, out
+    assert f"GPU_PATH these results support: {expected}" in out, out
+    assert frozenset(expected.split("+")) in worked
 
 
 def test_a_candidate_process_runs_on_the_cpus_it_is_given(tmp_path):
@@ -171,6 +198,8 @@ def test_a_candidate_process_runs_on_the_cpus_it_is_given(tmp_path):
         "    child = subprocess.run([sys.executable, '-c', 'import os; print(sorted(os.sched_getaffinity(0)))'],\n"
         "                           capture_output=True, text=True).stdout.strip()\n"
         "    return sorted(os.sched_getaffinity(0)), child\n")
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs to tell a pinned process from one left alone")
     cpu = max(os.sched_getaffinity(0))
     proc = CandidateProcess(folder, "solution.py", "where", memory_mb=2048, output_cap_bytes=1 << 20,
                             startup_timeout_s=30, cpus=frozenset({cpu}))

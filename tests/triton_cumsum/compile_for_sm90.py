@@ -58,6 +58,10 @@ def main() -> int:
             print(f"cannot compile for sm_90 here: {exc}")
             return 3
         assert "cubin" in compiled.asm, fn.__name__
+        if constexprs.get("STREAMING") is not None:  # the cache hints are in the code exactly when asked for
+            ptx = compiled.asm["ptx"]
+            hinted = "evict_first" in ptx and "st.global.cs" in ptx
+            assert hinted == constexprs["STREAMING"], (fn.__name__, constexprs)
         print(f"compiled {fn.__name__} for sm_90: {len(compiled.asm['cubin'])} bytes of cubin")
     return 0
 

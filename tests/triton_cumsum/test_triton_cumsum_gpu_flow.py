@@ -259,11 +259,12 @@ def test_a_copy_peer_slowed_while_the_candidate_is_alive_is_interference(monkeyp
 
 
 class _PhasedCopyPeer(_FakePeer):
-    """A copy peer whose answers carry the boot's phase timings (as the real boot's do)."""
+    """A copy peer whose answers carry the boot's phase timings (as the real boot's do), slower in the
+    timing loop (while a candidate is alive) than in the clean phases."""
 
     def one_call(self, slot, n):
         answer = super().one_call(slot, n)
-        answer["phases_ms"] = [0.02, 0.3, 0.05]
+        answer["phases_ms"] = [0.03, 0.4, 0.07] if _FakePeer.alive else [0.02, 0.3, 0.05]
         return answer
 
 
@@ -280,7 +281,7 @@ def test_the_copy_peers_round_trip_is_broken_down_and_candidate_phases_are_not_t
     details = _run(_starting, monkeypatch, peer_cls=_LyingPhasesPeer,
                    copy_cls=_PhasedCopyPeer)
     assert details["copy_peer_phases_ms"] == {"call_ms": 0.02, "sync_ms": 0.3, "export_ms": 0.05}
-    assert details["copy_peer_in_loop_phases_ms"] == {"call_ms": 0.02, "sync_ms": 0.3, "export_ms": 0.05}
+    assert details["copy_peer_in_loop_phases_ms"] == {"call_ms": 0.03, "sync_ms": 0.4, "export_ms": 0.07}
     assert details["candidate_reported_phases_ms"] == {"call_ms": None, "sync_ms": None, "export_ms": None}
     assert set(details["reply_median_ms"]) == {"candidate", "copy", "clean"}
     assert all(v >= 0 for v in details["reply_median_ms"].values())
@@ -490,12 +491,13 @@ def test_pin_cpus_gives_the_harness_and_the_copy_peer_cpus_of_their_own(monkeypa
             pinned.append(("exit", self.cpus))
 
     monkeypatch.setattr(cpus, "available", lambda: frozenset(range(8)))
+    monkeypatch.setattr(cpus, "cores", lambda available: [frozenset({c}) for c in sorted(available)])  # no SMT
     monkeypatch.setattr(cpus, "Pinned", Recorded)
     details = _run(_starting, monkeypatch, pin_cpus=True)
     assert pinned == [("enter", frozenset({7})), ("exit", frozenset({7}))]
     assert details["_copy_peer"].cpus == frozenset({6})
     assert details["_candidate_peer"].cpus == frozenset(range(6))
-    assert details["cpus"] == {"harness": [7], "copy_peer": [6], "candidate": [0, 1, 2, 3, 4, 5]}
+    assert details["cpus"] == {"harness": [7], "copy_peer": [6], "candidate": [0, 1, 2, 3, 4, 5], "idle_siblings": []}
 
     pinned.clear()
     details = _run(_starting, monkeypatch)
@@ -503,15 +505,42 @@ def test_pin_cpus_gives_the_harness_and_the_copy_peer_cpus_of_their_own(monkeypa
     assert details["_copy_peer"].cpus is None and details["_candidate_peer"].cpus is None
 
 
-def test_pin_cpus_needs_four_cpus_and_a_boolean(monkeypatch):
+def test_pin_cpus_gives_whole_cores_and_needs_enough_of_them(monkeypatch):
+    """The harness and the copy peer each get a physical core (one CPU of it, its hyperthread siblings
+    to no one), whatever the siblings' numbering; the candidate the other cores."""
     from scoring.kernel import cpus
 
-    assert cpus.plan({0, 1, 2}) is None
-    assert cpus.plan({2, 5, 9, 11}) == cpus.CpuPlan(harness=frozenset({11}), copy_peer=frozenset({9}),
-                                                   candidate=frozenset({2, 5}))
+    # siblings numbered (i, i + 4): cores {0,4} {1,5} {2,6} {3,7}
+    spread = [frozenset({i, i + 4}) for i in range(4)]
+    assert cpus.plan(frozenset(range(8)), spread) == cpus.CpuPlan(
+        harness=frozenset({3}), copy_peer=frozenset({2}), candidate=frozenset({0, 1, 4, 5}), idle=frozenset({6, 7}))
+    # siblings numbered (2i, 2i + 1): cores {0,1} {2,3} {4,5} {6,7}
+    paired = [frozenset({2 * i, 2 * i + 1}) for i in range(4)]
+    assert cpus.plan(frozenset(range(8)), paired) == cpus.CpuPlan(
+        harness=frozenset({6}), copy_peer=frozenset({4}), candidate=frozenset({0, 1, 2, 3}), idle=frozenset({5, 7}))
+    # a core with a sibling this process may not use is not whole: skipped
+    assert cpus.plan(frozenset(range(7)), paired).harness == frozenset({4})
+    assert cpus.plan(frozenset(range(4)), paired) is None  # two cores: nothing left for the candidate
+    assert cpus.parse_list("0-2,8,10-11\n") == {0, 1, 2, 8, 10, 11}
     logged = []
     monkeypatch.setattr(cpus, "available", lambda: frozenset({0, 1}))
     details = _run(_starting, monkeypatch, pin_cpus=True, ctx_extra={"log": logged.append})
-    assert details["cpus"] is None and any("pin_cpus needs 4 CPUs" in line for line in logged), logged
+    assert details["cpus"] is None and any("pin_cpus needs two whole cores" in line for line in logged), logged
     with pytest.raises(ValueError, match="pin_cpus must be true or false"):
         KernelSpec.from_params({"n": 10, "pin_cpus": "yes"})
+
+
+def test_pinned_puts_the_thread_on_its_cpus_and_gives_them_back():
+    import os
+
+    from scoring.kernel import cpus
+
+    before = os.sched_getaffinity(0)
+    one = frozenset({max(before)})
+    with pytest.raises(RuntimeError):
+        with cpus.Pinned(one):
+            assert os.sched_getaffinity(0) == one
+            raise RuntimeError("a rejection inside the scoring")
+    assert os.sched_getaffinity(0) == before
+    with cpus.Pinned(None):
+        assert os.sched_getaffinity(0) == before
