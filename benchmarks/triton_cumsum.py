@@ -62,6 +62,9 @@ OPTION_SWEEP += [(block, warps, {"persistent": True, "window": 32}) for block, w
 # launch and the persistent one
 OPTION_SWEEP += [(block, warps, {"streaming": True}) for block, warps in [(2048, 4), (4096, 4), (4096, 8)]]
 OPTION_SWEEP += [(block, warps, {"persistent": True, "streaming": True}) for block, warps in [(1024, 4), (2048, 4)]]
+# (BLOCK, warps, CHUNK): the chunked scan (reference.chunked_prefix_sum): one look-back per chunk of
+# CHUNK tiles, the input read a second time from the L2
+CHUNKED_SWEEP = [(1024, 4, 4), (1024, 4, 8), (2048, 4, 2), (2048, 4, 4), (2048, 8, 4), (4096, 4, 2), (4096, 8, 2)]
 SECTIONS = ("smoke", "solutions", "scorer", "controls", "calibrate")
 
 
@@ -150,6 +153,10 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
         rows.append((f"reference, {named}, BLOCK {block}, {warps} warps",
                      lambda t, b=block, w=warps, o=options: reference.masked_prefix_sum(t, block=b, num_warps=w, **o),
                      True))
+    for block, warps, chunk in CHUNKED_SWEEP:
+        rows.append((f"reference, chunks of {chunk} tiles (input re-read from the L2), BLOCK {block}, {warps} warps",
+                     lambda t, b=block, w=warps, c=chunk: reference.chunked_prefix_sum(t, block=b, chunk=c, num_warps=w),
+                     True))
     out("\n2. solutions, timed in this process (CUDA events, median of 50 calls, L2 flushed before each):")
     results["solutions"] = {}
     for label, fn, check in rows:
@@ -183,7 +190,7 @@ def fastest_reference(solutions: dict, floor: float) -> str | None:
         return None
     best = min(timed, key=timed.get)
     return (f"fastest reference configuration: {best.strip()} ({timed[best]:.4f} ms, {timed[best] / floor:.2f}x "
-            "floor); the solution's default is BLOCK_CUDA, WARPS_CUDA, PERSISTENT_CUDA")
+            "floor); the solution's default is BLOCK_CUDA, WARPS_CUDA, PERSISTENT_CUDA, CHUNKED_CUDA")
 
 
 def materialize(env, tmp: Path, with_reference: bool) -> Path:

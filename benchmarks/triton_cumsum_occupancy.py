@@ -38,6 +38,9 @@ REGS_PER_SM, WARPS_PER_SM, BLOCKS_PER_SM, SHARED_PER_SM = 65536, 64, 32, 228 * 1
 CONFIGS = [(2048, 4), (4096, 4), (4096, 8), (8192, 8), (8192, 16), (16384, 16)]
 PERSISTENT_CONFIGS = [(1024, 4), (2048, 4), (2048, 8), (4096, 4), (4096, 8)]
 OPTION_CONFIGS = [(2048, 4), (2048, 8), (4096, 4), (4096, 8)]  # a one-warp look-back window; scans early; hints
+CHUNKED_CONFIGS = [(1024, 4, 4), (2048, 4, 4), (2048, 8, 4), (4096, 4, 2)]  # (BLOCK, warps, CHUNK)
+CHUNKED_SIGNATURE = {"x_ptr": "*i32", "y_ptr": "*i32", "state_ptr": "*i64", "n": "i32", "epoch": "i32",
+                     "BLOCK": "constexpr", "CHUNK": "constexpr", "WINDOW": "constexpr"}
 reference = load_module(REPO / "reference_solutions" / "triton_cumsum" / "solution.py", "occupancy_reference")
 three = load_module(REPO / "scoring" / "kernel" / "three_phase.py", "occupancy_three_phase")
 
@@ -119,6 +122,10 @@ def main() -> int:
                           {"BLOCK": block, "WINDOW": window or 32 * warps, "ORDERED": False, "PERSISTENT": False,
                            "SCAN_EARLY": early, "STREAMING": streaming}, warps)
             rows.append((label, block, warps, r))
+    for block, warps, chunk in CHUNKED_CONFIGS:
+        r = resources(reference._chunked_scan_kernel, CHUNKED_SIGNATURE,
+                      {"BLOCK": block, "CHUNK": chunk, "WINDOW": 32 * warps}, warps)
+        rows.append((f"reference, chunked x{chunk}", block, warps, r))
     three_jobs = [("three-phase: tile aggregates", three._tile_aggregates,
                    {"x_ptr": "*i32", "agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "n": "i32", "BLOCK": "constexpr"}),
                   ("three-phase: apply prefix", three._apply_prefix,
@@ -129,7 +136,7 @@ def main() -> int:
     for label, block, warps, r in rows:
         line = (f"{label:30s} {block:5d}/{warps:<2d}: {r['regs']:3d} regs, local {r['local']}, shared {r['shared']:5d} "
                 f"-> {r['blocks']:2d} programs/SM ({r['warps_per_sm']:2d} warps), "
-                f"{r['blocks'] * block * 4 * (2 if 'persistent' in label else 1) // 1024:3d} KB; "
+                f"{r['blocks'] * block * 4 * (2 if 'persistent' in label else 1) // 1024:3d} KB; "  # a tile's, even chunked
                 f"{r['loads']} loads{''.join(', ' + hint for hint in r['hints'])}; {r['fences']} fences, {r['barriers']} barriers")
         print(line)
         lines.append(line)

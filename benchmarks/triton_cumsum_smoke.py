@@ -39,6 +39,8 @@ def main() -> int:
         "reference, persistent": lambda x: reference.masked_prefix_sum(x, persistent=True),
         "reference, persistent, 1024/4": lambda x: reference.masked_prefix_sum(x, block=1024, num_warps=4,
                                                                               persistent=True),
+        "reference, chunks of 4 tiles of 2048/4": lambda x: reference.chunked_prefix_sum(x, block=2048, chunk=4,
+                                                                                         num_warps=4),
         "three-phase": load(REPO / "scoring" / "kernel" / "three_phase.py", "three_phase").prefix_sum,
     }
     gen = torch.Generator(device="cuda")

@@ -32,6 +32,11 @@ the same as a copy). By default one program handles one tile:
    y = s + cumsum(x where (local exclusive parity ^ q) is odd); with `scan_early=True` the scans
    for both values of q are made before the look-back, and only a select is left after it.
 
+A variant, `chunked_prefix_sum`, gives each program a chunk of several tiles: it reads them one
+after another and folds their (c, e, o), publishes and looks back once for the chunk, then reads
+them again, from the L2 where the first pass left them, to write y. The input crosses the L2 twice
+but is read from memory once, and one look-back serves the whole chunk (not timed yet).
+
 Only additive scans and sums are used (tl.cumsum, tl.sum, tl.max): folding the window with the
 monoid's own combine through tl.reduce is not safe on a GPU, where a reduction may combine
 elements out of order. Every loop decision comes from a reduction or a scalar atomic, whose
@@ -57,6 +62,7 @@ WARPS_CUDA = 4         # also in Triton's interpreter
 BLOCK_INTERPRETER = 256  # small tiles in Triton's interpreter, so that small inputs span many tiles
 PERSISTENT_CUDA = False  # one tile per program on a GPU (the persistent launch is not timed yet)
 PERSISTENT_PROGRAMS_PER_SM = 16  # persistent launches: more than fit (see _persistent_grid)
+CHUNKED_CUDA = 0         # > 0: on a GPU, chunked_prefix_sum with chunks of this many tiles (not timed yet)
 
 _EPOCH_LIMIT = 1 << 28      # the epoch field's width
 _COUNTER_LIMIT = (1 << 31) - 1  # keep the counter's base an int32 argument (no recompilation)
@@ -137,12 +143,29 @@ def _reduce_and_publish(state_ptr, x, tile, epoch):
     # atomics: each word is read whole and checked by its epoch, and no other memory is handed over
     # through them, so no ordering is needed (a release would put a MEMBAR.ALL.GPU in every tile,
     # which waits for all of the program's outstanding memory operations, prefetched loads included).
+    _publish_aggregate(state_ptr, tile, epoch, c, e, o)
+    return par, c, e, o
+
+
+@triton.jit
+def _publish_aggregate(state_ptr, tile, epoch, c, e, o):
+    """word1 = [epoch | o], then word0 = [epoch | flag A (P for tile 0) | c | e]."""
     word0 = state_ptr + 2 * tile.to(tl.int64)
     tl.atomic_xchg(word0 + 1, (epoch.to(tl.int64) << 32) | (o.to(tl.int64) & 0xFFFFFFFF), sem="relaxed")
     flag = tl.where(tile == 0, 2, 1).to(tl.int64)
     tl.atomic_xchg(word0, (epoch.to(tl.int64) << 35) | (flag << 33) | (c.to(tl.int64) << 32)
                    | (e.to(tl.int64) & 0xFFFFFFFF), sem="relaxed")
-    return par, c, e, o
+
+
+@triton.jit
+def _publish_prefix(state_ptr, tile, epoch, q_in, s_in, c, e, o):
+    """The tile's inclusive prefix (flag P): the parity after it and y at its end (tile 0 published
+    its prefix with its aggregate)."""
+    if tile > 0:
+        q_out = q_in ^ c
+        s_out = s_in + tl.where(q_in == 1, o, e)
+        tl.atomic_xchg(state_ptr + 2 * tile.to(tl.int64), (epoch.to(tl.int64) << 35) | (2 << 33)
+                       | (q_out.to(tl.int64) << 32) | (s_out.to(tl.int64) & 0xFFFFFFFF), sem="relaxed")
 
 
 @triton.jit
@@ -162,11 +185,7 @@ def _finish_tile(y_ptrs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW: 
         # if it is odd, y inside is the rest (x where par is even)
         even, whole = tl.associative_scan((tl.where(par == 1, x, 0), x), 0, _add2)
     q_in, s_in = _look_back(state_ptr, tile, epoch, c, e, WINDOW)
-    if tile > 0:
-        q_out = q_in ^ c
-        s_out = s_in + tl.where(q_in == 1, o, e)
-        tl.atomic_xchg(state_ptr + 2 * tile.to(tl.int64), (epoch.to(tl.int64) << 35) | (2 << 33)
-                       | (q_out.to(tl.int64) << 32) | (s_out.to(tl.int64) & 0xFFFFFFFF), sem="relaxed")
+    _publish_prefix(state_ptr, tile, epoch, q_in, s_in, c, e, o)
     if SCAN_EARLY:
         y = s_in + tl.where(q_in == 1, whole - even, even)
     else:
@@ -232,6 +251,52 @@ def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, tiles, base, ep
             x = tl.load(x_ptr + offs, mask=mask, other=0)
         par, c, e, o = _reduce_and_publish(state_ptr, x, tile, epoch)
         _finish_tile(y_ptr + offs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW, SCAN_EARLY, STREAMING)
+
+
+@triton.jit
+def _tile_parts(x):
+    """A loaded tile's positive flags, parity inside it, and its (c, e, o)."""
+    pos = (x > 0).to(tl.int32)
+    par = (tl.cumsum(pos, axis=0) - pos) & 1
+    e = tl.sum(tl.where(par == 1, x, 0), axis=0)
+    return par, tl.sum(pos, axis=0) & 1, e, tl.sum(x, axis=0) - e
+
+
+@triton.jit(do_not_specialize=["epoch"])
+def _chunked_scan_kernel(x_ptr, y_ptr, state_ptr, n, epoch, BLOCK: tl.constexpr, CHUNK: tl.constexpr,
+                         WINDOW: tl.constexpr):
+    """One chunk of CHUNK tiles per program (the chunk is its program id): pass 1 reads the tiles one
+    after another, folding their (c, e, o) into the chunk's, and leaves them in the L2 (evict_last);
+    the chunk's aggregate is published and looked back on as a tile's is; pass 2 reads the tiles
+    again (from the L2: evict_first) and writes y tile by tile, carrying the parity and the sum. So
+    a look-back serves CHUNK tiles, with one tile's registers."""
+    chunk = tl.program_id(0)
+    lanes = tl.arange(0, BLOCK)
+    first = chunk.to(tl.int64) * (BLOCK * CHUNK)
+    acc_c = tl.zeros((), dtype=tl.int32)
+    acc_e = tl.zeros((), dtype=tl.int32)
+    acc_o = tl.zeros((), dtype=tl.int32)
+    for k in range(CHUNK):
+        start = first + k * BLOCK
+        x = tl.load(x_ptr + start + lanes, mask=lanes < n - start, other=0, eviction_policy="evict_last")
+        par, c, e, o = _tile_parts(x)
+        # (acc) . (c, e, o): the monoid's combine, the chunk so far first
+        new_e = acc_e + tl.where(acc_c == 1, o, e)
+        new_o = acc_o + tl.where(acc_c == 1, e, o)
+        acc_c = acc_c ^ c
+        acc_e = new_e
+        acc_o = new_o
+    _publish_aggregate(state_ptr, chunk, epoch, acc_c, acc_e, acc_o)
+    q, s = _look_back(state_ptr, chunk, epoch, acc_c, acc_e, WINDOW)
+    _publish_prefix(state_ptr, chunk, epoch, q, s, acc_c, acc_e, acc_o)
+    for k in range(CHUNK):
+        start = first + k * BLOCK
+        x = tl.load(x_ptr + start + lanes, mask=lanes < n - start, other=0, eviction_policy="evict_first")
+        par, c, e, o = _tile_parts(x)
+        part = tl.where((par ^ q) == 1, x, 0)
+        tl.store(y_ptr + start + lanes, s + tl.cumsum(part, axis=0), mask=lanes < n - start, cache_modifier=".cs")
+        s = s + tl.where(q == 1, o, e)
+        q = q ^ c
 
 
 class _State:
@@ -301,5 +366,28 @@ def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int 
     return y
 
 
+def chunked_prefix_sum(x: torch.Tensor, block: int | None = None, chunk: int = 4, num_warps: int | None = None,
+                       window: int | None = None) -> torch.Tensor:
+    """The scan by chunks of `chunk` tiles of `block` (_chunked_scan_kernel): the input read twice,
+    the second time from the L2, one look-back per chunk. For benchmarks and tests."""
+    x = x.contiguous()
+    y = torch.empty_like(x)
+    n = x.numel()
+    if n == 0:
+        return y
+    if block is None:
+        block = BLOCK_CUDA if x.is_cuda else BLOCK_INTERPRETER
+    if num_warps is None:
+        num_warps = WARPS_CUDA
+    chunks = triton.cdiv(n, block * chunk)
+    state = _state_for(x.device, chunks, block * chunk, 0)  # its own words: keyed by the chunk's size
+    _chunked_scan_kernel[(chunks,)](x, y, state.words, n, state.epoch, BLOCK=block, CHUNK=chunk,
+                                    WINDOW=window or 32 * num_warps, num_warps=num_warps)
+    state.epoch += 1
+    return y
+
+
 def prefix_sum(x: torch.Tensor) -> torch.Tensor:
+    if CHUNKED_CUDA and x.is_cuda:
+        return chunked_prefix_sum(x, chunk=CHUNKED_CUDA)
     return masked_prefix_sum(x, persistent=PERSISTENT_CUDA and x.is_cuda)

@@ -43,6 +43,10 @@ def main() -> int:
             "PERSISTENT": persistent, "SCAN_EARLY": early, "STREAMING": streaming}, reference.WARPS_CUDA)
           for persistent, early, window, streaming in ((False, False, 0, False), (True, False, 0, True),
                                                        (False, True, 32, False), (False, False, 0, True))],
+        (reference._chunked_scan_kernel, {"x_ptr": "*i32", "y_ptr": "*i32", "state_ptr": "*i64", "n": "i32",
+                                          "epoch": "i32", "BLOCK": "constexpr", "CHUNK": "constexpr",
+                                          "WINDOW": "constexpr"},
+         {"BLOCK": 2048, "CHUNK": 4, "WINDOW": 128}, 4),
         (three._tile_aggregates, {"x_ptr": "*i32", "agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "n": "i32",
                                   "BLOCK": "constexpr"}, {"BLOCK": 4096}, 8),
         (three._scan_aggregates, {"agg_c": "*i32", "agg_e": "*i32", "agg_o": "*i32", "pre_q": "*i32",

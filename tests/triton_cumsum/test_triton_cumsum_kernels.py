@@ -129,3 +129,13 @@ def test_reference_state_wraps_around(monkeypatch):
         assert np.array_equal(y.numpy(), masked_prefix_sum_numpy(x)), k
     state = next(iter(reference._states.values()))
     assert state.epoch <= 3 and state.base < 40
+
+
+def test_chunked_scan_is_exact_over_many_chunks_and_repeated_calls():
+    """The chunked variant for the GPU sweep (one look-back per chunk of tiles, the input read again
+    from the L2): exact for chunks of 1, 2 and 3 tiles, sizes that end inside a chunk and inside a
+    tile, and calls that reuse the state words (the epoch)."""
+    for chunk in (1, 2, 3):
+        for n, kind, x in _inputs([1, 16, 17, 95, 333], ("env", "extremes", "positive")):
+            y = reference.chunked_prefix_sum(torch.from_numpy(x), block=16, chunk=chunk, window=32)
+            assert np.array_equal(y.numpy(), masked_prefix_sum_numpy(x)), (n, kind, chunk)
