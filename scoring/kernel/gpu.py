@@ -340,13 +340,14 @@ def score_on_gpu(ctx, spec: KernelSpec, torch) -> dict:
     if spec.pin_cpus and plan is None:
         ctx.log(f"gpu: pin_cpus needs two whole cores and {cpus.MIN_CANDIDATE_CPUS} more CPUs, this process "
                 f"may use {len(cpus.available())} CPUs: not pinned")
+    torch.cuda.set_device(torch.cuda.current_device())
+    torch.cuda.synchronize()  # the CUDA context, and its driver's threads, made before this thread is pinned
     with cpus.Pinned(plan.harness if plan else None):
         return _score_on_gpu(ctx, spec, torch, plan)
 
 
 def _score_on_gpu(ctx, spec: KernelSpec, torch, plan: cpus.CpuPlan | None) -> dict:
     started = time.monotonic()
-    torch.cuda.set_device(torch.cuda.current_device())
     check_memory(torch, spec.n, spec.batch)
     harness = Harness(torch, spec.n, ctx.rng.getrandbits(63), spec.batch)
     descriptors = harness.slot_descriptors()
