@@ -42,7 +42,7 @@ sys.stdout.flush()
 sys.stdin.buffer.readline()  # keep y alive until the parent has read it
 """
 
-CHILD_TIMEOUT_S = 120
+CHILD_TIMEOUT_S = 45  # a child's CUDA start-up and IPC take seconds
 
 
 def name(pieces) -> str:
@@ -64,18 +64,30 @@ def probe(torch, pieces: frozenset[str] | None) -> str:
             if not confine.available():
                 return "confinement not available here (not root, or no unshare/setpriv)"
             argv = confine.wrap(argv, [str(REPO / "reference_solutions")], pieces=pieces)
-        proc = subprocess.Popen(argv, cwd=folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        errors = open(os.path.join(folder, "stderr"), "w+b")  # a file: a chatty child never blocks on it
+        proc = subprocess.Popen(argv, cwd=folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
+
+        def stderr_tail() -> str:
+            errors.seek(0)
+            return errors.read().decode(errors="replace").strip()[-400:]
+
         try:
             data = pickle.dumps(reduce_tensor(x)[1])
-            proc.stdin.write(b"%d\n" % len(data) + data)
-            proc.stdin.flush()
+            try:
+                proc.stdin.write(b"%d\n" % len(data) + data)
+                proc.stdin.flush()
+            except BrokenPipeError:  # it died starting (its error is in its stderr)
+                proc.wait(timeout=10)
+                return "FAILED in the child: " + stderr_tail()
             if not select.select([proc.stdout], [], [], CHILD_TIMEOUT_S)[0]:
-                return f"FAILED: the child did not answer within {CHILD_TIMEOUT_S} s (CUDA start-up hanging?)"
+                proc.kill()
+                proc.wait(timeout=10)
+                return f"FAILED: the child did not answer within {CHILD_TIMEOUT_S} s: {stderr_tail()}"
             size = proc.stdout.readline()
             if not size:
                 proc.stdin.close()
-                return "FAILED in the child: " + proc.stderr.read().decode(errors="replace").strip()[-400:]
+                proc.wait(timeout=10)
+                return "FAILED in the child: " + stderr_tail()
             ok, args = pickle.loads(proc.stdout.read(int(size)))
             try:
                 y = rebuild_cuda_tensor(*args)
@@ -90,6 +102,7 @@ def probe(torch, pieces: frozenset[str] | None) -> str:
         finally:
             if proc.poll() is None:
                 proc.kill()
+            errors.close()
 
 
 def main() -> int:
@@ -123,8 +136,8 @@ def main() -> int:
         trial = supported | {piece}
         if len(trial) == 1 or level(f"+ {name(trial)} together", trial):
             supported = trial
-    if supported != confine.CPU_PATH:  # for the record: all four (the CPU path) failed on an H100 before
-        level(f"+ {name(confine.CPU_PATH)} (the CPU path)", confine.CPU_PATH)
+    if supported != confine.CPU_PATH and level(f"+ {name(confine.CPU_PATH)} (the CPU path)", confine.CPU_PATH):
+        supported = confine.CPU_PATH  # all four at once worked (they failed on an H100 before)
     print(f"GPU_PATH these results support: {name(supported)}"
           + ("" if supported == confine.GPU_PATH else " (set scoring/confine.py's GPU_PATH to it)"))
     return 0

@@ -137,26 +137,34 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
     for block, warps in THREE_PHASE_SWEEP:
         rows.append((f"plain three-phase Triton scan, BLOCK {block}, {warps} warps",
                      lambda t, b=block, w=warps: three.masked_prefix_sum(t, block=b, num_warps=w), True))
+    configs: dict[str, dict] = {}  # reference rows: the solution's settings that run them
+
+    def reference_row(label: str, block: int, warps: int, **options) -> None:
+        configs[label] = {"BLOCK_CUDA": block, "WARPS_CUDA": warps, "CUDA_OPTIONS": options}
+        rows.append((label, lambda t: reference.configured_prefix_sum(t, block, warps, options), True))
+
+    default = {"BLOCK_CUDA": reference.BLOCK_CUDA, "WARPS_CUDA": reference.WARPS_CUDA,
+               "CUDA_OPTIONS": reference.CUDA_OPTIONS}
     for block, warps in REFERENCE_SWEEP:
-        default = " (the solution's default)" if (block, warps) == (reference.BLOCK_CUDA, reference.WARPS_CUDA) else ""
-        rows.append((f"reference: single pass, decoupled look-back, BLOCK {block}, {warps} warps{default}",
-                     lambda t, b=block, w=warps: reference.masked_prefix_sum(t, block=b, num_warps=w), True))
-        rows.append(("   the same, tiles numbered by a global counter (ordered=True)",
-                     lambda t, b=block, w=warps: reference.masked_prefix_sum(t, block=b, num_warps=w, ordered=True),
-                     True))
+        reference_row(f"reference: single pass, decoupled look-back, BLOCK {block}, {warps} warps", block, warps)
+        reference_row(f"   the same, tiles numbered by a global counter (ordered=True), BLOCK {block}, {warps} warps",
+                      block, warps, ordered=True)
     for block, warps in PERSISTENT_SWEEP:
-        rows.append((f"reference, persistent (next tile prefetched), BLOCK {block}, {warps} warps",
-                     lambda t, b=block, w=warps: reference.masked_prefix_sum(t, block=b, num_warps=w, persistent=True),
-                     True))
+        reference_row(f"reference, persistent (next tile prefetched), BLOCK {block}, {warps} warps", block, warps,
+                      persistent=True)
     for block, warps, options in OPTION_SWEEP:
         named = ", ".join(f"{key}={value}" for key, value in options.items())
-        rows.append((f"reference, {named}, BLOCK {block}, {warps} warps",
-                     lambda t, b=block, w=warps, o=options: reference.masked_prefix_sum(t, block=b, num_warps=w, **o),
-                     True))
+        reference_row(f"reference, {named}, BLOCK {block}, {warps} warps", block, warps, **options)
     for block, warps, chunk in CHUNKED_SWEEP:
-        rows.append((f"reference, chunks of {chunk} tiles (input re-read from the L2), BLOCK {block}, {warps} warps",
-                     lambda t, b=block, w=warps, c=chunk: reference.chunked_prefix_sum(t, block=b, chunk=c, num_warps=w),
-                     True))
+        reference_row(f"reference, chunks of {chunk} tiles (input re-read from the L2), BLOCK {block}, {warps} warps",
+                      block, warps, chunk=chunk)
+    for label, config in configs.items():  # mark the solution's own configuration
+        if config == default:
+            index = next(i for i, row in enumerate(rows) if row[0] == label)
+            rows[index] = (label + " (the solution's default)",) + rows[index][1:]
+            configs[label + " (the solution's default)"] = configs.pop(label)
+            break
+    results["reference_configs"] = configs
     out("\n2. solutions, timed in this process (CUDA events, median of 50 calls, L2 flushed before each):")
     results["solutions"] = {}
     for label, fn, check in rows:
@@ -174,23 +182,25 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
             continue
         results["solutions"][label] = ms
         out(f"   {label:78s} {ms:8.4f} ms  {ms / floor:5.2f}x floor")
-    line = fastest_reference(results["solutions"], floor)
+    line = fastest_reference(results["solutions"], floor, configs)
     if line:
         out("   " + line)
     del x, expected, harness
     torch.cuda.empty_cache()
 
 
-def fastest_reference(solutions: dict, floor: float) -> str | None:
+def fastest_reference(solutions: dict, floor: float, configs: dict) -> str | None:
     """A line naming the fastest configuration of the reference among the timed solutions (label: ms,
-    or a string for one that was wrong or failed); None if none was timed."""
-    timed = {label: ms for label, ms in solutions.items()
-             if label.lstrip().startswith(("reference", "the same")) and isinstance(ms, float)}
+    or a string for one that was wrong or failed) and the settings of the solution that run it
+    (`configs`: label -> BLOCK_CUDA, WARPS_CUDA, CUDA_OPTIONS); None if none was timed."""
+    timed = {label: ms for label, ms in solutions.items() if label in configs and isinstance(ms, float)}
     if not timed:
         return None
     best = min(timed, key=timed.get)
+    settings = ", ".join(f"{key} = {value!r}" for key, value in configs[best].items())
     return (f"fastest reference configuration: {best.strip()} ({timed[best]:.4f} ms, {timed[best] / floor:.2f}x "
-            "floor); the solution's default is BLOCK_CUDA, WARPS_CUDA, PERSISTENT_CUDA, CHUNKED_CUDA")
+            f"floor); to make it the solution's default, set in reference_solutions/triton_cumsum/solution.py: "
+            f"{settings}")
 
 
 def materialize(env, tmp: Path, with_reference: bool) -> Path:

@@ -80,7 +80,8 @@ def resources(fn, signature: dict, constexprs: dict, warps: int) -> dict:
                  SHARED_PER_SM // max(shared, 1))
     ptx = compiled.asm["ptx"]
     width = "v4" if re.search(r"ld\.global\S*\.v4", ptx) else "v2" if re.search(r"ld\.global\S*\.v2", ptx) else "scalar"
-    hints = [name for name, pattern in (("evict_first", r"ld\.global\S*evict_first"), ("st.cs", r"st\.global\.cs"))
+    hints = [name for name, pattern in (("evict_last", r"ld\.global\S*evict_last"),
+                                        ("evict_first", r"ld\.global\S*evict_first"), ("st.cs", r"st\.global\.cs"))
              if re.search(pattern, ptx)]
     # in the machine code: memory fences (each waits for all of a thread's outstanding memory
     # operations) and barriers between a program's warps (reductions, scans, broadcasts)

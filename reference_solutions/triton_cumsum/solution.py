@@ -60,9 +60,11 @@ import triton.language as tl
 BLOCK_CUDA = 4096      # elements per tile on a GPU (the best of benchmarks/triton_cumsum.py's sweep on an H100)
 WARPS_CUDA = 4         # also in Triton's interpreter
 BLOCK_INTERPRETER = 256  # small tiles in Triton's interpreter, so that small inputs span many tiles
-PERSISTENT_CUDA = False  # one tile per program on a GPU (the persistent launch is not timed yet)
 PERSISTENT_PROGRAMS_PER_SM = 16  # persistent launches: more than fit (see _persistent_grid)
-CHUNKED_CUDA = 0         # > 0: on a GPU, chunked_prefix_sum with chunks of this many tiles (not timed yet)
+# on a GPU, prefix_sum's options: masked_prefix_sum's keywords (ordered, persistent, scan_early, window,
+# streaming), or {"chunk": k, ...} for chunked_prefix_sum; none (one tile per program, tiles in program-id
+# order) until benchmarks/triton_cumsum.py's sweep finds a faster configuration on a GPU
+CUDA_OPTIONS: dict = {}
 
 _EPOCH_LIMIT = 1 << 28      # the epoch field's width
 _COUNTER_LIMIT = (1 << 31) - 1  # keep the counter's base an int32 argument (no recompilation)
@@ -130,13 +132,20 @@ def _look_back(state_ptr, tile, epoch, c, e, WINDOW: tl.constexpr):
 
 
 @triton.jit
-def _reduce_and_publish(state_ptr, x, tile, epoch):
-    """Reduce the loaded tile to (c, e, o) and publish it; also the parity inside the tile."""
+def _tile_parts(x):
+    """A loaded tile's parity of positives before each element (inside the tile) and its (c, e, o)."""
     pos = (x > 0).to(tl.int32)
     par = (tl.cumsum(pos, axis=0) - pos) & 1          # parity of positives before j, inside the tile
     c = tl.sum(pos, axis=0) & 1
     e = tl.sum(tl.where(par == 1, x, 0), axis=0)      # contribution if the entering parity is even
     o = tl.sum(x, axis=0) - e                         # ... and if it is odd
+    return par, c, e, o
+
+
+@triton.jit
+def _reduce_and_publish(state_ptr, x, tile, epoch):
+    """Reduce the loaded tile to (c, e, o) and publish it; also the parity inside the tile."""
+    par, c, e, o = _tile_parts(x)
 
     # publish: word1 = [epoch | o] and word0 = [epoch | flag | c | e]. Tile 0's aggregate is its
     # inclusive prefix (it enters with parity 0 and sum 0), so it publishes flag P at once. Relaxed
@@ -253,15 +262,6 @@ def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, tiles, base, ep
         _finish_tile(y_ptr + offs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW, SCAN_EARLY, STREAMING)
 
 
-@triton.jit
-def _tile_parts(x):
-    """A loaded tile's positive flags, parity inside it, and its (c, e, o)."""
-    pos = (x > 0).to(tl.int32)
-    par = (tl.cumsum(pos, axis=0) - pos) & 1
-    e = tl.sum(tl.where(par == 1, x, 0), axis=0)
-    return par, tl.sum(pos, axis=0) & 1, e, tl.sum(x, axis=0) - e
-
-
 @triton.jit(do_not_specialize=["epoch"])
 def _chunked_scan_kernel(x_ptr, y_ptr, state_ptr, n, epoch, BLOCK: tl.constexpr, CHUNK: tl.constexpr,
                          WINDOW: tl.constexpr):
@@ -292,11 +292,11 @@ def _chunked_scan_kernel(x_ptr, y_ptr, state_ptr, n, epoch, BLOCK: tl.constexpr,
     for k in range(CHUNK):
         start = first + k * BLOCK
         x = tl.load(x_ptr + start + lanes, mask=lanes < n - start, other=0, eviction_policy="evict_first")
-        par, c, e, o = _tile_parts(x)
-        part = tl.where((par ^ q) == 1, x, 0)
+        pos = (x > 0).to(tl.int32)
+        part = tl.where((((tl.cumsum(pos, axis=0) - pos) & 1) ^ q) == 1, x, 0)
         tl.store(y_ptr + start + lanes, s + tl.cumsum(part, axis=0), mask=lanes < n - start, cache_modifier=".cs")
-        s = s + tl.where(q == 1, o, e)
-        q = q ^ c
+        s = s + tl.sum(part, axis=0)  # the tile's contribution with the parity q entering it
+        q = q ^ (tl.sum(pos, axis=0) & 1)
 
 
 class _State:
@@ -380,14 +380,23 @@ def chunked_prefix_sum(x: torch.Tensor, block: int | None = None, chunk: int = 4
     if num_warps is None:
         num_warps = WARPS_CUDA
     chunks = triton.cdiv(n, block * chunk)
-    state = _state_for(x.device, chunks, block * chunk, 0)  # its own words: keyed by the chunk's size
+    state = _state_for(x.device, chunks, block * chunk, 0)  # keyed by the chunk's size (a call's epoch is its own)
     _chunked_scan_kernel[(chunks,)](x, y, state.words, n, state.epoch, BLOCK=block, CHUNK=chunk,
                                     WINDOW=window or 32 * num_warps, num_warps=num_warps)
     state.epoch += 1
     return y
 
 
+def configured_prefix_sum(x: torch.Tensor, block: int, num_warps: int, options: dict) -> torch.Tensor:
+    """The scan as prefix_sum runs it on a GPU with BLOCK_CUDA = block, WARPS_CUDA = num_warps and
+    CUDA_OPTIONS = options (what benchmarks/triton_cumsum.py times for each configuration)."""
+    options = dict(options)
+    if "chunk" in options:
+        return chunked_prefix_sum(x, block=block, num_warps=num_warps, **options)
+    return masked_prefix_sum(x, block=block, num_warps=num_warps, **options)
+
+
 def prefix_sum(x: torch.Tensor) -> torch.Tensor:
-    if CHUNKED_CUDA and x.is_cuda:
-        return chunked_prefix_sum(x, chunk=CHUNKED_CUDA)
-    return masked_prefix_sum(x, persistent=PERSISTENT_CUDA and x.is_cuda)
+    if x.is_cuda:
+        return configured_prefix_sum(x, BLOCK_CUDA, WARPS_CUDA, CUDA_OPTIONS)
+    return masked_prefix_sum(x)

@@ -5,8 +5,9 @@ peer.py): the harness, the candidate's process and the trusted copy peer. Left t
 where each lands can change from scoring to scoring (beside a busy hyperthread sibling, on a CPU
 another process also wants), one suspected source of the scorer's run-to-run spread on the H100
 (benchmarks/RESULTS.md). With a plan, the harness's thread and the copy peer each get a physical
-core of their own (one CPU of it; its hyperthread siblings are given to no one), and the
-candidate's process, with all it starts, the other cores. Not measured on a GPU yet:
+core of their own: the harness's thread one CPU of it (its hyperthread siblings are given to no
+one), the copy peer the whole core (its CUDA driver's threads beside its polling one); the
+candidate's process, with all it starts, gets the other cores. Not measured on a GPU yet:
 benchmarks/triton_cumsum.py --pin compares the spread with and without.
 """
 
@@ -25,7 +26,7 @@ class CpuPlan:
     harness: frozenset[int]
     copy_peer: frozenset[int]
     candidate: frozenset[int]
-    idle: frozenset[int]  # the hyperthread siblings of the harness's and the copy peer's CPUs
+    idle: frozenset[int]  # the hyperthread siblings of the harness's CPU
 
     def as_detail(self) -> dict:
         return {"harness": sorted(self.harness), "copy_peer": sorted(self.copy_peer),
@@ -44,21 +45,26 @@ def parse_list(text: str) -> set[int]:
 
 def cores(available: frozenset[int]) -> list[frozenset[int]]:
     """Every CPU with its hyperthread siblings (from sysfs; a CPU whose topology cannot be read is a
-    core of its own), one entry per physical core that has an available CPU."""
-    found: set[frozenset[int]] = set()
-    for cpu in available:
+    core of its own), one entry per physical core that has an available CPU; sets that overlap (a
+    topology read for some CPUs and not others) are merged, so that no CPU is in two cores."""
+    found: list[set[int]] = []
+    for cpu in sorted(available):
         try:
-            siblings = frozenset(parse_list((SYS_CPU / f"cpu{cpu}" / "topology" / "thread_siblings_list").read_text()))
+            siblings = parse_list((SYS_CPU / f"cpu{cpu}" / "topology" / "thread_siblings_list").read_text())
         except (OSError, ValueError):
-            siblings = frozenset()
-        found.add(siblings | {cpu})
-    return sorted(found, key=max)
+            siblings = set()
+        group = siblings | {cpu}
+        for other in [other for other in found if other & group]:
+            group |= other
+            found.remove(other)
+        found.append(group)
+    return sorted((frozenset(group) for group in found), key=max)
 
 
 def plan(available: frozenset[int], core_list: list[frozenset[int]] | None = None) -> CpuPlan | None:
-    """The two highest whole cores (every sibling available) for the harness and the copy peer, one
-    CPU of each; every CPU of the other cores for the candidate. None when that leaves the candidate
-    fewer than MIN_CANDIDATE_CPUS (then nothing is pinned)."""
+    """The two highest whole cores (every sibling available): one CPU of the first for the harness,
+    all of the second for the copy peer; every CPU of the other cores for the candidate. None when
+    that leaves the candidate fewer than MIN_CANDIDATE_CPUS (then nothing is pinned)."""
     available = frozenset(available)
     core_list = cores(available) if core_list is None else core_list
     whole = [core for core in core_list if core <= available]
@@ -68,9 +74,8 @@ def plan(available: frozenset[int], core_list: list[frozenset[int]] | None = Non
     candidate = available - harness_core - copy_core
     if len(candidate) < MIN_CANDIDATE_CPUS:
         return None
-    harness, copy_peer = frozenset({min(harness_core)}), frozenset({min(copy_core)})
-    return CpuPlan(harness=harness, copy_peer=copy_peer, candidate=candidate,
-                   idle=(harness_core | copy_core) - harness - copy_peer)
+    harness = frozenset({min(harness_core)})
+    return CpuPlan(harness=harness, copy_peer=copy_core, candidate=candidate, idle=harness_core - harness)
 
 
 def available() -> frozenset[int]:

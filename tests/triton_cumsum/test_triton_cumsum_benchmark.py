@@ -37,15 +37,39 @@ def _benchmark():
 bench = _benchmark()
 
 
-def test_the_sweep_names_its_fastest_reference_configuration():
+def test_the_sweep_names_its_fastest_reference_configuration_and_the_settings_that_run_it():
     solutions = {"starting solution (torch)": 4.5, "plain three-phase Triton scan, BLOCK 4096, 8 warps": 0.3,
                  "reference: single pass, decoupled look-back, BLOCK 4096, 4 warps": 0.62,
-                 "   the same, tiles numbered by a global counter (ordered=True)": 0.58,
+                 "   the same, tiles numbered by a global counter (ordered=True), BLOCK 4096, 4 warps": 0.58,
                  "reference, persistent (next tile prefetched), BLOCK 2048, 8 warps": 0.41,
                  "reference, persistent (next tile prefetched), BLOCK 1024, 4 warps": "wrong"}
-    line = bench.fastest_reference(solutions, floor=0.28)
+    configs = {label: {"BLOCK_CUDA": 4096, "WARPS_CUDA": 4, "CUDA_OPTIONS": {}} for label in solutions
+               if "reference" in label or "the same" in label}
+    configs["reference, persistent (next tile prefetched), BLOCK 2048, 8 warps"] = {
+        "BLOCK_CUDA": 2048, "WARPS_CUDA": 8, "CUDA_OPTIONS": {"persistent": True}}
+    line = bench.fastest_reference(solutions, floor=0.28, configs=configs)
     assert "persistent (next tile prefetched), BLOCK 2048, 8 warps" in line and "0.4100 ms, 1.46x floor" in line
-    assert bench.fastest_reference({"starting solution (torch)": 4.5}, floor=0.28) is None
+    assert "BLOCK_CUDA = 2048, WARPS_CUDA = 8, CUDA_OPTIONS = {'persistent': True}" in line, line
+    assert bench.fastest_reference({"starting solution (torch)": 4.5}, floor=0.28, configs={}) is None
+
+
+def test_every_swept_configuration_is_what_the_solution_runs_with_those_settings():
+    """Each reference row of the sweep is timed through reference.configured_prefix_sum with its
+    settings, the same function prefix_sum calls with BLOCK_CUDA, WARPS_CUDA and CUDA_OPTIONS: so the
+    fastest row's settings, copied into the solution, give the kernel that was timed. Checked here
+    on small inputs in the interpreter, for one row of each kind."""
+    import numpy as np
+    import torch
+
+    from scoring.api import load_module
+    from scoring.kernel.reference import masked_prefix_sum_torch
+
+    reference = load_module(ROOT / "reference_solutions" / "triton_cumsum" / "solution.py", "sweep_reference")
+    x = torch.from_numpy(np.random.default_rng(3).integers(-10, 10, 300, dtype=np.int32))
+    for options in ({}, {"ordered": True}, {"persistent": True, "window": 32}, {"streaming": True}, {"chunk": 3}):
+        assert torch.equal(reference.configured_prefix_sum(x, 16, 4, options), masked_prefix_sum_torch(x)), options
+    assert {"ordered", "persistent", "window", "scan_early", "streaming"} >= {
+        key for _, _, options in bench.OPTION_SWEEP for key in options}
 
 
 def test_section_3_reports_both_estimates_and_their_spread_from_real_details(monkeypatch, tmp_path):

@@ -505,23 +505,29 @@ def test_pin_cpus_gives_the_harness_and_the_copy_peer_cpus_of_their_own(monkeypa
     assert details["_copy_peer"].cpus is None and details["_candidate_peer"].cpus is None
 
 
-def test_pin_cpus_gives_whole_cores_and_needs_enough_of_them(monkeypatch):
-    """The harness and the copy peer each get a physical core (one CPU of it, its hyperthread siblings
-    to no one), whatever the siblings' numbering; the candidate the other cores."""
+def test_pin_cpus_gives_whole_cores_and_needs_enough_of_them(monkeypatch, tmp_path):
+    """The harness and the copy peer each get a physical core (the harness one CPU of it, its
+    hyperthread siblings to no one; the copy peer all of it), whatever the siblings' numbering; the
+    candidate the other cores."""
     from scoring.kernel import cpus
 
     # siblings numbered (i, i + 4): cores {0,4} {1,5} {2,6} {3,7}
     spread = [frozenset({i, i + 4}) for i in range(4)]
     assert cpus.plan(frozenset(range(8)), spread) == cpus.CpuPlan(
-        harness=frozenset({3}), copy_peer=frozenset({2}), candidate=frozenset({0, 1, 4, 5}), idle=frozenset({6, 7}))
+        harness=frozenset({3}), copy_peer=frozenset({2, 6}), candidate=frozenset({0, 1, 4, 5}), idle=frozenset({7}))
     # siblings numbered (2i, 2i + 1): cores {0,1} {2,3} {4,5} {6,7}
     paired = [frozenset({2 * i, 2 * i + 1}) for i in range(4)]
     assert cpus.plan(frozenset(range(8)), paired) == cpus.CpuPlan(
-        harness=frozenset({6}), copy_peer=frozenset({4}), candidate=frozenset({0, 1, 2, 3}), idle=frozenset({5, 7}))
+        harness=frozenset({6}), copy_peer=frozenset({4, 5}), candidate=frozenset({0, 1, 2, 3}), idle=frozenset({7}))
     # a core with a sibling this process may not use is not whole: skipped
     assert cpus.plan(frozenset(range(7)), paired).harness == frozenset({4})
     assert cpus.plan(frozenset(range(4)), paired) is None  # two cores: nothing left for the candidate
     assert cpus.parse_list("0-2,8,10-11\n") == {0, 1, 2, 8, 10, 11}
+    # sysfs read for CPU 3 ("3,7") but not for CPU 7: one core {3, 7}, not {3, 7} and {7}
+    monkeypatch.setattr(cpus, "SYS_CPU", tmp_path)
+    (tmp_path / "cpu3" / "topology").mkdir(parents=True)
+    (tmp_path / "cpu3" / "topology" / "thread_siblings_list").write_text("3,7\n")
+    assert cpus.cores(frozenset({0, 3, 7})) == [frozenset({0}), frozenset({3, 7})]
     logged = []
     monkeypatch.setattr(cpus, "available", lambda: frozenset({0, 1}))
     details = _run(_starting, monkeypatch, pin_cpus=True, ctx_extra={"log": logged.append})
