@@ -333,6 +333,15 @@ def _persistent_grid(device: torch.device, tiles: int) -> int:
     return min(tiles, sms * PERSISTENT_PROGRAMS_PER_SM)
 
 
+def _setup(x: torch.Tensor, block: int | None, num_warps: int | None):
+    """The input made contiguous, a fresh output, and the tile size and warps (by default the GPU's or
+    the interpreter's)."""
+    x = x.contiguous()
+    if block is None:
+        block = BLOCK_CUDA if x.is_cuda else BLOCK_INTERPRETER
+    return x, torch.empty_like(x), block, num_warps or WARPS_CUDA
+
+
 def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int | None = None,
                       ordered: bool = False, persistent: bool = False, scan_early: bool = False,
                       window: int | None = None, streaming: bool = False) -> torch.Tensor:
@@ -344,15 +353,10 @@ def masked_prefix_sum(x: torch.Tensor, block: int | None = None, num_warps: int 
     before its look-back instead of after. `window`: earlier tiles read per look-back step (a power
     of two; by default one per thread). `streaming`: cache hints for data touched once (the input
     evicted first from the L2, the output stored with .cs), so the L2 keeps the tiles' state words."""
-    x = x.contiguous()
-    y = torch.empty_like(x)
+    x, y, block, num_warps = _setup(x, block, num_warps)
     n = x.numel()
     if n == 0:
         return y
-    if block is None:
-        block = BLOCK_CUDA if x.is_cuda else BLOCK_INTERPRETER
-    if num_warps is None:
-        num_warps = WARPS_CUDA
     tiles = triton.cdiv(n, block)
     grid = _persistent_grid(x.device, tiles) if persistent else tiles
     claims = tiles + grid if persistent else tiles if ordered else 0  # the counter's advance
@@ -370,15 +374,10 @@ def chunked_prefix_sum(x: torch.Tensor, block: int | None = None, chunk: int = 4
                        window: int | None = None) -> torch.Tensor:
     """The scan by chunks of `chunk` tiles of `block` (_chunked_scan_kernel): the input read twice,
     the second time from the L2, one look-back per chunk. For benchmarks and tests."""
-    x = x.contiguous()
-    y = torch.empty_like(x)
+    x, y, block, num_warps = _setup(x, block, num_warps)
     n = x.numel()
     if n == 0:
         return y
-    if block is None:
-        block = BLOCK_CUDA if x.is_cuda else BLOCK_INTERPRETER
-    if num_warps is None:
-        num_warps = WARPS_CUDA
     chunks = triton.cdiv(n, block * chunk)
     state = _state_for(x.device, chunks, block * chunk, 0)  # keyed by the chunk's size (a call's epoch is its own)
     _chunked_scan_kernel[(chunks,)](x, y, state.words, n, state.epoch, BLOCK=block, CHUNK=chunk,
