@@ -1,6 +1,6 @@
 """The kernel protocol's round trip on this machine, with both ends blocking or polling.
 
-    python benchmarks/round_trip.py [--calls 2000] [--gaps 0,2,10]
+    python benchmarks/round_trip.py [--calls 2000] [--gaps 0,2,10] [--pin-runs 8]
 
 On a GPU every timed call's interval includes two pipe hand-offs: the scorer's request waking the
 peer's process, and the answer waking the scorer. A process blocked in read() or select() is woken
@@ -12,6 +12,10 @@ This script starts the real kernel boot (scoring/kernel/boot.py) in the interpre
 trusted copy solution, sends `ping` requests through the real CandidateProcess, and times each
 round trip with perf_counter, with a busy gap between requests as the harness's checks make:
 median, p10, p90, p99 (µs) and the ratio of blocking to polling, measured in the same run.
+With --pin-runs N it instead starts N fresh peers each way, alternately left to the scheduler and
+pinned (this process on one CPU, the peer on another, as the scorer's `pin_cpus` does on the GPU
+path), and prints each peer's median and the coefficient of variation of those medians: the
+scorer's run-to-run spread is such a level moving from one fresh set of processes to the next.
 No GPU needed.
 """
 
@@ -30,27 +34,34 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scoring.api import ScoringContext  # noqa: E402
+from scoring.kernel.cpus import Pinned  # noqa: E402
 from scoring.kernel.peer import PEERS_DIR, KernelPeer  # noqa: E402
 
 
-def round_trips(folder: Path, spin: bool, calls: int, gap_s: float) -> list[float]:
+def round_trips(folder: Path, spin: bool, calls: int, gap_s: float, peer_cpus: frozenset[int] | None = None,
+                harness_cpus: frozenset[int] | None = None) -> list[float]:
     ctx = ScoringContext(environment="round_trip", variant="bench", params={}, candidate_dir=folder,
                          deadline=time.monotonic() + 600, rng=random.Random(1))
-    peer = KernelPeer(ctx, folder, "copy_solution.py", "prefix_sum", "cpu", trusted=True, spin=spin)
+    peer = KernelPeer(ctx, folder, "copy_solution.py", "prefix_sum", "cpu", trusted=True, spin=spin, cpus=peer_cpus)
     try:
-        for _ in range(20):  # warm-up
-            peer.op("ping", timeout=30)
-        times = []
-        for _ in range(calls):
-            start = time.perf_counter()
-            peer.op("ping", timeout=30)
-            times.append((time.perf_counter() - start) * 1e6)
-            end = time.perf_counter() + gap_s
-            while time.perf_counter() < end:  # the harness busy between calls (its checks)
-                pass
-        return times
+        with Pinned(harness_cpus):
+            return _timed(peer, calls, gap_s)
     finally:
         peer.close()
+
+
+def _timed(peer: KernelPeer, calls: int, gap_s: float) -> list[float]:
+    for _ in range(20):  # warm-up
+        peer.op("ping", timeout=30)
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        peer.op("ping", timeout=30)
+        times.append((time.perf_counter() - start) * 1e6)
+        end = time.perf_counter() + gap_s
+        while time.perf_counter() < end:  # the harness busy between calls (its checks)
+            pass
+    return times
 
 
 def summary(times: list[float]) -> dict:
@@ -63,6 +74,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--gaps", default="0,2,10", help="busy milliseconds between requests, comma-separated")
+    parser.add_argument("--pin-runs", type=int, default=0,
+                        help="instead: this many fresh peers per way, polling, alternately not pinned and pinned (the "
+                             "scorer and the peer on CPUs of their own, as pin_cpus does), and the CV of their medians")
     args = parser.parse_args()
     try:
         gaps = [float(g) / 1e3 for g in args.gaps.split(",") if g.strip()]
@@ -77,6 +91,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         shutil.copy2(PEERS_DIR / "copy_solution.py", folder / "copy_solution.py")
+        if args.pin_runs:
+            return pin_runs(folder, args.pin_runs, args.calls, gaps)
         for gap in gaps:
             rows = {spin: summary(round_trips(folder, spin, args.calls, gap)) for spin in (False, True)}
             for spin, row in rows.items():
@@ -85,6 +101,33 @@ def main() -> int:
             block, poll = rows[False], rows[True]
             print(f"   blocking / polling: median {block['median'] / poll['median']:.1f}x, "
                   f"p90 - p10 spread {(block['p90'] - block['p10']) / max(poll['p90'] - poll['p10'], 1e-9):.1f}x")
+    return 0
+
+
+def pin_runs(folder: Path, runs: int, calls: int, gaps: list[float]) -> int:
+    """Fresh peers (as each scoring starts its own), alternately not pinned and pinned: the median of
+    each, and the coefficient of variation of those medians (the scorer's run-to-run spread comes
+    from such levels)."""
+    import os
+
+    from scoring.kernel.stats import coefficient_of_variation
+
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        print("pinning needs 2 CPUs")
+        return 2
+    harness, peer = frozenset({cpus[-1]}), frozenset({cpus[0]})
+    print(f"{runs} fresh peers per way, polling; pinned: this process on CPU {cpus[-1]}, the peer on CPU {cpus[0]}")
+    for gap in gaps:
+        medians: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(runs):
+            for pinned in (False, True):
+                times = round_trips(folder, True, calls, gap, peer if pinned else None, harness if pinned else None)
+                medians[pinned].append(statistics.median(times))
+        for pinned, values in medians.items():
+            print(f"gap {gap * 1e3:4.0f} ms, {'pinned    ' if pinned else 'not pinned'}: medians "
+                  + " ".join(f"{v:6.1f}" for v in values)
+                  + f" µs; CV {coefficient_of_variation(values):.1%}, mean {statistics.fmean(values):.1f} µs")
     return 0
 
 
