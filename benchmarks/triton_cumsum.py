@@ -245,7 +245,7 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
     from scoring.kernel.stats import coefficient_of_variation
     from scoring.runner import score_candidate
 
-    medians, walls, in_loop = [], [], []
+    medians, walls, in_loop, ping_corrected = [], [], [], []
     for k in range(scorings):
         r = score_candidate(env, "main", ref_dir)
         if not r.valid:
@@ -279,6 +279,13 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
         own = d.get("candidate_reported_phases_ms") or {}
         out("      the reference inside its process (as it reported them): "
             + ", ".join(f"{k[:-3]} {v:.4f}" for k, v in own.items() if v is not None) + " ms")
+        pings = d.get("ping_median_ms") or {}
+        if pings.get("candidate") is not None and pings.get("copy_peer") is not None:
+            # each fresh process has a round-trip level of its own (benchmarks/RESULTS.md, round_trip.py):
+            # does the difference between the two processes' levels explain the spread?
+            ping_corrected.append(d["median_ms"] - (pings["candidate"] - pings["copy_peer"]))
+            out(f"      empty round trip (ping) ms: candidate's process {pings['candidate']:.4f}, copy peer's "
+                f"{pings['copy_peer']:.4f}")
     cv = None
     if len(medians) >= 2:
         cv = coefficient_of_variation(medians)
@@ -289,6 +296,10 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
         out(f"   the same with the loop's copy-peer calls as the baseline (a diagnostic, not the score): "
             f"{', '.join(f'{t:.4f}' for t in in_loop)} ms, CV {coefficient_of_variation(in_loop):.3%}")
         results.setdefault("in_loop_baseline_cv", []).append(coefficient_of_variation(in_loop))
+        if len(ping_corrected) == len(medians):
+            out(f"   the time less the two processes' ping difference (a diagnostic, not the score): "
+                f"{', '.join(f'{t:.4f}' for t in ping_corrected)} ms, CV {coefficient_of_variation(ping_corrected):.3%}")
+            results.setdefault("ping_corrected_cv", []).append(coefficient_of_variation(ping_corrected))
     if primary:
         results["scorer_cv"] = cv
         results["reference_scorings_ms"] = medians

@@ -367,6 +367,9 @@ def _score_on_gpu(ctx, spec: KernelSpec, torch, plan: cpus.CpuPlan | None) -> di
         cand_peer.op("cuda_slots", descriptors, timeout=max(0.1, min(ctx.remaining(), spec.call_timeout_s)),
                      where="while opening the input slots")
         cand = _Runner(ctx, spec, harness, cand_peer, check_values=True)
+        # a diagnostic, not used in the time: each process's own pipe round trip, with no GPU work
+        # (on a VM a fresh process settles at a level of its own: benchmarks/RESULTS.md, round_trip.py)
+        pings = {"candidate": _ping_ms(cand_peer, spec), "copy_peer": _ping_ms(copy_peer, spec)}
         cases = correctness_cases(spec.n)
         for case in cases:
             cand.call(case, f"case '{case.label}'")
@@ -403,8 +406,24 @@ def _score_on_gpu(ctx, spec: KernelSpec, torch, plan: cpus.CpuPlan | None) -> di
         copy_peer.close()
         if cand_peer is not None:
             cand_peer.close()
-    return _summarize(ctx, spec, torch, samples, floor_times, harness.solo_flush_ms, cand.checks, stop,
-                      time.monotonic() - started, plan)
+    details = _summarize(ctx, spec, torch, samples, floor_times, harness.solo_flush_ms, cand.checks, stop,
+                         time.monotonic() - started, plan)
+    details["ping_median_ms"] = pings
+    return details
+
+
+PINGS = 200  # round trips per process for the ping diagnostic (about 10 ms each way)
+
+
+def _ping_ms(peer, spec: KernelSpec) -> float:
+    """The median of PINGS empty round trips to a peer's process (ms). The candidate's process answers
+    its own pings, so its figure is a diagnostic only (nothing in the time or the rules reads it)."""
+    times = []
+    for _ in range(PINGS):
+        start = time.perf_counter()
+        peer.op("ping", timeout=max(0.1, min(spec.call_timeout_s, 5.0)))
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
 
 
 def _copy_request_alone(ctx, copy: _Runner, spec: KernelSpec, first: int, copy_pid: int) -> dict:

@@ -98,6 +98,11 @@ def test_section_3_reports_both_estimates_and_their_spread_from_real_details(mon
     # process are printed for the clean phases and the loop side by side
     assert [r["details"]["median_ms"] for r in results["reference_scorings"]] == medians
     assert "sync 0.3000 / 0.4000" in text and "export 0.0500 / 0.0700" in text, text
+    # the ping diagnostic: each scoring's two levels printed, and the CV of the time less their difference
+    corrected = [r.details["median_ms"] - (r.details["ping_median_ms"]["candidate"]
+                                           - r.details["ping_median_ms"]["copy_peer"]) for r in runs]
+    assert results["ping_corrected_cv"] == [pytest.approx(statistics.stdev(corrected) / statistics.mean(corrected))]
+    assert text.count("empty round trip (ping) ms") == 3
 
 
 def test_section_3_with_pin_scores_the_reference_alternately_pinned_and_not(monkeypatch, tmp_path):

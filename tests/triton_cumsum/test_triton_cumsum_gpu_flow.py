@@ -92,6 +92,8 @@ class _FakePeer:
             return {"calls": [self.one_call(slot, n) for slot, n in args[0]]}
         if op == "release":
             self.held.pop(args[0], None)
+        if op == "ping":
+            self.pings = getattr(self, "pings", 0) + 1
         return {}
 
     def close(self):
@@ -156,6 +158,10 @@ def _rejection(fn, monkeypatch, batch=1) -> Invalid:
 
 def test_a_correct_candidate_gets_a_time_and_every_figure(monkeypatch):
     details = _run(_starting, monkeypatch)
+    # each process's empty round trip (ping), a diagnostic: measured for both peers, PINGS times each
+    assert set(details["ping_median_ms"]) == {"candidate", "copy_peer"}
+    assert all(0 <= v < 50 for v in details["ping_median_ms"].values()), details["ping_median_ms"]
+    assert details["_copy_peer"].pings == details["_candidate_peer"].pings == gpu.PINGS
     assert 30 <= details["reps"] <= 40 and len(details["times_ms"]) == details["reps"]
     assert details["checks"] == 13 + 2 + details["reps"]  # correctness cases, warm-up, timed calls
     assert details["device"] == "Fake GPU (CPU)" and details["copy_floor_ms"] > 0
