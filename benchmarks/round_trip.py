@@ -1,6 +1,6 @@
 """The kernel protocol's round trip on this machine, with both ends blocking or polling.
 
-    python benchmarks/round_trip.py [--calls 2000] [--gaps 0,2,10] [--pin-runs 8]
+    python benchmarks/round_trip.py [--calls 2000] [--gaps 0,2,10] [--pin-runs 8 | --blocks 8]
 
 On a GPU every timed call's interval includes two pipe hand-offs: the scorer's request waking the
 peer's process, and the answer waking the scorer. A process blocked in read() or select() is woken
@@ -16,6 +16,8 @@ With --pin-runs N it instead starts N fresh peers each way, alternately left to 
 pinned (this process on one CPU, the peer on another, as the scorer's `pin_cpus` does on the GPU
 path), and prints each peer's median and the coefficient of variation of those medians: the
 scorer's run-to-run spread is such a level moving from one fresh set of processes to the next.
+With --blocks N it times one peer in N consecutive blocks, then N fresh peers: whether a level
+belongs to the process or to the moment.
 No GPU needed.
 """
 
@@ -77,6 +79,9 @@ def main() -> int:
     parser.add_argument("--pin-runs", type=int, default=0,
                         help="instead: this many fresh peers per way, polling, alternately not pinned and pinned (the "
                              "scorer and the peer on CPUs of their own, as pin_cpus does), and the CV of their medians")
+    parser.add_argument("--blocks", type=int, default=0,
+                        help="instead: one polling peer timed in this many consecutive blocks of --calls, then as many "
+                             "fresh peers: does a level belong to the process or to the moment?")
     args = parser.parse_args()
     try:
         gaps = [float(g) / 1e3 for g in args.gaps.split(",") if g.strip()]
@@ -93,6 +98,8 @@ def main() -> int:
         shutil.copy2(PEERS_DIR / "copy_solution.py", folder / "copy_solution.py")
         if args.pin_runs:
             return pin_runs(folder, args.pin_runs, args.calls, gaps)
+        if args.blocks:
+            return blocks(folder, args.blocks, args.calls, gaps)
         for gap in gaps:
             rows = {spin: summary(round_trips(folder, spin, args.calls, gap)) for spin in (False, True)}
             for spin, row in rows.items():
@@ -101,6 +108,24 @@ def main() -> int:
             block, poll = rows[False], rows[True]
             print(f"   blocking / polling: median {block['median'] / poll['median']:.1f}x, "
                   f"p90 - p10 spread {(block['p90'] - block['p10']) / max(poll['p90'] - poll['p10'], 1e-9):.1f}x")
+    return 0
+
+
+def blocks(folder: Path, count: int, calls: int, gaps: list[float]) -> int:
+    from scoring.kernel.stats import coefficient_of_variation
+
+    for gap in gaps:
+        ctx = ScoringContext(environment="round_trip", variant="bench", params={}, candidate_dir=folder,
+                             deadline=time.monotonic() + 600, rng=random.Random(1))
+        peer = KernelPeer(ctx, folder, "copy_solution.py", "prefix_sum", "cpu", trusted=True, spin=True)
+        try:
+            same = [statistics.median(_timed(peer, calls, gap)) for _ in range(count)]
+        finally:
+            peer.close()
+        fresh = [statistics.median(round_trips(folder, True, calls, gap)) for _ in range(count)]
+        for label, values in (("one peer, consecutive blocks", same), ("fresh peers", fresh)):
+            print(f"gap {gap * 1e3:4.0f} ms, {label:28s}: medians " + " ".join(f"{v:6.1f}" for v in values)
+                  + f" µs; CV {coefficient_of_variation(values):.1%}")
     return 0
 
 
