@@ -368,7 +368,7 @@ def _score_on_gpu(ctx, spec: KernelSpec, torch, plan: cpus.CpuPlan | None) -> di
                      where="while opening the input slots")
         cand = _Runner(ctx, spec, harness, cand_peer, check_values=True)
         # a diagnostic, not used in the time: each process's own pipe round trip, with no GPU work
-        # (on a VM a fresh process settles at a level of its own: benchmarks/RESULTS.md, round_trip.py)
+        # (on a VM the level differs between processes and moves over time: benchmarks/RESULTS.md)
         pings = {"candidate": _ping_ms(cand_peer, spec), "copy_peer": _ping_ms(copy_peer, spec)}
         cases = correctness_cases(spec.n)
         for case in cases:
