@@ -42,14 +42,19 @@ from scoring.kernel.peer import PEERS_DIR, KernelPeer  # noqa: E402
 
 def round_trips(folder: Path, spin: bool, calls: int, gap_s: float, peer_cpus: frozenset[int] | None = None,
                 harness_cpus: frozenset[int] | None = None) -> list[float]:
-    ctx = ScoringContext(environment="round_trip", variant="bench", params={}, candidate_dir=folder,
-                         deadline=time.monotonic() + 600, rng=random.Random(1))
-    peer = KernelPeer(ctx, folder, "copy_solution.py", "prefix_sum", "cpu", trusted=True, spin=spin, cpus=peer_cpus)
+    peer = _start_peer(folder, spin, peer_cpus)
     try:
         with Pinned(harness_cpus):
             return _timed(peer, calls, gap_s)
     finally:
         peer.close()
+
+
+def _start_peer(folder: Path, spin: bool, cpus: frozenset[int] | None = None) -> KernelPeer:
+    """The real kernel boot with the trusted copy solution, in the interpreter mode."""
+    ctx = ScoringContext(environment="round_trip", variant="bench", params={}, candidate_dir=folder,
+                         deadline=time.monotonic() + 600, rng=random.Random(1))
+    return KernelPeer(ctx, folder, "copy_solution.py", "prefix_sum", "cpu", trusted=True, spin=spin, cpus=cpus)
 
 
 def _timed(peer: KernelPeer, calls: int, gap_s: float) -> list[float]:
@@ -115,9 +120,7 @@ def blocks(folder: Path, count: int, calls: int, gaps: list[float]) -> int:
     from scoring.kernel.stats import coefficient_of_variation
 
     for gap in gaps:
-        ctx = ScoringContext(environment="round_trip", variant="bench", params={}, candidate_dir=folder,
-                             deadline=time.monotonic() + 600, rng=random.Random(1))
-        peer = KernelPeer(ctx, folder, "copy_solution.py", "prefix_sum", "cpu", trusted=True, spin=True)
+        peer = _start_peer(folder, True)
         try:
             same = [statistics.median(_timed(peer, calls, gap)) for _ in range(count)]
         finally:

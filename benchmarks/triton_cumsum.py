@@ -138,13 +138,16 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
         rows.append((f"plain three-phase Triton scan, BLOCK {block}, {warps} warps",
                      lambda t, b=block, w=warps: three.masked_prefix_sum(t, block=b, num_warps=w), True))
     configs: dict[str, dict] = {}  # reference rows: the solution's settings that run them
-
-    def reference_row(label: str, block: int, warps: int, **options) -> None:
-        configs[label] = {"BLOCK_CUDA": block, "WARPS_CUDA": warps, "CUDA_OPTIONS": options}
-        rows.append((label, lambda t: reference.configured_prefix_sum(t, block, warps, options), True))
-
     default = {"BLOCK_CUDA": reference.BLOCK_CUDA, "WARPS_CUDA": reference.WARPS_CUDA,
                "CUDA_OPTIONS": reference.CUDA_OPTIONS}
+
+    def reference_row(label: str, block: int, warps: int, **options) -> None:
+        config = {"BLOCK_CUDA": block, "WARPS_CUDA": warps, "CUDA_OPTIONS": options}
+        if config == default:
+            label += " (the solution's default)"
+        configs[label] = config
+        rows.append((label, lambda t: reference.configured_prefix_sum(t, block, warps, options), True))
+
     for block, warps in REFERENCE_SWEEP:
         reference_row(f"reference: single pass, decoupled look-back, BLOCK {block}, {warps} warps", block, warps)
         reference_row(f"   the same, tiles numbered by a global counter (ordered=True), BLOCK {block}, {warps} warps",
@@ -158,12 +161,6 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
     for block, warps, chunk in CHUNKED_SWEEP:
         reference_row(f"reference, chunks of {chunk} tiles (input re-read from the L2), BLOCK {block}, {warps} warps",
                       block, warps, chunk=chunk)
-    for label, config in configs.items():  # mark the solution's own configuration
-        if config == default:
-            index = next(i for i, row in enumerate(rows) if row[0] == label)
-            rows[index] = (label + " (the solution's default)",) + rows[index][1:]
-            configs[label + " (the solution's default)"] = configs.pop(label)
-            break
     results["reference_configs"] = configs
     out("\n2. solutions, timed in this process (CUDA events, median of 50 calls, L2 flushed before each):")
     results["solutions"] = {}
@@ -281,8 +278,8 @@ def reference_scorings(out: Tee, env, ref_dir: Path, scorings: int, results: dic
             + ", ".join(f"{k[:-3]} {v:.4f}" for k, v in own.items() if v is not None) + " ms")
         pings = d.get("ping_median_ms") or {}
         if pings.get("candidate") is not None and pings.get("copy_peer") is not None:
-            # each fresh process has a round-trip level of its own (benchmarks/RESULTS.md, round_trip.py):
-            # does the difference between the two processes' levels explain the spread?
+            # round-trip levels differ between processes and move over time (benchmarks/RESULTS.md,
+            # round_trip.py): does the difference between the two processes' levels explain the spread?
             ping_corrected.append(d["median_ms"] - (pings["candidate"] - pings["copy_peer"]))
             out(f"      empty round trip (ping) ms: candidate's process {pings['candidate']:.4f}, copy peer's "
                 f"{pings['copy_peer']:.4f}")

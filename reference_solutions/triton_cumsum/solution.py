@@ -207,13 +207,19 @@ def _finish_tile(y_ptrs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW: 
 
 @triton.jit
 def _load_tile(x_ptr, n, tile, BLOCK: tl.constexpr, STREAMING: tl.constexpr):
-    """The tile's values (0 past the end); the offsets are the tile's start (a scalar) plus the lanes.
-    STREAMING: read once, so the first line the L2 evicts (the state words stay)."""
+    """The tile's values (0 past the end); the offsets are the tile's start (a scalar) plus the lanes."""
     start = tile.to(tl.int64) * BLOCK
     lanes = tl.arange(0, BLOCK)
+    return _load(x_ptr + start + lanes, lanes < n - start, STREAMING)
+
+
+@triton.jit
+def _load(ptrs, mask, STREAMING: tl.constexpr):
+    """Values at ptrs (0 where masked); STREAMING: read once, so the first lines the L2 evicts (the
+    state words stay)."""
     if STREAMING:
-        return tl.load(x_ptr + start + lanes, mask=lanes < n - start, other=0, eviction_policy="evict_first")
-    return tl.load(x_ptr + start + lanes, mask=lanes < n - start, other=0)
+        return tl.load(ptrs, mask=mask, other=0, eviction_policy="evict_first")
+    return tl.load(ptrs, mask=mask, other=0)
 
 
 @triton.jit
@@ -254,10 +260,7 @@ def _masked_scan_kernel(x_ptr, y_ptr, state_ptr, counter_ptr, n, tiles, base, ep
             tile = tl.program_id(0)
         offs = tile.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         mask = offs < n
-        if STREAMING:
-            x = tl.load(x_ptr + offs, mask=mask, other=0, eviction_policy="evict_first")
-        else:
-            x = tl.load(x_ptr + offs, mask=mask, other=0)
+        x = _load(x_ptr + offs, mask, STREAMING)
         par, c, e, o = _reduce_and_publish(state_ptr, x, tile, epoch)
         _finish_tile(y_ptr + offs, mask, state_ptr, x, par, c, e, o, tile, epoch, WINDOW, SCAN_EARLY, STREAMING)
 
@@ -389,7 +392,6 @@ def chunked_prefix_sum(x: torch.Tensor, block: int | None = None, chunk: int = 4
 def configured_prefix_sum(x: torch.Tensor, block: int, num_warps: int, options: dict) -> torch.Tensor:
     """The scan as prefix_sum runs it on a GPU with BLOCK_CUDA = block, WARPS_CUDA = num_warps and
     CUDA_OPTIONS = options (what benchmarks/triton_cumsum.py times for each configuration)."""
-    options = dict(options)
     if "chunk" in options:
         return chunked_prefix_sum(x, block=block, num_warps=num_warps, **options)
     return masked_prefix_sum(x, block=block, num_warps=num_warps, **options)
