@@ -94,6 +94,8 @@ def main() -> int:
         parser.error(f"--gaps takes milliseconds separated by commas, got {args.gaps!r}")
     if args.calls < 10 or not gaps or min(gaps) < 0:
         parser.error("need --calls >= 10 and gaps >= 0")
+    if args.pin_runs and args.blocks or min(args.pin_runs, args.blocks) < 0 or 1 in (args.pin_runs, args.blocks):
+        parser.error("--pin-runs and --blocks take 2 or more (a spread needs two medians), and one at a time")
     from benchmarks.machine import machine_line
 
     print(f"kernel protocol round trip (ping through scoring/kernel/boot.py), {args.calls} calls per row")

@@ -87,3 +87,18 @@ def test_a_quiet_peer_is_still_heard_after_the_polling_window(tmp_path, monkeypa
         assert peer.op("ping", timeout=30) == {"v": []}
     finally:
         peer.close()
+
+
+@pytest.mark.parametrize("args", [["--pin-runs", "1"], ["--blocks", "-2"], ["--pin-runs", "3", "--blocks", "3"]])
+def test_round_trip_benchmark_refuses_a_spread_of_fewer_than_two_runs(args):
+    """benchmarks/round_trip.py's --pin-runs and --blocks print a CV of medians: fewer than two, or both
+    at once, is refused with a message naming them before any peer starts."""
+    import subprocess
+    import sys
+
+    from triton_cumsum_support import ROOT
+
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "round_trip.py"), *args], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "--pin-runs and --blocks take 2 or more" in done.stderr, done.stderr
+    assert "fresh peers" not in done.stdout
