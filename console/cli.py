@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 invalid or failed, 2 usage error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    use_data_dir(args.data_dir)
     try:
         if args.command in (None, "replay"):
             return run_console(args)
@@ -107,6 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 130
+
+
+def use_data_dir(data_dir: str | None) -> None:
+    """Make --data-dir this process's data folder for everything that asks the environment: the scorer's
+    off-limits list (scoring.candidate.data_dir) only reads REARENA_DATA_DIR, and scorings, sandboxes and
+    served consoles started from here inherit it."""
+    if data_dir:
+        os.environ["REARENA_DATA_DIR"] = str(Path(data_dir).expanduser().absolute())
 
 
 def load_registry():
@@ -219,6 +229,9 @@ def cmd_env(args) -> int:
 
 
 def _build(console, args, registry) -> int:
+    from rich.text import Text
+
+    from console.render import plain
     from scoring.container_exec import ContainerError
     from scoring.containers import base_image, build_image
 
@@ -227,7 +240,7 @@ def _build(console, args, registry) -> int:
     try:
         name = build_image(env, args.base_image, log=lambda line: console.print(line, markup=False, highlight=False))
     except ContainerError as exc:
-        console.print(f"[red]build failed:[/red] {exc}")
+        console.print(Text.assemble(("build failed:", "red"), " ", plain(exc)))  # its text is not markup
         return 1
     console.print(f"built {name}")
     return 0
@@ -277,6 +290,9 @@ def _show_stored_calibrations(console, args, env) -> None:
 
 
 def _calibrate(console, args, registry) -> int:
+    from rich.text import Text
+
+    from console.render import plain
     from scoring.calibrate import CalibrationError, calibrate
 
     env, variant = resolve(registry, args.spec)
@@ -285,7 +301,7 @@ def _calibrate(console, args, registry) -> int:
     try:
         calibration, raws = calibrate(env, variant.name, runs=args.runs)
     except CalibrationError as exc:
-        console.print(f"[red]calibration failed:[/red] {exc}")
+        console.print(Text.assemble(("calibration failed:", "red"), " ", plain(exc)))  # its text is not markup
         return 1
     store.save_calibration(env.name, variant.name, calibration)
     console.print(f"start raw {calibration.start:.4f} (runs {', '.join(f'{r:.4f}' for r in raws['start_raws'])})")

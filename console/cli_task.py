@@ -147,12 +147,12 @@ def run_trial_command(command: str, args, service, trial_id: int) -> int:
 
 def _print_score(sub, visible: bool) -> None:
     """The verdict of a submission; raw and normalized scores only where the environment shows them."""
-    from console.render import print_verdict_row
+    from console.render import print_verdict_row, printable
 
     if visible:
         print_verdict_row(sub, True)
     elif sub.valid:
         print(f"submission {sub.id}: valid; {HIDDEN}")
     else:
-        print(f"submission {sub.id}: INVALID ({sub.reason}) {sub.message}")
+        print(printable(f"submission {sub.id}: INVALID ({sub.reason}) {sub.message}"))
         print(HIDDEN)

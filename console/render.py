@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import math
+import re
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from console.trials.clock import format_duration
 from console.trials.hidden import participant_message
+
+
+# what must not reach a terminal as it is: C0 controls but tab and newline (ESC starts a terminal's
+# escape sequences), DEL, C1 controls, lone surrogates (not encodable) and the bidirectional overrides
+# that reorder a line on screen
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text) -> str:
+    """Text from a candidate, an agent or a participant, safe to print: controls shown as escapes
+    (\\x1b for ESC), lone surrogates as \\udxxx; never markup, whatever brackets it holds."""
+    text = text if isinstance(text, str) else str(text)
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
+
+
+def plain(text, style: str = "", no_wrap: bool | None = None) -> Text:
+    """Untrusted text as a rich Text: shown as written, never read as markup (`[/red]` stays `[/red]`)."""
+    return Text(printable(text), style=style, no_wrap=no_wrap, end="")
+
+
+def table_cell(text) -> str | Text:
+    """Untrusted text for a cell of Textual's DataTable, which reads a str as markup and emoji codes:
+    the str itself where it holds neither "[" nor ":" (then it shows as written), else a plain Text."""
+    text = printable(text)
+    return text if "[" not in text and ":" not in text else plain(text, no_wrap=True)
 
 
 def _num(value, digits: int = 4) -> str:
@@ -22,19 +49,27 @@ def verdict_table(result) -> Table:
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
-    verdict = "[green]VALID[/green]" if result.valid else f"[red]INVALID[/red] ({result.reason})"
-    table.add_row("environment", f"{result.environment}:{result.variant}")
+    verdict = Text("VALID", style="green") if result.valid else Text.assemble(
+        ("INVALID", "red"), " (", plain(result.reason), ")")
+    table.add_row("environment", plain(f"{result.environment}:{result.variant}"))
     table.add_row("verdict", verdict)
-    table.add_row("message", result.message)
+    table.add_row("message", plain(result.message))
     table.add_row("raw score", _num(result.raw))
     table.add_row("normalized", _num(result.normalized, 3) + ("  (0 = starting, 1 = reference)" if result.valid else ""))
     cal = result.calibration or {}
     if cal:
         where = cal.get("hardware") or "manifest default"
         where += f", digest {cal['digest']}" if cal.get("digest") else ""  # only a current one is ever used
-        table.add_row("calibration", f"start {cal['start']:.4f}, reference {cal['reference']:.4f} ({cal['source']}: {where})")
-    table.add_row("duration", f"{result.duration_s:.2f} s (candidate {result.details.get('candidate_seconds', 0.0):.2f} s)")
+        table.add_row("calibration", plain(f"start {cal['start']:.4f}, reference {cal['reference']:.4f} "
+                                           f"({cal['source']}: {where})"))
+    table.add_row("duration", f"{result.duration_s:.2f} s (candidate {_seconds(result.details)} s)")
     return table
+
+
+def _seconds(details) -> str:
+    """The candidate's seconds from a result's details ("-" when they are not a number)."""
+    value = details.get("candidate_seconds", 0.0) if isinstance(details, dict) else None
+    return f"{value:.2f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
 
 
 def make_console() -> Console:
@@ -54,8 +89,8 @@ def environments_table(registry) -> Table:
     table = Table("name", "title", "variants", "budget", "hardware", "metric")
     for env in sorted(registry.environments.values(), key=lambda e: e.name):
         hw = f"{env.hardware.cpus} cpu, {env.hardware.memory_gb:g} GB" + (", GPU" if env.hardware.gpu else "")
-        table.add_row(env.name, env.title, ", ".join(sorted(env.variants)), f"{env.budget_hours:g} h", hw,
-                      f"{env.metric.name} ({env.metric.direction} is better)")
+        table.add_row(plain(env.name), plain(env.title), plain(", ".join(sorted(env.variants))),
+                      f"{env.budget_hours:g} h", hw, plain(f"{env.metric.name} ({env.metric.direction} is better)"))
     return table
 
 
@@ -66,8 +101,8 @@ def trials_table(rows) -> Table:
         t = st.trial
         status = t.status + (f" ({st.pause.reason})" if st.pause else "") + (f" ({t.end_reason})" if t.end_reason else "")
         best = st.best if t.final_score is None else t.final_score
-        table.add_row(str(t.id), f"{t.environment}:{t.variant}", t.participant, status, format_duration(st.active_s),
-                      format_duration(t.budget_s), _num(best, 3), str(st.submissions))
+        table.add_row(str(t.id), plain(f"{t.environment}:{t.variant}"), plain(t.participant), plain(status),
+                      format_duration(st.active_s), format_duration(t.budget_s), _num(best, 3), str(st.submissions))
     return table
 
 
@@ -80,7 +115,7 @@ def print_verdict_row(sub, visible: bool = True) -> None:
     """One line for a recorded submission."""
     verdict = "valid" if sub.valid else f"INVALID ({sub.reason})"
     score = f"raw {_num(sub.raw)}  normalized {_num(sub.normalized, 3)}  " if visible else ""
-    print(f"submission {sub.id} at {format_duration(sub.active_s)}: {verdict}  {score}{sub.message}")
+    print(printable(f"submission {sub.id} at {format_duration(sub.active_s)}: {verdict}  {score}{sub.message}"))
 
 
 def status_lines(status, visible: bool = True) -> list[str]:
@@ -92,7 +127,7 @@ def status_lines(status, visible: bool = True) -> list[str]:
     best = t.final_score if t.final_score is not None else status.best
     best_text = f"best score {_num(best, 3)}" if visible else "scores are hidden in this environment;"
     return [
-        f"trial {t.id}: {t.environment}:{t.variant}, {t.participant} — {state}",
+        printable(f"trial {t.id}: {t.environment}:{t.variant}, {t.participant} — {state}"),
         f"active {format_duration(status.active_s)} of {format_duration(t.budget_s)}, "
         f"remaining {format_duration(status.remaining_s)}; wall {format_duration(status.wall_s)} "
         f"(backstop in {format_duration(status.backstop_remaining_s)})",
@@ -108,8 +143,8 @@ def submissions_table(submissions, visible: bool = True) -> Table:
         verdict = "valid" if sub.valid else f"INVALID ({sub.reason})"
         scores = [_num(sub.raw), _num(sub.normalized, 3)] if visible else []
         message = participant_message(sub, visible)
-        table.add_row(str(sub.id), format_duration(sub.active_s), verdict, *scores, "yes" if sub.final else "",
-                      message)
+        table.add_row(str(sub.id), format_duration(sub.active_s), plain(verdict), *scores, "yes" if sub.final else "",
+                      plain(message))
     return table
 
 

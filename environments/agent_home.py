@@ -6,6 +6,10 @@ namespace (`unshare --mount --propagation private`) where the folder is bind-mou
 Otherwise (not root, or unshare/mount unavailable) it runs with HOME, METR_AGENT_HOME and the
 working directory set to the folder; families that honour METR_AGENT_HOME (or relative paths)
 then work, ones that hard-code /home/agent do not.
+
+unshare, sh and mount run by absolute path, and every command with search paths of absolute entries only
+(scoring.confine): an empty or relative PATH entry names the working directory, which is the agent's
+folder, so a file left there could otherwise run as root in place of them.
 """
 
 from __future__ import annotations
@@ -13,17 +17,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
+import shlex
 import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from scoring.confine import clean_search_paths, tool
+
 AGENT_HOME = Path("/home/agent")
 HOME_VARIABLE = "METR_AGENT_HOME"
 OUTPUT_LIMIT = 1_000_000  # bytes kept of each of stdout and stderr
-_BIND_AND_EXEC = 'mount --bind "$1" /home/agent || exit 125; shift; cd /home/agent || exit 125; exec "$@"'
+_BIND_AND_EXEC = '{mount} --bind "$1" /home/agent || exit 125; shift; cd /home/agent || exit 125; exec "$@"'
 
 
 @dataclass(frozen=True)
@@ -40,12 +46,15 @@ class RunResult:
 @functools.lru_cache(maxsize=1)
 def isolation_available() -> bool:
     """Whether this process can bind-mount a folder onto /home/agent in a private mount namespace."""
-    if os.name != "posix" or os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("mount")):
+    if os.name != "posix" or os.geteuid() != 0 or not all(os.access(tool(name), os.X_OK)
+                                                          for name in ("unshare", "sh", "mount")):
         return False
     with tempfile.TemporaryDirectory(prefix="rearena-probe-") as probe:
-        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$1" "$1"', "sh", probe]
+        script = f'{shlex.quote(tool("mount"))} --bind "$1" "$1"'
+        argv = [tool("unshare"), "--mount", "--propagation", "private", tool("sh"), "-c", script, "sh", probe]
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=10)
+            done = subprocess.run(argv, capture_output=True, timeout=10, cwd=probe,
+                                  env=clean_search_paths(dict(os.environ)))
         except (OSError, subprocess.SubprocessError):
             return False
     return done.returncode == 0
@@ -90,7 +99,8 @@ def agent_home_argv(dest: Path, argv: list[str], isolated: bool) -> tuple[list[s
     if not isolated:
         return argv, str(dest)
     AGENT_HOME.mkdir(parents=True, exist_ok=True)
-    wrapped = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _BIND_AND_EXEC, "sh", str(dest), *argv]
+    script = _BIND_AND_EXEC.format(mount=shlex.quote(tool("mount")))
+    wrapped = [tool("unshare"), "--mount", "--propagation", "private", tool("sh"), "-c", script, "sh", str(dest), *argv]
     return wrapped, str(AGENT_HOME)
 
 
@@ -106,7 +116,7 @@ def run_with_agent_home(
     dest = Path(dest).resolve()
     dest.mkdir(parents=True, exist_ok=True)
     isolated = isolation_available() if isolate is None else isolate
-    environ = dict(os.environ if env is None else env)
+    environ = clean_search_paths(dict(os.environ if env is None else env))  # its folder is the working one
     argv, home = agent_home_argv(dest, argv, isolated)
     environ.update({"HOME": home, HOME_VARIABLE: home})
     result = run_captured(argv, cwd=dest, env=environ, timeout=timeout)

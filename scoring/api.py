@@ -100,8 +100,10 @@ class ScoringContext:
                   tripwire: bool = False) -> Iterator[CandidateProcess]:
         """Start the candidate's `file:function` in its own limited process; stop it on exit.
 
-        With `tripwire`, the candidate's reads of the scorer's files, the reference solutions and
-        the scorer's process are refused and make the result invalid ("forbidden_access").
+        The process is always confined where scoring/confine.py can (the off-limits folders covered, no
+        capabilities, its own PID and network namespaces). `tripwire` adds the audit hook in its Python:
+        its reads of the scorer's files, the reference solutions, the scorer's process and rearena's data
+        folder then make the result invalid ("forbidden_access") instead of merely failing.
         """
         proc = CandidateProcess(
             self.candidate_dir,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import io
+import logging
 import os
 import pickle
 import resource
@@ -35,11 +36,16 @@ from scoring.errors import (
     Invalid,
 )
 
+logger = logging.getLogger(__name__)
+
 FORBIDDEN_ACCESS = "forbidden_access"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 MAX_FRAME = 1 << 30
 PR_SET_PDEATHSIG = 1
+# what of a candidate's exception or complaint reaches the verdict (the boot cuts the message, but a
+# candidate can send any frame: a 70 MB exception name once made the result too large to report)
+NAME_CAP, MESSAGE_CAP, TRACEBACK_CAP = 200, 2000, 4000
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -146,6 +152,7 @@ class CandidateProcess:
         confinement: frozenset[str] = confine.CPU_PATH,
         spin_s: float = 0.0,
         cpus: frozenset[int] | None = None,
+        trusted: bool = False,
     ):
         self.file = file
         # > 0: wait for an answer by polling for up to this long before blocking (a blocked reader's
@@ -160,10 +167,13 @@ class CandidateProcess:
         self._timed_out = False
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
+        boot_args = _keep_own_folder(boot_args, candidate_dir)
         argv = [python or sys.executable, "-I", "-B", "-c", boot, str(req_r), str(resp_w), file, function, *boot_args]
-        off = [arg for arg in boot_args if os.path.isabs(arg)]  # the tripwire's paths: confine it too, where possible
-        if off:
-            argv = confine.wrap(argv, off, pieces=confinement)
+        if not trusted:
+            # Confined whether or not its boot has the tripwire (boot_args' paths): a candidate without
+            # it once ran as root with every capability, read the scorer's memory through /proc and
+            # wrote a signed score to its result pipe. Unchanged where confinement is unavailable.
+            argv = confine.wrap(argv, _covers(boot_args, candidate_dir), pieces=confinement)
         self.proc = subprocess.Popen(
             argv,
             cwd=str(candidate_dir),
@@ -171,16 +181,14 @@ class CandidateProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             pass_fds=(req_r, resp_w),
-            env=env if env is not None else _candidate_env(candidate_dir),
+            # unshare starts as root in the candidate's folder: no search path may name that folder
+            env=confine.clean_search_paths(env if env is not None else _candidate_env(candidate_dir)),
             preexec_fn=_limit_child(memory_mb * 1024 * 1024, file_cap_bytes, cpus),
         )
         os.close(req_r)
         os.close(resp_w)
         self.output = OutputSink(self.proc.stdout, output_cap_bytes, self.kill)
         first = self._receive(time.monotonic() + startup_timeout_s, what="start")
-        if first[0] == "missing":
-            self.kill()
-            raise CandidateMissingEntry(f"missing entry point: {first[1]}")
         self._check_answer(first, expected="ready")
 
     # -- calls ---------------------------------------------------------------------------
@@ -292,26 +300,32 @@ class CandidateProcess:
         return answer
 
     def _check_answer(self, answer: tuple, expected: str) -> Any:
-        kind = answer[0]
-        if kind == expected:
-            return answer[1] if len(answer) > 1 else None
-        if kind == "forbidden" and len(answer) == 2:
-            self.kill()
-            tried = [str(v)[:300] for v in (answer[1] if isinstance(answer[1], list) else [answer[1]])]
+        """The answer's value when it is the expected kind; else the verdict it stands for, raised. Every
+        frame is checked for its length and types, and what of it goes into the verdict is capped."""
+        kind, rest = answer[0], answer[1:]
+        if isinstance(kind, str) and kind == expected:
+            return rest[0] if rest else None
+        self.kill()
+        if kind == "forbidden" and len(rest) == 1:
+            tried = [_capped(v, 300) for v in (rest[0][:20] if isinstance(rest[0], list) else [rest[0]])]
             raise Invalid(
                 f"forbidden access: the candidate tried to read {tried[0] if tried else '?'} (the scorer's files, "
-                "the reference solutions and the scorer's process are off limits while scoring)",
-                reason=FORBIDDEN_ACCESS, details={"attempts": tried[:20]},
+                "the reference solutions, the scorer's process and rearena's data folder are off limits while "
+                "scoring; use paths relative to the candidate's own folder)",
+                reason=FORBIDDEN_ACCESS, details={"attempts": tried},
             )
-        if kind == "memory":
-            self.kill()
-            raise CandidateOutOfMemory(f"out of memory: the candidate exceeded its {self.memory_mb} MB limit ({answer[1]})")
-        if kind == "raised" and len(answer) == 4:
-            _, name, message, tail = answer
-            self.kill()
+        if kind == "memory" and _all_text(rest, 1):
+            raise CandidateOutOfMemory(f"out of memory: the candidate exceeded its {self.memory_mb} MB limit "
+                                       f"({_capped(rest[0], MESSAGE_CAP)})")
+        if kind == "raised" and _all_text(rest, 3):
+            name, message, tail = _capped(rest[0], NAME_CAP), _capped(rest[1], MESSAGE_CAP), rest[2]
+            tail = tail if len(tail) <= TRACEBACK_CAP else "[...]\n" + tail[-TRACEBACK_CAP:]
             raise CandidateRaised(f"the candidate raised {name}: {message}", details={"traceback": tail})
-        self.kill()
-        raise CandidateProtocolError(f"unexpected answer {str(kind)[:40]!r} on the candidate's answer channel")
+        if kind == "missing" and expected == "ready" and _all_text(rest, 1):
+            raise CandidateMissingEntry(f"missing entry point: {_capped(rest[0], MESSAGE_CAP)}")
+        shown = repr(kind[:40]) if isinstance(kind, str) else f"of type {type(kind).__name__}"
+        raise CandidateProtocolError(f"unexpected answer {shown} (a frame of {len(answer)} parts) on the "
+                                     f"candidate's answer channel")
 
     def _fail_timeout(self, what: str):
         self._timed_out = True
@@ -336,17 +350,77 @@ class CandidateProcess:
             if -code == signal.SIGKILL and not self._killed_by_us:
                 raise CandidateOutOfMemory(
                     f"out of memory: the candidate was killed by {name} during {what} (memory limit "
-                    f"{self.memory_mb} MB)"
+                    f"{self.memory_mb} MB; the other way to this end is a {name} from the candidate's own code)"
                 )
             raise CandidateCrashed(f"crash: the candidate's process was killed by {name} during {what}")
         raise CandidateCrashed(f"crash: the candidate's process exited with code {code} during {what}")
 
 
+def _capped(value: Any, limit: int) -> str:
+    """A frame's text cut to `limit` characters (anything but a string stands as its type's name)."""
+    if not isinstance(value, str):
+        return f"<{type(value).__name__}>"
+    return value if len(value) <= limit else value[:limit] + f"[... {len(value) - limit} more characters]"
+
+
+def _all_text(parts: tuple, count: int) -> bool:
+    """Whether a frame's parts after its kind are `count` strings."""
+    return len(parts) == count and all(isinstance(part, str) for part in parts)
+
+
+def data_dir() -> Path | None:
+    """rearena's data folder (every trial's database rows, snapshots and workdirs), resolved as the
+    console does; None where the console is not installed (a scoring container holds no data)."""
+    try:
+        from console.config import default_data_dir
+
+        return Path(os.path.realpath(default_data_dir()))
+    except (ImportError, RuntimeError):  # no console here (a scoring container), or no home folder
+        return None
+
+
+def _inside(path: str | Path, folder: str | Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+
+
+def _covers(boot_args: tuple[str, ...], candidate_dir: Path) -> list[str]:
+    """What confinement covers for an untrusted candidate: off_limits() and the tripwire's own paths,
+    less the data folder when it holds the candidate's folder."""
+    paths = {*off_limits(), *(arg for arg in boot_args if os.path.isabs(arg))}
+    return sorted(_keep_own_folder(tuple(paths), candidate_dir))
+
+
+def _keep_own_folder(boot_args: tuple[str, ...], candidate_dir: Path) -> tuple[str, ...]:
+    """boot_args without the data folder when it holds the candidate's own folder (covering it would
+    hide the candidate's files from itself, and the tripwire would refuse every read of them)."""
+    data = data_dir() if boot_args else None
+    if data is None or not _inside(candidate_dir, data):
+        return tuple(boot_args)
+    return tuple(arg for arg in boot_args if not (os.path.isabs(arg) and os.path.realpath(arg) == str(data)))
+
+
 def off_limits() -> list[str]:
-    """What a candidate may not open while scored: the scorer's code, reference solutions, this process."""
+    """What a candidate may not open while scored: the scorer's code, reference solutions, this process,
+    and rearena's data folder (other trials' submissions and snapshots) where there is one."""
     roots = [REPO_ROOT / "reference_solutions", REPO_ROOT / "scoring", REPO_ROOT / "environments",
              REPO_ROOT / ".git", Path(f"/proc/{os.getpid()}"), Path(f"/proc/{os.getppid()}")]
+    data = data_dir()
+    if data is not None and data.is_dir() and not _holds_scorer(data):
+        roots.append(data)
     return sorted({os.path.realpath(p) for p in roots})
+
+
+def _holds_scorer(data: Path) -> bool:
+    """Whether the data folder holds the running python or the repository: covering it would hide them
+    from the candidate (and the tripwire would refuse its imports), so it is left uncovered, logged."""
+    needed = {"the python's prefix": sys.prefix, "the python's base prefix": sys.base_prefix,
+              "the python's folder": os.path.dirname(os.path.realpath(sys.executable)),
+              "the repository": REPO_ROOT}
+    held = [f"{name} ({path})" for name, path in needed.items() if _inside(path, data)]
+    if held:
+        logger.warning("rearena's data folder %s is not off limits to candidates: it holds %s; move the data "
+                       "folder (REARENA_DATA_DIR) elsewhere to protect it", data, ", ".join(held))
+    return bool(held)
 
 
 # What the candidate's process inherits from the scorer's environment. The GPU-related names let a
@@ -360,8 +434,7 @@ CANDIDATE_ENV_KEEP = (
 
 def _candidate_env(candidate_dir: Path) -> dict[str, str]:
     """A small, clean environment for the candidate's process."""
-    env = {k: os.environ[k] for k in CANDIDATE_ENV_KEEP if k in os.environ}
-    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env = confine.clean_search_paths({k: os.environ[k] for k in CANDIDATE_ENV_KEEP if k in os.environ})
     env["HOME"] = str(candidate_dir)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env

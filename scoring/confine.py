@@ -16,8 +16,8 @@ and, piece by piece (`pieces`; the CPU path takes all four):
   the candidate started can outlive it, whatever it does (double fork, setsid);
 - NET: a new network namespace (only a loopback that is down: no sockets shared with the host,
   abstract Unix sockets included);
-- FILES: the whole file system read-only but for its folder, with private /tmp and /run;
-- SHM: a private /dev/shm.
+- FILES: the whole file system read-only but for its folder, with private /tmp and /run (sized);
+- SHM: a private /dev/shm (sized).
 
 CUDA failed to start with all four on an H100 (benchmarks/confine_gpu.py, which probes the pieces
 one by one), so a GPU candidate gets only those in GPU_PATH, none until that probe has named the
@@ -38,13 +38,17 @@ import tempfile
 # /tmp), so that an attempt still meets a refusal (recorded as forbidden_access) rather than nothing.
 COVER = "mkdir -p {path} && mount -t tmpfs -o ro,mode=000,size=4k rearena-off-limits {path}"
 COVER_FILE = "if [ -e {path} ]; then mount --bind -o ro /dev/null {path}; fi"
-DROP = "exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- \"$@\""
+DROP = "exec {setpriv} --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- \"$@\""
 PID, NET, FILES, SHM = "pid", "net", "files", "shm"
 CPU_PATH = frozenset({PID, NET, FILES, SHM})
 # The GPU path: CUDA IPC between the scorer and the candidate. With all four pieces cudaGetDeviceCount
 # failed (error 304) on an H100; benchmarks/confine_gpu.py finds which pieces it works with. Until
 # that has run on a GPU: none (the covers and the dropped capabilities only).
 GPU_PATH: frozenset[str] = frozenset()
+
+# The private tmpfs mounts are sized: unsized, each could take half of the machine's memory (tmpfs pages
+# count against no limit of the candidate's). torch on the CPU keeps shared tensors in /dev/shm.
+TMP_SIZE, RUN_SIZE, SHM_SIZE = "1g", "16m", "1g"
 
 # FILES: the whole file system read-only but for the candidate's folder and fresh private /tmp and /run
 # (uid 0 without capabilities could otherwise write /etc, the venv, /proc/sys/kernel/core_pattern..., or
@@ -65,10 +69,10 @@ for m in $(awk '{{print $5}}' /proc/self/mountinfo); do
   case "$m" in "$STAGE"|"$STAGE"/*{skip}) continue ;; esac
   mount -o remount,bind,ro "$m" 2>/dev/null || true
 done
-mount -t tmpfs -o mode=1777 rearena-tmp /tmp
+mount -t tmpfs -o mode=1777,size={tmp_size} rearena-tmp /tmp
 {after_tmp}
-mount -t tmpfs -o mode=755 rearena-run /run
-if [ -d /var/run ] && [ ! -L /var/run ]; then mount -t tmpfs -o mode=755 rearena-run /var/run; fi
+mount -t tmpfs -o mode=755,size={run_size} rearena-run /run
+if [ -d /var/run ] && [ ! -L /var/run ]; then mount -t tmpfs -o mode=755,size={run_size} rearena-run /var/run; fi
 i=0
 for P in {keeps}; do
   mkdir -p "$P"; mount --bind "$STAGE/k$i" "$P"; mount -o remount,bind,ro "$P"; i=$((i+1))
@@ -77,7 +81,7 @@ mkdir -p "$CAND"
 mount --bind "$STAGE/cand" "$CAND"
 cd "$CAND"
 """
-PRIVATE_SHM = "if [ -d /dev/shm ]; then mount -t tmpfs -o mode=1777 rearena-shm /dev/shm; fi"
+PRIVATE_SHM = f"if [ -d /dev/shm ]; then mount -t tmpfs -o mode=1777,size={SHM_SIZE} rearena-shm /dev/shm; fi"
 # FILES without SHM: /dev/shm made a mount of its own (it may be a plain folder of /dev), which the
 # read-only pass then skips
 SHARED_SHM = "if [ -d /dev/shm ] && [ ! -L /dev/shm ]; then mount --bind /dev/shm /dev/shm; fi"
@@ -98,13 +102,55 @@ def _python_folders(argv: list[str]) -> list[str]:
     return found
 
 
-@functools.lru_cache(maxsize=1)
+# Variables that name folders or files to search or load. An empty or relative entry names the working
+# directory, the candidate's folder for its process and for unshare: with LD_LIBRARY_PATH="/usr/local/cuda/lib64:"
+# a libpython left in a candidate's folder replaced the scorer's process, and with PATH=":$PATH" an `unshare`
+# there ran as root.
+SEARCH_PATHS = ("PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "CUDA_HOME", "CUDA_PATH", "TRITON_PTXAS_PATH",
+                "TRITON_LIBCUDA_PATH")
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def _absolute_entries(value: str) -> str:
+    return os.pathsep.join(entry for entry in value.split(os.pathsep) if os.path.isabs(entry))
+
+
+def clean_search_paths(env: dict[str, str]) -> dict[str, str]:
+    """A copy of env whose SEARCH_PATHS keep only absolute entries (a variable left with none is
+    dropped; PATH then gets DEFAULT_PATH)."""
+    env = dict(env)
+    for name in SEARCH_PATHS:
+        if name in env:
+            env[name] = _absolute_entries(env[name])
+            if not env[name]:
+                del env[name]
+    env.setdefault("PATH", DEFAULT_PATH)
+    return env
+
+
+def tool(name: str) -> str:
+    """The absolute path of a helper program, found on PATH's absolute entries; /usr/bin/NAME if none has it."""
+    return shutil.which(name, path=_absolute_entries(os.environ.get("PATH", ""))) or f"/usr/bin/{name}"
+
+
+# Set to 1 in the scorer's environment, it turns confinement off: for tests of the scorer's own checks (the
+# result channel, stray processes...), which guard machines where confinement is unavailable (not root).
+OFF_VARIABLE = "REARENA_UNCONFINED"
+
+
 def available() -> bool:
-    """Whether this process can confine candidates (root, unshare, setpriv, mounts in a namespace)."""
-    if os.name != "posix" or os.geteuid() != 0 or not all(map(shutil.which, ("unshare", "setpriv", "mount", "awk"))):
+    """Whether candidates are confined here: this process can (root, unshare, setpriv, mounts in a
+    namespace) and OFF_VARIABLE does not turn it off."""
+    return os.environ.get(OFF_VARIABLE) != "1" and _can_confine()
+
+
+@functools.lru_cache(maxsize=1)
+def _can_confine() -> bool:
+    if os.name != "posix" or os.geteuid() != 0 or not all(os.access(tool(name), os.X_OK)
+                                                          for name in ("unshare", "setpriv", "mount", "awk")):
         return False
     with tempfile.TemporaryDirectory(prefix="rearena-confine-") as probe:
-        argv = wrap(["sh", "-c", "touch ok && ! touch /etc/rearena-probe 2>/dev/null"], [probe], check=False)
+        argv = wrap([tool("sh"), "-c", "touch ok && ! touch /etc/rearena-probe 2>/dev/null"], [probe], check=False)
         try:
             done = subprocess.run(argv, capture_output=True, timeout=20, cwd=probe)
         except (OSError, subprocess.SubprocessError):
@@ -113,7 +159,8 @@ def available() -> bool:
 
 
 def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU_PATH, check: bool = True) -> list[str]:
-    """argv run confined (its working directory is the candidate's folder).
+    """argv run confined (its working directory is the candidate's folder; the environment it runs with
+    needs a PATH without empty or relative entries, as scoring.candidate makes it, for the mounts).
 
     Always: off-limits paths covered, no capabilities. Then each of `pieces` (PID, NET, FILES, SHM:
     see the module's docstring); the CPU path takes them all, the GPU path GPU_PATH.
@@ -132,7 +179,8 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
         steps.append(READ_ONLY.format(stage=shlex.quote(stage), keeps=keeps,
                                       before_pass="" if SHM in pieces else SHARED_SHM,
                                       skip="" if SHM in pieces else "|/dev/shm",
-                                      after_tmp=PRIVATE_SHM if SHM in pieces else "").strip())
+                                      after_tmp=PRIVATE_SHM if SHM in pieces else "",
+                                      tmp_size=TMP_SIZE, run_size=RUN_SIZE).strip())
     elif SHM in pieces:
         steps.append(SHM_ALONE)
     for path in off_limits:
@@ -142,10 +190,10 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
             steps.append(COVER.format(path=shlex.quote(path)))
         elif os.path.exists(path):
             steps.append(COVER_FILE.format(path=shlex.quote(path)))
-    script = "\n".join(steps) + "\n" + DROP
+    script = "\n".join(steps) + "\n" + DROP.format(setpriv=shlex.quote(tool("setpriv")))
     namespaces = ["--mount", "--propagation", "private"]
     if PID in pieces:
         namespaces += ["--pid", "--fork", "--kill-child", "--mount-proc"]
     if NET in pieces:
         namespaces += ["--net"]
-    return ["unshare", *namespaces, "--", "/bin/sh", "-c", script, "rearena-confine", *argv]
+    return [tool("unshare"), *namespaces, "--", "/bin/sh", "-c", script, "rearena-confine", *argv]

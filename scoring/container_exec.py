@@ -18,6 +18,7 @@ import io
 import os
 import select
 import socket
+import stat
 import struct
 import tarfile
 import tempfile
@@ -25,6 +26,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from scoring.tree_walk import TreeRefused, kind, open_regular, walk
 
 DRAIN_GRACE_S = 2.5  # after a kill: how long to keep reading (dockerd waits 2 s for streams it cannot close)
 EXIT_GRACE_S = 0.2  # after the command says it is done: how long to wait for output of what it left running
@@ -52,7 +56,7 @@ def _raw_socket(sock):
 
 
 def run_exec(api, container_id: str, argv: list[str], *, user: str = "", workdir: str | None = None,
-             env: dict[str, str] | None = None, timeout: float | None = None, stdin: bytes | None = None,
+             env: dict[str, str] | None = None, timeout: float | None = None, stdin: bytes | BinaryIO | None = None,
              on_stdout: Callable[[bytes], None] | None = None, on_stderr_line: Callable[[bytes], None] | None = None,
              on_limit: Callable[[str], None] | None = None, flood_bytes: int | None = None,
              stderr_cap: int = 65536, is_done: Callable[[], bool] | None = None) -> ExecOutcome:
@@ -79,7 +83,11 @@ def run_exec(api, container_id: str, argv: list[str], *, user: str = "", workdir
         if stdin is not None:
             raw.settimeout(None if deadline is None else max(0.1, deadline - time.monotonic()))
             try:
-                raw.sendall(stdin)
+                if isinstance(stdin, bytes):
+                    raw.sendall(stdin)
+                else:  # a file: streamed, not read into memory at once
+                    while chunk := stdin.read(1 << 20):
+                        raw.sendall(chunk)
                 raw.shutdown(socket.SHUT_WR)
             except OSError:
                 pass  # the command ended early or the deadline passed: the reader below reports it
@@ -182,25 +190,60 @@ def tar_folder(src: Path, prefix: str = "", skip: Callable[[Path], bool] | None 
                mode: Callable[[tarfile.TarInfo], tarfile.TarInfo] | None = None) -> bytes:
     """A tar archive of src's contents (under `prefix`), owners cleared, symlinks kept as links."""
     data = io.BytesIO()
-    with tarfile.open(fileobj=data, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        if prefix:
-            top = tarfile.TarInfo(prefix)
-            top.type, top.mode, top.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
-            tar.addfile(top)
-        for path in sorted(Path(src).rglob("*")):
-            rel = path.relative_to(src)
-            if "__pycache__" in rel.parts or (skip and skip(rel)):
-                continue
-            info = tar.gettarinfo(str(path), arcname=str(PurePosixPath(prefix, *rel.parts)))
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info = mode(info) if mode else info
-            if info.isreg():
-                with path.open("rb") as fh:
-                    tar.addfile(info, fh)
-            elif info.isdir() or info.issym():
-                tar.addfile(info)
+    write_tar(src, data, prefix=prefix, skip=skip, mode=mode)
     return data.getvalue()
+
+
+def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Path], bool] | None = None,
+              mode: Callable[[tarfile.TarInfo], tarfile.TarInfo] | None = None, cap_bytes: int | None = None,
+              what: str = "the folder") -> list[str]:
+    """Write a tar of src's folders, regular files and symlinks (as links) to `out`, walked without recursion,
+    owners cleared; returns the rest (pipes, sockets, devices), named. TreeRefused: past cap_bytes of files
+    (folder_too_large) or something unreadable (copy_failed); `what` names src in its message."""
+    total, largest, skipped = 0, (0, ""), []
+    try:
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            if prefix:
+                top = tarfile.TarInfo(prefix)
+                top.type, top.mode, top.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+                tar.addfile(top)
+            for rel, info in walk(Path(src), frozenset({"__pycache__"})):
+                if skip and skip(Path(rel)):
+                    continue
+                path = Path(src, rel)
+                if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+                    skipped.append(f"{rel} ({kind(info.st_mode)})")
+                    continue
+                if not stat.S_ISREG(info.st_mode):
+                    member = _member(rel, prefix, info, os.readlink(path) if stat.S_ISLNK(info.st_mode) else "")
+                    tar.addfile(mode(member) if mode else member)
+                    continue
+                with open_regular(path) as fh:
+                    info = os.fstat(fh.fileno())  # the size tarfile copies: what is there now
+                    total, largest = total + info.st_size, max(largest, (info.st_size, str(rel)))
+                    if cap_bytes is not None and total > cap_bytes:
+                        raise TreeRefused("folder_too_large", f"folder too large: {what} holds more than "
+                                          f"{cap_bytes / (1 << 30):g} GiB of files, the cap (the largest: "
+                                          f"{largest[1]}, {largest[0] / (1 << 20):.1f} MiB; a sparse file counts "
+                                          f"at its full size)")
+                    member = _member(rel, prefix, info)
+                    tar.addfile(mode(member) if mode else member, fh)
+    except OSError as exc:
+        raise TreeRefused("copy_failed", f"{what} could not be copied: {exc.filename or src}: "
+                                         f"{exc.strerror or exc}") from None
+    return skipped
+
+
+def _member(rel: PurePosixPath, prefix: str, info: os.stat_result, link: str = "") -> tarfile.TarInfo:
+    member = tarfile.TarInfo(str(PurePosixPath(prefix, rel)))
+    member.mode, member.mtime = stat.S_IMODE(info.st_mode), int(info.st_mtime)
+    if stat.S_ISDIR(info.st_mode):
+        member.type = tarfile.DIRTYPE
+    elif stat.S_ISLNK(info.st_mode):
+        member.type, member.linkname = tarfile.SYMTYPE, link
+    else:
+        member.size = info.st_size
+    return member
 
 
 def add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
@@ -210,8 +253,10 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -
     tar.addfile(info, io.BytesIO(data))
 
 
-def put_folder(api, container_id: str, archive: bytes, dest: str, user: str, timeout: float = 120.0) -> None:
-    """Extract a tar archive into dest (created if missing) inside the container, as `user`."""
+def put_folder(api, container_id: str, archive: bytes | BinaryIO, dest: str, user: str,
+               timeout: float = 120.0) -> None:
+    """Extract a tar archive (bytes, or a file read from where it stands) into dest (created if missing) inside
+    the container, as `user`."""
     argv = ["tar", "-x", "--no-same-owner", "-m", "-C", dest, "-f", "-"]
     outcome = run_exec(api, container_id, ["mkdir", "-p", dest], user=user, timeout=timeout)
     check(outcome, f"creating {dest}")

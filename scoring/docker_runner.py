@@ -11,7 +11,13 @@ root, tmpfs disks, the manifest's limits); the participant's container is not us
   tmpfs. They never enter the participant's container; reference solutions never
   enter any container.
 - The candidate (a copy of the workdir) goes to /candidate, owned by `participant`.
-- The scorer's process (scoring.host) runs as root; every candidate process it starts
+- The scorer's process (scoring.host) runs as root, by absolute paths (/bin/sh, the image's python3 found
+  on a PATH of absolute entries only), in /opt/rearena/run, with the image's search paths (PATH,
+  LD_LIBRARY_PATH...) stripped of empty and relative entries: no entry names the working directory,
+  so no library or program the candidate leaves in its folder stands in for the scorer's.
+- The candidate's folder goes in as a tar walked without recursion, within runner.COPY_CAP_BYTES:
+  folders, regular files and symlinks; pipes, sockets and devices are left out (details.not_copied).
+- Every candidate process the scorer starts
   goes through /opt/rearena/bin/candidate-python, which drops to uid 1000 with
   setpriv (no capabilities, no new privileges) before python starts. So the candidate
   can neither read the scorer, its seeds and key, nor write the result file.
@@ -27,15 +33,19 @@ import io
 import json
 import secrets
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
 from environments.model import Calibration, Environment
 from scoring import containers as dk
-from scoring.container_exec import ContainerError, TailBuffer, add_bytes, put_folder, run_exec, tar_folder
+from scoring.confine import SEARCH_PATHS, clean_search_paths
+from scoring.container_exec import (ContainerError, TailBuffer, add_bytes, put_folder, run_exec, tar_folder,
+                                    write_tar)
 from scoring.result import ScoreResult
-from scoring.runner import (DEFAULT_OUTPUT_CAP, HOST_BOOT, HOST_GRACE_S, REPO_ROOT, integrity_hash, resolve_request,
-                            result_from_payload)
+from scoring.runner import (COPY_CAP_BYTES, DEFAULT_OUTPUT_CAP, HOST_BOOT, HOST_GRACE_S, REPO_ROOT, integrity_hash,
+                            resolve_request, result_from_payload)
+from scoring.tree_walk import TreeRefused
 
 ROOT = "/opt/rearena"
 CANDIDATE_DIR = "/candidate"
@@ -46,8 +56,12 @@ CANDIDATE_PYTHON_TEXT = f"""#!/bin/sh
 exec setpriv --reuid={dk.PARTICIPANT_UID} --regid={dk.PARTICIPANT_UID} --clear-groups --no-new-privs \\
     --inh-caps=-all /usr/bin/python3 "$@"
 """
-RUN_SCORER = (f'umask 077; exec 3>{ROOT}/run/result <{ROOT}/run/config.json; rm -f {ROOT}/run/config.json; '
-              f'exec python3 -I -B -c "$0" {ROOT}')
+SCORER_CWD = f"{ROOT}/run"  # root-only: nothing of the candidate's is in the scorer's working directory
+SHELL = "/bin/sh"
+# python3 resolved to an absolute path on the cleaned PATH (absolute entries only), then run by that path
+RUN_SCORER = (f'umask 077; PY=$(command -v python3); case "$PY" in /*) ;; *) echo "no python3 on PATH" >&2; '
+              f'exit 127;; esac; exec 3>{ROOT}/run/result <{ROOT}/run/config.json; rm -f {ROOT}/run/config.json; '
+              f'exec "$PY" -I -B -c "$0" {ROOT}')
 
 
 def _invalid(reason: str, message: str, **details) -> dict:
@@ -68,6 +82,18 @@ def scorer_archive(env: Environment, config: dict) -> bytes:
         add_bytes(tar, "bin/candidate-python", CANDIDATE_PYTHON_TEXT.encode(), mode=0o755)
         add_bytes(tar, "run/config.json", json.dumps(config).encode(), mode=0o600)
     return data.getvalue()
+
+
+def scorer_env(container_env: list[str] | None) -> dict[str, str]:
+    """The environment of the scorer's exec: the container's search paths (from its image: `NAME=value`
+    items) with only absolute entries, each set explicitly ("" where none is left) since docker exec
+    would otherwise keep the image's value."""
+    inherited = dict(item.partition("=")[::2] for item in container_env or [])
+    found = {name: inherited[name] for name in SEARCH_PATHS if name in inherited}
+    cleaned = clean_search_paths(found)
+    env = {name: cleaned.get(name, "") for name in found}
+    env.update(PATH=cleaned["PATH"], HOME=SCORER_CWD, TMPDIR="/tmp", PYTHONDONTWRITEBYTECODE="1")
+    return env
 
 
 def _scoring_container(env: Environment, memory_mb: int, image: str, scorer_bytes: int):
@@ -116,18 +142,33 @@ def _score(env, var, candidate_dir, timeout_s, memory_mb, output_cap_bytes, inte
         from environments.metr import metr_task_name
 
         config["variant"] = metr_task_name(env, var.name)
+    with tempfile.SpooledTemporaryFile(max_size=64 << 20) as candidate_tar:
+        try:
+            skipped = write_tar(candidate_dir, candidate_tar, cap_bytes=COPY_CAP_BYTES, what="the candidate's folder")
+        except TreeRefused as exc:
+            return _invalid(exc.reason, exc.message)
+        candidate_tar.seek(0)
+        payload = _score_tar(env, config, key, nonce, candidate_tar, timeout_s, memory_mb, output_cap_bytes, image)
+    if skipped and isinstance(payload.get("details"), dict):
+        payload["details"]["not_copied"] = skipped[:20]
+    return payload
+
+
+def _score_tar(env, config, key, nonce, candidate_tar, timeout_s, memory_mb, output_cap_bytes, image) -> dict:
     before = integrity_hash(env)
     archive = scorer_archive(env, config)
     container = _scoring_container(env, memory_mb, image or dk.ensure_image(env), len(archive))
     try:
         api = container.client.api
         put_folder(api, container.id, archive, ROOT, user="root")
-        put_folder(api, container.id, tar_folder(candidate_dir), CANDIDATE_DIR, user=dk.PARTICIPANT)
+        put_folder(api, container.id, candidate_tar, CANDIDATE_DIR, user=dk.PARTICIPANT)
         log = TailBuffer(64 * 1024)
-        outcome = run_exec(api, container.id, ["sh", "-c", RUN_SCORER, HOST_BOOT], user="root",
-                           workdir=CANDIDATE_DIR, timeout=timeout_s + HOST_GRACE_S + START_SLACK_S,
-                           env={"HOME": f"{ROOT}/run", "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
-                           on_stdout=log.add, on_limit=lambda _: container.kill(),
+        exec_env = scorer_env(container.attrs.get("Config", {}).get("Env"))
+        outcome = run_exec(api, container.id, [SHELL, "-c", RUN_SCORER, HOST_BOOT], user="root",
+                           # a METR family's scorer works in its agent's home, the candidate's folder (runner.py)
+                           workdir=CANDIDATE_DIR if env.kind == "metr" else SCORER_CWD,
+                           timeout=timeout_s + HOST_GRACE_S + START_SLACK_S,
+                           env=exec_env, on_stdout=log.add, on_limit=lambda _: container.kill(),
                            flood_bytes=max(64 << 20, 4 * output_cap_bytes))
         scorer_output = log.text()[-4000:]
         if outcome.timed_out:
@@ -137,8 +178,8 @@ def _score(env, var, candidate_dir, timeout_s, memory_mb, output_cap_bytes, inte
             return _invalid("output_flood", "output flood: the scorer's process printed too much and was stopped",
                             scorer_output=scorer_output)
         chunks: list[bytes] = []
-        run_exec(api, container.id, ["cat", f"{ROOT}/run/result"], user="root", timeout=30,
-                 on_stdout=chunks.append)
+        run_exec(api, container.id, ["/bin/cat", f"{ROOT}/run/result"], user="root", timeout=30,
+                 workdir=SCORER_CWD, env=exec_env, on_stdout=chunks.append)
     finally:
         dk.remove_container(container)
     if integrity_hash(env) != before:

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from scoring.api import ScoringContext
 from scoring.channel import sign
 from scoring.errors import Invalid
+from scoring.payload import as_dict, safe_payload, text_of, unencodable
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -239,8 +240,8 @@ def _check_output(out: Any) -> dict[str, Any]:
         raise Invalid(str(out.get("message") or "the scorer gave no score"), reason="no_score")
     if not isinstance(raw, (int, float)) or not math.isfinite(raw):
         raise Invalid(f"the scorer produced a raw score that is not a finite number: {raw!r}", reason="no_score")
-    details = out.get("details") or {}
-    return {"valid": True, "raw": float(raw), "message": str(out.get("message", "")), "details": details}
+    details = as_dict(out.get("details"))
+    return {"valid": True, "raw": float(raw), "message": text_of(out.get("message", "")), "details": details}
 
 
 def run(config: dict[str, Any]) -> dict[str, Any]:
@@ -267,7 +268,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
             out = _load_scorer(Path(config["scorer"])).score(ctx)
         payload = _check_output(out)
     except Invalid as exc:
-        payload = {"valid": False, "reason": exc.reason, "message": exc.message, "details": dict(exc.details)}
+        payload = {"valid": False, "reason": exc.reason, "message": exc.message, "details": as_dict(exc.details)}
     except ModuleNotFoundError as exc:
         payload = {
             "valid": False,
@@ -280,7 +281,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         payload = {
             "valid": False,
             "reason": "scorer_error",
-            "message": f"the environment's scorer failed: {type(exc).__name__}: {exc}",
+            "message": f"the environment's scorer failed: {type(exc).__name__}: {text_of(exc)}",
             "details": {"traceback": traceback.format_exc()[-4000:]},
         }
     finally:
@@ -296,7 +297,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         payload["details"]["candidate_output"] = output[-8000:]
     if ctx.log_lines:
         payload["details"]["scorer_log"] = ctx.log_lines[-200:]
-    return payload
+    return safe_payload(payload)
 
 
 def main() -> None:
@@ -312,9 +313,8 @@ def main() -> None:
     payload = run(config)
     try:
         line = sign(key, config["nonce"], payload)
-    except (ValueError, TypeError):  # NaN or non-JSON details from a scorer
-        payload["details"] = json.loads(json.dumps(payload["details"], default=str).replace("NaN", "null"))
-        line = sign(key, config["nonce"], payload)
+    except Exception as exc:  # safe_payload leaves nothing unencodable: a last resort, still a verdict
+        line = sign(key, config["nonce"], unencodable(exc))
     view = memoryview(line)
     while view:
         view = view[os.write(result_fd, view):]

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -25,14 +27,21 @@ import time
 from pathlib import Path
 
 from environments.model import Calibration, Environment
-from scoring.candidate import OutputSink
+from scoring.candidate import OutputSink, data_dir
 from scoring.channel import ChannelTampered, verify
+from scoring.confine import OFF_VARIABLE, clean_search_paths, tool
 from scoring.result import ScoreResult
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from scoring.host import main; main()"
 HOST_GRACE_S = 2.0  # the scorer's process gets this long beyond its own deadline to report
 DEFAULT_OUTPUT_CAP = 10 * 1024 * 1024
+RESULT_CAP = 64 * 1024 * 1024  # bytes read from the result channel; past them the verdict is result_too_large
+# what the private copy of a candidate's folder may hold: a sparse file is copied at its full size
+COPY_CAP_BYTES = 1 << 30
+COPY_CAP_ENTRIES = 200_000  # files, folders and links
+NOT_COPIED = ("__pycache__", ".git")
+logger = logging.getLogger(__name__)
 
 
 def integrity_hash(env: Environment) -> str:
@@ -54,8 +63,128 @@ def tree_files(root: Path) -> list[Path]:
     return [p for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.relative_to(root).parts]
 
 
-def _copy_candidate(src: Path, dest: Path) -> None:
-    shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", ".git"))
+class CopyRefused(Exception):
+    """The candidate's folder cannot be scored as it is: `reason` and `message` make the verdict."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device"}
+
+
+def _copy_candidate(src: Path, dest: Path, cap_bytes: int | None = None) -> list[str]:
+    """Copy the candidate's folder to dest: its folders, regular files and symbolic links (as links, as
+    they are), walked without recursion, within cap_bytes in all. Named pipes, sockets and devices are
+    left out and returned, named; a file that cannot be read, or too much, raises CopyRefused."""
+    cap = COPY_CAP_BYTES if cap_bytes is None else cap_bytes
+    skipped, total, largest, todo, count = [], 0, (0, ""), [Path()], 0
+    real_src = src.resolve()
+    os.mkdir(dest)
+    while todo:
+        folder = todo.pop()
+        try:
+            with os.scandir(src / folder) as found:
+                entries = sorted(found, key=lambda entry: entry.name)
+            count += len(entries)
+            if count > COPY_CAP_ENTRIES:
+                raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds more than "
+                                  f"{COPY_CAP_ENTRIES:,} files, folders and links, the cap")
+            for entry in entries:
+                if entry.name in NOT_COPIED:
+                    continue
+                part = folder / entry.name
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISLNK(info.st_mode):
+                    # a link out of the folder would let trusted readers (the judge, rule checkers) read any file
+                    if not (src / part).resolve().is_relative_to(real_src):
+                        skipped.append(f"{part} (a symbolic link to outside the folder)")
+                        continue
+                    os.symlink(os.readlink(entry.path), dest / part)
+                elif stat.S_ISDIR(info.st_mode):
+                    os.mkdir(dest / part)
+                    todo.append(part)
+                elif stat.S_ISREG(info.st_mode):
+                    largest, room = max(largest, (info.st_size, str(part))), cap - total
+                    total += info.st_size if info.st_size > room else _copy_file(src / part, dest / part, room)
+                    if total > cap:
+                        raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds "
+                                          f"more than {cap / (1 << 30):g} GiB of files, the cap (the largest: "
+                                          f"{largest[1]}, {largest[0] / (1 << 20):.1f} MiB; a sparse file counts "
+                                          f"at its full size)")
+                else:
+                    skipped.append(f"{part} ({_KINDS.get(stat.S_IFMT(info.st_mode), 'not a regular file')})")
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
+            where = str(_relative(exc.filename, src, dest) if getattr(exc, "filename", None) else folder)
+            where = where if len(where) <= 200 else f"{where[:80]}...{where[-80:]} ({where.count('/') + 1} levels deep)"
+            raise CopyRefused("copy_failed", f"the candidate's folder could not be copied: {where}: "
+                                             f"{getattr(exc, 'strerror', None) or exc}") from None
+    return skipped
+
+
+def _relative(path: str | Path, *folders: Path) -> Path:
+    """path within the first of folders (the candidate's, its copy) that holds it: a message names the
+    candidate's path, not rearena's temporary copy."""
+    for folder in folders:
+        if Path(path).is_relative_to(folder):
+            return Path(path).relative_to(folder)
+    return Path(path)
+
+
+def _copy_file(src: Path, dest: Path, room: int) -> int:
+    """Copy one regular file (its mode too, without set-id bits); the bytes copied, stopping past `room`."""
+    with open(os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as inp:
+        info = os.fstat(inp.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(0, "it is no longer a regular file", str(src))
+        copied = 0
+        with open(dest, "xb") as out:
+            while copied <= room and (chunk := inp.read(1 << 20)):  # it may grow while being copied
+                copied += len(chunk)
+                out.write(chunk)
+    os.chmod(dest, stat.S_IMODE(info.st_mode) & 0o777)
+    os.utime(dest, ns=(info.st_atime_ns, info.st_mtime_ns))
+    return copied
+
+
+def remove_tree(path: Path) -> str:
+    """Remove a folder and everything in it, however deep (rm, not a recursive walk), never raising;
+    "" when it is gone, else what was left behind (also logged)."""
+    error = ""
+    for attempt in range(3):
+        if not os.path.lexists(path):
+            return ""
+        try:
+            if attempt == 2:  # no rm that works here: what shutil.rmtree can do (it recurses)
+                shutil.rmtree(path)
+                continue
+            if attempt == 1 and os.geteuid() != 0:
+                _allow_removal(path)  # not root: a folder of mode 000 inside stops rm (root ignores modes)
+            done = subprocess.run([tool("rm"), "-rf", "--one-file-system", "--", str(path)], capture_output=True,
+                                  timeout=300)
+            error = done.stderr.decode("utf-8", "replace").strip()[-500:]
+        except Exception as exc:  # RecursionError from shutil.rmtree too
+            error = f"{type(exc).__name__}: {str(exc)[:500]}"
+    if not os.path.lexists(path):
+        return ""
+    left = f"could not remove {path}: {error or 'unknown error'}"
+    logger.warning("%s", left)
+    return left
+
+
+def _allow_removal(path: Path) -> None:
+    """Give the owner rwx on every folder under path (without following links), where possible."""
+    todo = [str(path)]
+    while todo:
+        folder = todo.pop()
+        try:
+            os.chmod(folder, 0o700)
+            with os.scandir(folder) as found:
+                todo += [entry.path for entry in found if entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            pass
 
 
 def _host_env(tmp: Path) -> dict[str, str]:
@@ -66,7 +195,13 @@ def _host_env(tmp: Path) -> dict[str, str]:
     judge = [k for k in os.environ if k.startswith("REARENA_JUDGE_")]
     key_var = os.environ.get("REARENA_JUDGE_API_KEY_ENV", "")
     env.update({k: os.environ[k] for k in judge + ([key_var] if key_var in os.environ else [])})
+    if os.environ.get(OFF_VARIABLE) == "1":  # confinement turned off (tests of the unconfined checks)
+        env[OFF_VARIABLE] = "1"
+    env = clean_search_paths(env)  # no empty or relative entries: they name the working directory
     env.update(HOME=str(tmp), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
+    data = data_dir()  # found here, where HOME is the user's: the scorer's process covers it for candidates
+    if data is not None:
+        env["REARENA_DATA_DIR"] = str(data)
     return env
 
 
@@ -85,8 +220,8 @@ def _kill_group(proc: subprocess.Popen, grace_s: float = 0.0) -> None:
 
 
 def _read_until_eof(fd: int, deadline: float) -> tuple[bytes, bool]:
-    """Read a pipe until EOF or the deadline; return (data, reached_eof)."""
-    chunks = []
+    """Read a pipe until EOF, the deadline or RESULT_CAP bytes; return (data, reached_eof or the cap)."""
+    chunks, total = [], 0
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -98,7 +233,8 @@ def _read_until_eof(fd: int, deadline: float) -> tuple[bytes, bool]:
         if not chunk:
             return b"".join(chunks), True
         chunks.append(chunk)
-        if sum(map(len, chunks)) > 64 * 1024 * 1024:
+        total += len(chunk)
+        if total > RESULT_CAP:
             return b"".join(chunks), True
 
 
@@ -138,7 +274,9 @@ def score_candidate(
         payload = _run_host(env, var.name, var.params, candidate_dir, tmp, timeout_s, memory_mb, output_cap_bytes,
                             intermediate, python or sys.executable)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        left = remove_tree(tmp)  # the candidate may have left a tree too deep for shutil.rmtree
+    if left and isinstance(payload.get("details"), dict):
+        payload["details"]["left_behind"] = left
     return result_from_payload(payload, env, var.name, calibration, started)
 
 
@@ -165,7 +303,18 @@ def result_from_payload(payload: dict, env: Environment, variant: str, calibrati
 def _run_host(env, variant, params, candidate_dir, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate,
               python) -> dict:
     work = tmp / "candidate"
-    _copy_candidate(candidate_dir, work)
+    try:
+        skipped = _copy_candidate(candidate_dir, work)
+    except CopyRefused as exc:
+        return _invalid(exc.reason, exc.message)
+    payload = _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate, python)
+    if skipped and isinstance(payload.get("details"), dict):
+        payload["details"]["not_copied"] = skipped[:20]
+    return payload
+
+
+def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate, python) -> dict:
+    """The verified payload of the scorer's process run on the copy `work`, or the runner's verdict."""
     before = integrity_hash(env)
     key, nonce = secrets.token_bytes(32), secrets.token_hex(16)
     read_fd, write_fd = os.pipe()
@@ -194,9 +343,12 @@ def _run_host(env, variant, params, candidate_dir, tmp, timeout_s, memory_mb, ou
         config["variant"] = metr_task_name(env, variant)
         argv, home = agent_home_argv(work, argv, isolation_available())
         host_env.update(HOME=home, **{HOME_VARIABLE: home})
+    if not os.path.isabs(argv[0]):
+        argv = [tool(argv[0]), *argv[1:]]
     proc = subprocess.Popen(
         argv,
-        cwd=str(work),
+        # not in the candidate's folder (a METR family's scorer works in /home/agent, which it is)
+        cwd=str(work if env.kind == "metr" else tmp),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -213,8 +365,9 @@ def _run_host(env, variant, params, candidate_dir, tmp, timeout_s, memory_mb, ou
         pass
     data, eof = _read_until_eof(read_fd, time.monotonic() + timeout_s + HOST_GRACE_S)
     os.close(read_fd)
-    if not eof:
-        _kill_group(proc, grace_s=1.0)
+    too_large = len(data) > RESULT_CAP
+    if not eof or too_large:
+        _kill_group(proc, grace_s=0.0 if too_large else 1.0)
     try:
         code = proc.wait(timeout=2)
     except subprocess.TimeoutExpired:
@@ -226,6 +379,9 @@ def _run_host(env, variant, params, candidate_dir, tmp, timeout_s, memory_mb, ou
     if integrity_hash(env) != before:
         return _invalid("scorer_tampered", "scorer tampering: the scorer's files changed while the candidate ran",
                         scorer_output=log)
+    if too_large:
+        return _invalid("result_too_large", f"result too large: the scorer's result passed the {RESULT_CAP >> 20} MB "
+                                            "cap of its channel and was not read", scorer_output=log)
     try:
         payload = verify(key, nonce, data)
     except ChannelTampered as exc:

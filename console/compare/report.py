@@ -100,15 +100,18 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def render_text(report: dict[str, Any], console) -> None:
-    """Print the report: groups with final scores, score@k at T, score@k over the T grid, a curve plot."""
-    from rich.markup import escape
+    """Print the report: groups with final scores, score@k at T, score@k over the T grid, a curve plot.
+
+    Group labels hold agents' model names (any text): they are shown as written (console.render.plain)."""
     from rich.table import Table
+    from rich.text import Text
 
     from console.compare.textplot import plot_curves
+    from console.render import plain, printable
 
-    env = escape(report["environment"] + (f":{report['variant']}" if report["variant"] else ""))
-    console.print(f"[bold]{env}[/bold]: {sum(g['n'] for g in report['groups'])} trials in "
-                  f"{len(report['groups'])} groups (scores: 0 = starting solution, 1 = reference)")
+    env = report["environment"] + (f":{report['variant']}" if report["variant"] else "")
+    console.print(Text.assemble(plain(env, style="bold"), f": {sum(g['n'] for g in report['groups'])} trials in "
+                                f"{len(report['groups'])} groups (scores: 0 = starting solution, 1 = reference)"))
     if report["left_out_trials"]:
         console.print(f"{report['left_out_trials']} trial(s) not ended or never started are left out")
     if not report["groups"]:
@@ -118,17 +121,18 @@ def render_text(report: dict[str, Any], console) -> None:
                     title="final scores (best valid; none, or below the start, = 0)")
     for g in report["groups"]:
         f = g["final"]
-        summary.add_row(escape(g["label"]), str(g["n"]), _fmt(f["mean"]), _fmt(f["sd"]), _fmt(f["min"]), _fmt(f["max"]))
+        summary.add_row(plain(g["label"]), str(g["n"]), _fmt(f["mean"]), _fmt(f["sd"]), _fmt(f["min"]), _fmt(f["max"]))
     console.print(summary)
     ks, total = report["ks"], report["total_s"]
     table = Table("group", *[f"k={k} (T/k {format_duration(total / k)})" for k in ks],
-                  title=escape(f"score@k at equal total time T = {format_duration(total)}: mean ± sd [p10, p90]"))
+                  title=Text(f"score@k at equal total time T = {format_duration(total)}: mean ± sd [p10, p90]"))
     for g in report["groups"]:
         cells = cells_at(g, total)
-        table.add_row(escape(g["label"]), *[escape(_cell_text(cells.get(k))) for k in ks])
+        table.add_row(plain(g["label"]), *[plain(_cell_text(cells.get(k))) for k in ks])
     console.print(table)
-    grid = Table("T", *[escape(g["label"]) for g in report["groups"]],
-                 title="best score@k over k in " + ", ".join(map(str, ks)) + " at each total time T (k)")
+    grid = Table("T", title="best score@k over k in " + ", ".join(map(str, ks)) + " at each total time T (k)")
+    for g in report["groups"]:
+        grid.add_column(plain(g["label"]))
     for t in report["totals_s"]:
         row = []
         for g in report["groups"]:
@@ -137,7 +141,7 @@ def render_text(report: dict[str, Any], console) -> None:
             row.append("-" if best is None else f"{best['mean']:.3f} (k={best['k']})")
         grid.add_row(format_duration(t), *row)
     console.print(grid)
-    series = [(g["label"], [tuple(p) for p in g["mean_curve"]]) for g in report["groups"]]
+    series = [(printable(g["label"]), [tuple(p) for p in g["mean_curve"]]) for g in report["groups"]]
     end = max((t["active_s"] for g in report["groups"] for t in g["trials"]), default=0.0)
     console.print(plot_curves(series, end, title="mean best-so-far (score@1) against active time"),
                   markup=False, highlight=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import re
 from pathlib import Path
@@ -14,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
+from console.store.clean import clean_json, has_unstorable_escape, safe_str
 from console.store.errors import StoreError, StoreVersionError
 from console.store.snapshots import DEFAULT_MAX_BYTES
 from console.store.tables import SCHEMA_VERSION, TABLE_NAMES, TABLES, Meta
@@ -45,32 +45,31 @@ def mask_url(url: str | URL) -> str:
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
 
 
-def _jsonable(value: Any) -> Any:
-    """Non-finite floats become strings (JSON has no NaN/Infinity); containers are walked."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def _json_default(value: Any) -> Any:
     """Fallback for values json cannot encode: dataclasses, sets, paths, anything via str()."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value))
+        return clean_json(dataclasses.asdict(value))
     if isinstance(value, (set, frozenset)):
-        return sorted(value, key=repr)
-    return str(value)
+        return clean_json(value)
+    return clean_json(safe_str(value))
 
 
 def dumps_json(value: Any) -> str:
-    """Encode a JSON column value; never fails on NaN, paths or other odd values."""
+    """Encode a JSON column value; never fails on NaN, paths, tuple keys, huge ints or other odd values,
+    and never holds a NUL or a lone surrogate (which PostgreSQL refuses): those are replaced."""
     try:
-        return json.dumps(value, allow_nan=False, default=_json_default)
-    except ValueError:
-        return json.dumps(_jsonable(value), allow_nan=False, default=_json_default)
+        text = json.dumps(value, allow_nan=False, default=_json_default)
+    except (ValueError, TypeError, RecursionError):
+        return _dumps_cleaned(value)
+    return _dumps_cleaned(value) if has_unstorable_escape(text) else text
+
+
+def _dumps_cleaned(value: Any) -> str:
+    """The slow path of dumps_json: the value cleaned first (clean_json), then encoded."""
+    try:
+        return json.dumps(clean_json(value), allow_nan=False, default=_json_default)
+    except (ValueError, TypeError, RecursionError) as exc:  # a circular structure: no JSON can hold it
+        return json.dumps({"unencodable": f"{type(exc).__name__}: {safe_str(exc)}"})
 
 
 def _sqlite_file(url: URL) -> Path | None:

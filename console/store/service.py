@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
 from console.store import calibrations as _cal
+from console.store.clean import clean_json, clean_text, cut_text
 from console.store.db import dumps_json
 from console.store.errors import StoreError
 from console.store.records import (
@@ -39,6 +40,7 @@ _TRIAL_SELECT = select(T, P.c.name.label("participant"), P.c.kind.label("partici
 )
 _EVENT_INSERT = E.insert()
 _EVENT_SQL = "INSERT INTO events (trial_id, at, active_s, kind, data) VALUES (?, ?, ?, ?, ?)"
+MESSAGE_CHARS = 20_000  # a submission's message (the scorer's process sends at most 4,000)
 
 
 def _num(value: float | None) -> float | None:
@@ -119,6 +121,7 @@ class Store:
         self, name: str, kind: str = "human", model: str = "", settings: dict[str, Any] | None = None
     ) -> ParticipantRecord:
         """Get or create the participant (name, kind, model); settings are kept from creation."""
+        name, model = clean_text(name), clean_text(model)
         if not name:
             raise StoreError("a participant needs a name")
         if kind not in PARTICIPANT_KINDS:
@@ -202,6 +205,8 @@ class Store:
             fields["settings"] = dict(fields["settings"] or {})
         if "final_score" in fields:
             fields["final_score"] = _num(fields["final_score"])
+        if "end_reason" in fields:
+            fields["end_reason"] = clean_text(fields["end_reason"])
         with self._write() as conn:
             if fields:
                 done = conn.execute(T.update().where(T.c.id == id).values(**fields)).rowcount
@@ -217,9 +222,10 @@ class Store:
     def add_event(
         self, trial_id: int, kind: str, data: dict[str, Any] | None, at: float, active_s: float
     ) -> EventRecord:
-        """Record an event, committed before returning (one statement, one transaction)."""
+        """Record an event, committed before returning (one statement, one transaction); its data are
+        stored cleaned (console.store.clean: no NUL, no lone surrogate, JSON types only)."""
         values = dict(
-            trial_id=trial_id, at=float(at), active_s=float(active_s), kind=kind, data=dict(data or {})
+            trial_id=trial_id, at=float(at), active_s=float(active_s), kind=clean_text(kind), data=dict(data or {})
         )
         if self.backend == "sqlite":
             new_id = self._insert_event_sqlite(values)
@@ -302,6 +308,7 @@ class Store:
 
     def open_pause(self, trial_id: int, reason: str, at: float, note: str = "") -> PauseRecord:
         """Start a pause; StoreError when the trial already has an open one."""
+        reason, note = clean_text(reason), clean_text(note)
         if not reason:
             raise StoreError("every pause needs a reason (human, scoring, system, ...)")
         try:
@@ -358,13 +365,18 @@ class Store:
         details: dict[str, Any] | None = None, calibration: Any = None, duration_s: float = 0.0,
         snapshot: str = "", final: bool = False,
     ) -> SubmissionRecord:  # fmt: skip
-        """Record a scored candidate; calibration may be a dict or a Calibration."""
+        """Record a scored candidate; calibration may be a dict or a Calibration.
+
+        The message, reason and details come from the scorer, and through it from the candidate: they are
+        stored cleaned (console.store.clean), the message cut to MESSAGE_CHARS, never refused."""
         if calibration is not None and hasattr(calibration, "as_dict"):
             calibration = calibration.as_dict()
         values = dict(
             trial_id=trial_id, at=float(at), active_s=float(active_s), valid=bool(valid),
-            raw=_num(raw), normalized=_num(normalized), message=message, reason=reason,
-            details=dict(details or {}), calibration=dict(calibration or {}),
+            raw=_num(raw), normalized=_num(normalized),
+            message=cut_text(clean_text(str(message or "")), MESSAGE_CHARS), reason=clean_text(str(reason or "")),
+            details=clean_json(dict(details or {})),
+            calibration=clean_json(dict(calibration or {})),
             duration_s=float(duration_s), snapshot=snapshot or "", final=bool(final),
         )  # fmt: skip
         try:

@@ -161,11 +161,8 @@ def scan_tree(root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[tuple[str,
     real_root = root.resolve()
     found: list[tuple[str, Path, int, int]] = []
     total = 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in SKIP_DIRS and not os.path.islink(os.path.join(dirpath, d))
-        )
-        for name in sorted(filenames):
+    for dirpath, filenames in _walk(root):
+        for name in filenames:
             path = Path(dirpath, name)
             if path.is_symlink():
                 target = path.resolve()
@@ -187,6 +184,31 @@ def scan_tree(root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[tuple[str,
             found.append((rel, path, st.st_size, stat.S_IMODE(st.st_mode)))
     found.sort()
     return found
+
+
+def _walk(root: Path):
+    """(folder, its file names) for root and every folder under it but SKIP_DIRS and symlinked
+    folders, without recursion (os.walk recurses before Python 3.12: a deep tree would raise)."""
+    todo = [str(root)]
+    while todo:
+        folder = todo.pop()
+        try:
+            with os.scandir(folder) as found:
+                entries = sorted(found, key=lambda entry: entry.name)
+        except OSError:
+            continue  # removed while walking, or unreadable: as os.walk does
+        files = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir:
+                if entry.name not in SKIP_DIRS:
+                    todo.append(entry.path)
+            else:
+                files.append(entry.name)
+        yield folder, files
 
 
 def snapshot_tree(

@@ -98,7 +98,7 @@ class RearenaApp(App):
                 self.agent_handles[handle.trial_id] = handle
                 ids.append(handle.trial_id)
         except (AgentConfigError, TrialError, ValueError, KeyError) as exc:
-            self.notify(str(exc), title="Cannot start the agent", severity="error")
+            self.notify(str(exc), title="Cannot start the agent", severity="error", markup=False)
             return []
         return ids
 
@@ -119,7 +119,7 @@ class RearenaApp(App):
         try:
             timelines = [load_timeline(self.store, first), load_timeline(self.store, second)]
         except StoreError as exc:
-            self.notify(str(exc), title="Cannot replay", severity="error")
+            self.notify(str(exc), title="Cannot replay", severity="error", markup=False)
             return
         envs = {tl.trial.environment for tl in timelines}
         if len(envs) > 1:

@@ -18,9 +18,10 @@ scorer's CandidateProcess times, limits and kills it as any other candidate. arg
   sync                         torch.cuda.synchronize()
   release (id,)                forget an output returned earlier
 
-Nothing here is trusted: the scorer checks every answer in its own process and times every call
-with its own clock. The audit hook is a tripwire for plain reads of the scorer's files and process,
-not a sandbox (see environments/triton_cumsum/SCORING.md).
+Nothing here is trusted: the scorer checks every answer in its own process (its form first, before
+it reads any of it: scoring/kernel/peer.py ANSWERS) and times every call with its own clock. The
+audit hook is a tripwire for plain reads of the scorer's files and process, not a sandbox (see
+environments/triton_cumsum/SCORING.md).
 """
 
 from scoring.candidate_boot import ENTRY, FRAMING, TRIPWIRE
@@ -78,12 +79,16 @@ def _bytes_of(t):
     return ctypes.string_at(t.data_ptr(), size) if size else b""
 
 
+def _type_name(y):
+    return ("%s.%s" % (type(y).__module__, type(y).__name__))[:200]  # the scorer takes 300 characters at most
+
+
 def _describe(y, x):
     if not isinstance(y, torch.Tensor):
-        return {"tensor": False, "type": "%s.%s" % (type(y).__module__, type(y).__name__)}
+        return {"tensor": False, "type": _type_name(y)}
     meta = {
         "tensor": True,
-        "type": "%s.%s" % (type(y).__module__, type(y).__name__),
+        "type": _type_name(y),
         "subclass": type(y) is not torch.Tensor,
         "dtype": str(y.dtype),
         "shape": list(y.shape),
@@ -184,16 +189,22 @@ def _op(op, args):
     raise ValueError("unknown op %r" % (op,))
 
 
+def _recorded():
+    # the first forbidden accesses, as the scorer takes them (scoring/kernel/peer.py: 20 of 300 characters)
+    return [v[:300] for v in _violations[:20] if type(v) is str]
+
+
 for args, kwargs in (_requests() if fn is not None else ()):
     try:
         answer = _op(args[0], args[1:])
-        answer["v"] = list(_violations)
+        answer["v"] = _recorded()
         _send(("ok", answer))
     except MemoryError:
         _send(("memory", "MemoryError in %s" % FUNC))
     except BaseException as exc:
         if _denied(exc) or _violations:
-            _send(("ok", {"v": list(_violations), "raised": "%s: %s" % (type(exc).__name__, str(exc)[:500])}))
+            raised = "%s: %s" % (type(exc).__name__[:200], str(exc)[:500])
+            _send(("ok", {"v": _recorded(), "raised": raised}))
         else:
             _send(("raised", type(exc).__name__, str(exc)[:2000], _tail(exc)))
 sys.stdout.flush()

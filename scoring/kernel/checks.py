@@ -13,7 +13,9 @@ import numpy as np
 from scoring.errors import Invalid, WrongAnswer
 
 # reasons (besides the runner's: timeout, crash, out_of_memory, output_flood, candidate_exception,
-# missing_entry_point, protocol_error, scorer_tampered, result_forged, scorer_died)
+# missing_entry_point, protocol_error, scorer_tampered, result_forged, result_too_large, scorer_died,
+# folder_too_large, copy_failed; a protocol_error for an answer not of the form of scoring/kernel/peer.py
+# ANSWERS has details op, field, expected and got)
 NEEDS_GPU = "needs_gpu"                    # correct in the interpreter; timing needs a CUDA GPU
 WRONG_ANSWER = "wrong_answer"              # wrong values in the correctness phase
 PRECISION_LOSS = "precision_loss"          # wrong only once sums pass 2^24: float arithmetic
@@ -43,26 +45,43 @@ def reject(reason: str, message: str, **details: Any) -> None:
     raise cls(message, reason=reason, details=details)
 
 
+def shown(value: Any, cap: int = 80) -> str:
+    """A value the candidate reported, as message text: a str or a list of ints (a shape) at most `cap`
+    characters long (and a mark where it was cut), control characters escaped; anything else by its type."""
+    if type(value) is str:
+        cut = value[:cap]
+        text = cut if cut.isprintable() else repr(cut)[1:-1]
+        longer = len(value) > cap
+    elif type(value) in (list, tuple) and len(value) <= cap and all(type(v) is int for v in value):
+        if any(v.bit_length() > 64 for v in value):
+            return f"<a list of {len(value)} ints, some of more than 64 bits>"
+        text, longer = str(tuple(value)), False
+    else:
+        return f"<{type(value).__name__[:40]}>"
+    return text[:cap] + "[...]" if longer or len(text) > cap else text
+
+
 def check_meta(meta: Any, n: int, device: str, where: str) -> None:
-    """The output must be a fresh, contiguous 1-D int32 tensor of n values on the input's device."""
+    """The output must be a fresh, contiguous 1-D int32 tensor of n values on the input's device.
+    meta has the boot's form (scoring/kernel/peer.py ANSWERS): what it reports is shown cut short."""
     if not isinstance(meta, dict) or not meta.get("tensor"):
-        got = meta.get("type", "?") if isinstance(meta, dict) else type(meta).__name__
+        got = shown(meta.get("type", "?")) if isinstance(meta, dict) else type(meta).__name__
         reject(NOT_A_TENSOR, f"{where}: prefix_sum must return a torch.Tensor, got {got}", call=where)
     if meta.get("subclass"):
         reject(NOT_A_TENSOR, f"{where}: prefix_sum must return a plain torch.Tensor, got a subclass "
-               f"({meta.get('type')})", call=where)
+               f"({shown(meta.get('type'))})", call=where)
     if meta.get("dtype") != "torch.int32":
-        reject(WRONG_DTYPE, f"{where}: expected dtype torch.int32 (the input's), got {meta.get('dtype')}",
+        reject(WRONG_DTYPE, f"{where}: expected dtype torch.int32 (the input's), got {shown(meta.get('dtype'))}",
                call=where, got=meta.get("dtype"))
     if list(meta.get("shape", [])) != [n]:
-        reject(WRONG_SHAPE, f"{where}: expected shape ({n},) (the input's), got {tuple(meta.get('shape', []))}",
+        reject(WRONG_SHAPE, f"{where}: expected shape ({n},) (the input's), got {shown(meta.get('shape', []))}",
                call=where, got=meta.get("shape"))
     if meta.get("device") != device:
         reject(WRONG_DEVICE, f"{where}: expected the output on {device} (the input's device), got "
-               f"{meta.get('device')}", call=where, got=meta.get("device"))
+               f"{shown(meta.get('device'))}", call=where, got=meta.get("device"))
     if not meta.get("contiguous") or (n > 1 and list(meta.get("stride", [])) != [1]):
         reject(NOT_CONTIGUOUS, f"{where}: the output must be contiguous (stride (1,)), got stride "
-               f"{tuple(meta.get('stride', []))}", call=where, got=meta.get("stride"))
+               f"{shown(meta.get('stride', []))}", call=where, got=meta.get("stride"))
     if meta.get("aliases_input"):
         reject(OUTPUT_ALIASES_INPUT, f"{where}: the output shares memory with the input; return a new tensor",
                call=where)
@@ -71,11 +90,13 @@ def check_meta(meta: Any, n: int, device: str, where: str) -> None:
 
 
 def check_violations(violations: Iterable[str], where: str) -> None:
-    """The candidate's process tried to open the scorer's files or process (the boot's tripwire)."""
-    found = [str(v)[:300] for v in violations or ()]
+    """The candidate's process tried to open the scorer's files or process (the boot's tripwire);
+    violations: the boot's list of strings (scoring/kernel/peer.py checks its form)."""
+    found = [shown(v, 300) for v in violations or ()][:20]
     if found:
         reject(FORBIDDEN_ACCESS, f"forbidden access {where}: the candidate tried to read {found[0]} "
-               "(the scorer's files, the reference solution and the scorer's process are off limits)",
+               "(the scorer's files, the reference solution, the scorer's process and rearena's data folder are "
+               "off limits; use paths relative to the candidate's own folder)",
                attempts=found[:20])
 
 

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from scoring.errors import CandidateProtocolError
 from scoring.kernel import checks
 from scoring.kernel.checks import reject
 from scoring.kernel.inputs import Case, correctness_cases, make_numpy
@@ -74,10 +75,14 @@ def _checked_call(ctx, spec, peer: KernelPeer, rng, case: Case, where: str, stat
     started = time.perf_counter()
     answer = peer.op("cpu_call", slot, x.tobytes(), timeout=_timeout(ctx, spec), where=f"on {where}")
     seconds = time.perf_counter() - started
+    # the answer has the boot's form here (KernelPeer.op checks it: no part of it is too big to compare)
+    if type(answer.get("id")) is not int:
+        raise CandidateProtocolError(f"{where}: the kernel boot's answer names no output to hold")
     meta = answer.get("meta")
     checks.check_meta(meta, case.n, "cpu", where)
     held = state["held"]
-    if held is not None and meta.get("storage_ptr") == held.storage_ptr:
+    ptr = meta.get("storage_ptr")
+    if held is not None and ptr is not None and ptr == held.storage_ptr:
         reject(checks.STALE_OUTPUT, f"{where}: the output is the same buffer as the output of {held.where}, "
                "which the caller still holds; return a new tensor every call", call=where)
     if answer.get("input_after") != x.tobytes():

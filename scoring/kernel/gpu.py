@@ -16,10 +16,11 @@ request the harness
      the output (its metadata and CUDA IPC handle);
   4. launches a tiny kernel of its own and synchronizes (t2): the GPU runs one process's work at a
      time, so this returns only once work the candidate left queued has run, or been preempted;
-  5. outside the timed window: opens every output, compares each exactly with its expected output,
-     checks the input slots are unchanged, asks the peer to synchronize its device, compares again
-     (deferred work), and checks that the previous request's outputs are still intact (stale
-     buffers); every output of a request must be a buffer of its own.
+  5. outside the timed window: checks the answer's form (scoring/kernel/peer.py ANSWERS), opens
+     every output, compares each exactly with its expected output, checks the input slots are
+     unchanged, asks the peer to synchronize its device, compares again (deferred work), and checks
+     that the previous request's outputs are still intact (stale buffers); every output of a
+     request must be a buffer of its own.
 
 A call's time is (t2 - t0) / batch: batching amortizes the round trip (pipes, wake-ups, the
 barrier), whose spread from scoring to scoring is most of the scorer's run-to-run variation for a
@@ -232,12 +233,14 @@ class _Runner:
         torch.cuda.synchronize()
         flush_ms = h.flush()
         t0 = time.perf_counter()
-        answer = self.peer.op("cuda_calls", [[slot, case.n] for slot, case in zip(slots, cases)],
-                              timeout=self.timeout(count), where=f"on {wheres[0]}")
+        answer = self.peer.exchange("cuda_calls", [[slot, case.n] for slot, case in zip(slots, cases)],
+                                    timeout=self.timeout(count))
         t1 = time.perf_counter()
         h.barrier.add_(1)
         torch.cuda.synchronize()
         t2 = time.perf_counter()
+        # the answer's form is checked outside the timed window, before any of it is read
+        answer = self.peer.checked("cuda_calls", answer, where=f"on {wheres[0]}")
         calls = answer.get("calls")
         if not isinstance(calls, list) or len(calls) != count or not all(isinstance(c, dict) for c in calls):
             raise CandidateProtocolError(f"{wheres[0]}: the kernel boot answered no record of each of the "
@@ -421,8 +424,9 @@ def _ping_ms(peer, spec: KernelSpec) -> float:
     times = []
     for _ in range(PINGS):
         start = time.perf_counter()
-        peer.op("ping", timeout=max(0.1, min(spec.call_timeout_s, 5.0)))
+        answer = peer.exchange("ping", timeout=max(0.1, min(spec.call_timeout_s, 5.0)))
         times.append((time.perf_counter() - start) * 1e3)
+        peer.checked("ping", answer, where="during a ping")
     return statistics.median(times)
 
 

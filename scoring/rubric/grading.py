@@ -1,7 +1,9 @@
 """A grading run: reproduce.sh in a copy of the candidate, then the judge on every leaf; manual overrides.
 
 - reproduce.sh runs with bash (no profiles) in a temporary copy of the candidate folder, in its own
-  process group, killed at the timeout, output capped; its log is kept.
+  process group, killed at the timeout, output capped; its log is kept. Where scoring/confine.py can,
+  it runs confined like a candidate's process (the off-limits folders covered, no capabilities, its
+  own PID and network namespaces, the file system read-only but for the copy and a private /tmp).
 - If it is missing, fails (exit != 0) or times out, every code_execution and result_analysis leaf gets
   0 with that reason (source "reproduce"), without asking the judge; code_development leaves are judged.
 - Code-only mode skips reproduce.sh and grades only code_development leaves; the others are "not
@@ -26,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scoring.candidate import CANDIDATE_ENV_KEEP
+from scoring import confine
+from scoring.candidate import CANDIDATE_ENV_KEEP, off_limits
 from scoring.rubric.judge import EXEC_CATEGORIES, Grade, Judge, Recorder, candidate_files, recorder_for
 from scoring.rubric.model import Node, all_scores, node_score
 
@@ -73,8 +76,11 @@ def run_reproduce(candidate_dir: str | Path, timeout_s: float, output_cap: int =
         base = {k: os.environ[k] for k in CANDIDATE_ENV_KEEP if k in os.environ}  # no API keys, no judge settings
         base["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", os.defpath)])
         base.update(HOME=str(work), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
-        proc = subprocess.Popen(["bash", "--noprofile", "--norc", REPRODUCE], cwd=work,
-                                env={**base, **(env or {})}, stdin=subprocess.DEVNULL,
+        # confined: run unconfined, it could read the reference solutions and rearena's data folder, or
+        # as root with every capability reach the scorer's process
+        argv = confine.wrap([confine.tool("bash"), "--noprofile", "--norc", REPRODUCE], off_limits())
+        proc = subprocess.Popen(argv, cwd=work, env=confine.clean_search_paths({**base, **(env or {})}),
+                                stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         chunks, size, truncated = [], 0, False
         deadline = started + max(0.0, timeout_s)

@@ -16,6 +16,7 @@ import json
 import os
 import random
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -171,19 +172,45 @@ def _words(text: str) -> set[str]:
 def candidate_files(folder: Path, max_file_bytes: int = 200_000) -> dict[str, str]:
     """Readable text files of a candidate folder, by relative path."""
     out: dict[str, str] = {}
-    for path in sorted(folder.rglob("*")):
+    for path in _regular_files(folder):
         rel = path.relative_to(folder)
-        if any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts) or not path.is_file():
+        if rel.name in SKIP_NAMES or path.suffix.lower() not in TEXT_SUFFIXES:
             continue
-        if rel.name in SKIP_NAMES:
-            continue
-        if path.suffix.lower() not in TEXT_SUFFIXES or path.stat().st_size > max_file_bytes:
-            continue
-        try:
-            out[str(rel)] = path.read_text(encoding="utf-8")
+        try:  # O_NOFOLLOW: a file swapped for a link since the walk is not followed either
+            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    continue
+                data = f.read(max_file_bytes + 1)
+            if len(data) <= max_file_bytes:
+                out[str(rel)] = data.decode("utf-8")
         except (UnicodeDecodeError, OSError):
             continue
-    return out
+    return dict(sorted(out.items()))
+
+
+def _regular_files(folder: Path) -> list[Path]:
+    """The regular files under folder, never through a symbolic link (a link could name any file this
+    process may read: /proc/self/environ holds the judge's API key), walked without recursion, skipping
+    SKIP_DIRS and hidden names."""
+    files, todo = [], [folder]
+    while todo:
+        here = todo.pop()
+        try:
+            with os.scandir(here) as found:
+                entries = list(found)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name in SKIP_DIRS or entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    files.append(Path(entry.path))
+            except OSError:
+                continue
+    return files
 
 
 def select_files(files: Mapping[str, str], query: str, token_budget: int,

@@ -6,7 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from scoring import confine
 from scoring.runner import score_candidate
+
+# Confined (root with unshare: scoring/confine.py), a candidate sees neither the scorer's process nor
+# files outside its folder, so these attacks fail before the checks they test; those checks guard where
+# confinement is unavailable (not root), so they are tested with confinement turned off, and confined.
+REACHES_THE_SCORER = {"forged_result_on_channel", "garbage_on_its_answer_channel", "kills_the_scorer"}
+
+
+@pytest.fixture
+def unconfined(monkeypatch):
+    """The scorer's process runs its candidates unconfined, as on a machine where it is not root."""
+    monkeypatch.setenv(confine.OFF_VARIABLE, "1")
 
 TIMEOUT = 6.0
 
@@ -117,7 +129,9 @@ def _write(tmp_path: Path, source: str) -> Path:
 
 
 @pytest.mark.parametrize("name", sorted(BAD))
-def test_bad_candidate_is_invalid_with_its_reason(sum_env, tmp_path, name):
+def test_bad_candidate_is_invalid_with_its_reason(sum_env, tmp_path, name, monkeypatch):
+    if name in REACHES_THE_SCORER:
+        monkeypatch.setenv(confine.OFF_VARIABLE, "1")
     reason, source = BAD[name]
     started = time.monotonic()
     result = score_candidate(sum_env, "tiny", _write(tmp_path, source), timeout_s=TIMEOUT, memory_mb=256)
@@ -127,6 +141,15 @@ def test_bad_candidate_is_invalid_with_its_reason(sum_env, tmp_path, name):
     assert result.raw is None and result.normalized is None
     assert result.message and len(result.message) < 500
     assert elapsed < TIMEOUT + 5
+
+
+@pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
+@pytest.mark.parametrize("name", sorted(REACHES_THE_SCORER))
+def test_confined_a_candidate_cannot_reach_the_scorer(sum_env, tmp_path, name):
+    """Confined, the same attacks find no scorer's process to write to or kill: they fail, and the
+    candidate is judged on its answers (these ones then return the right sum) or its own end."""
+    result = score_candidate(sum_env, "tiny", _write(tmp_path, BAD[name][1]), timeout_s=TIMEOUT, memory_mb=256)
+    assert result.reason not in ("result_forged", "scorer_died", "protocol_error"), (result.reason, result.message)
 
 
 def test_missing_file_is_missing_entry_point(sum_env, tmp_path):
@@ -167,7 +190,7 @@ def test_patching_its_own_clock_does_not_change_the_timing(sum_env, tmp_path):
     assert min(result.details["times_s"]) >= 0.05
 
 
-def test_scorer_tampering_is_detected(sum_env, tmp_path):
+def test_scorer_tampering_is_detected(sum_env, tmp_path, unconfined):
     scorer = sum_env.scorer
     original = scorer.read_bytes()
     source = f"""
@@ -204,7 +227,7 @@ def test_good_candidate_is_valid_and_normalized(sum_env):
     assert result.details["candidate_calls"] == 3
 
 
-def test_no_candidate_process_survives(sum_env, tmp_path):
+def test_no_candidate_process_survives(sum_env, tmp_path, unconfined):
     pids = tmp_path / "pids"
     source = f"""
         import os, time

@@ -208,3 +208,60 @@ def test_a_candidate_process_runs_on_the_cpus_it_is_given(tmp_path):
     finally:
         proc.kill()
     assert own == [cpu] and child == str([cpu])
+
+
+def test_helpers_run_by_absolute_path_whatever_path_says(monkeypatch):
+    """With PATH=":$PATH" (an empty entry: the working directory, the candidate's folder) an `unshare`
+    left in the folder ran as root instead of the real one: the helpers are found on PATH's absolute
+    entries only, and named by their absolute paths."""
+    monkeypatch.setenv("PATH", ":.:" + os.environ.get("PATH", "/usr/bin:/bin"))
+    argv = confine.wrap(["true"], [], check=False)
+    assert os.path.isabs(argv[0]) and os.path.basename(argv[0]) == "unshare", argv[0]
+    script = argv[argv.index("-c") + 1]
+    assert "exec /" in script and "setpriv --no-new-privs" in script, script[-200:]
+
+
+@pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
+def test_an_unshare_in_the_candidates_folder_is_not_run(tmp_path, monkeypatch):
+    from scoring.candidate import CandidateProcess
+
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    (folder / "solution.py").write_text("def f():\n    return 7\n")
+    marker = tmp_path / "hijacked"
+    fake = folder / "unshare"
+    fake.write_text(f"#!/bin/sh\ntouch {marker}\nexec /usr/bin/unshare \"$@\"\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", ":" + os.environ.get("PATH", "/usr/bin:/bin"))
+    proc = CandidateProcess(folder, "solution.py", "f", memory_mb=1024, output_cap_bytes=1 << 20,
+                            startup_timeout_s=30, boot_args=(str(tmp_path / "off"),))
+    try:
+        assert proc.call(timeout=30) == 7
+    finally:
+        proc.close()
+    assert not marker.exists(), "the candidate's unshare ran"
+
+
+SIZE_PROBE = r'''
+import json, os
+sizes = {}
+for where in ("/tmp", "/dev/shm", "/run"):
+    s = os.statvfs(where)
+    sizes[where] = s.f_blocks * s.f_frsize
+print(json.dumps(sizes))
+'''
+
+
+@pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
+def test_the_private_tmpfs_mounts_are_sized(tmp_path):
+    """Unsized, each private tmpfs could take half of the machine's memory."""
+    import json
+    import subprocess
+
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    argv = confine.wrap([sys.executable, "-I", "-c", SIZE_PROBE], [str(tmp_path / "off")], pieces=confine.CPU_PATH)
+    done = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    sizes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sizes == {"/tmp": 1 << 30, "/dev/shm": 1 << 30, "/run": 16 << 20}, sizes

@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from scoring import confine
 from scoring.runner import score_candidate
+
+# Confined, a candidate's processes live in its own PID namespace (all killed with it) and cannot write
+# a beacon outside its folder: the subreaper tested here guards where confinement is unavailable (not
+# root, and the GPU path, which has no PID namespace yet), so these tests turn confinement off.
+
+
+@pytest.fixture(autouse=True)
+def _unconfined(monkeypatch):
+    monkeypatch.setenv(confine.OFF_VARIABLE, "1")
 
 ESCAPER = '''
 import os, time

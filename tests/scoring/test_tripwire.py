@@ -45,9 +45,17 @@ def _ctx(tmp_path, source: str) -> ScoringContext:
 TARGET = str(REPO / "reference_solutions" / "rolling_median" / "solution.py")
 
 
-def test_without_the_tripwire_the_read_succeeds(tmp_path):
+def test_without_the_tripwire_the_read_succeeds_only_unconfined(tmp_path):
+    """Without the tripwire nothing is recorded; where confinement is available the read still fails."""
+    from scoring import confine
+    from scoring.errors import CandidateRaised
+
     with _ctx(tmp_path, READER).candidate("solution.py", "peek") as cand:
-        assert cand.call(TARGET, timeout=20) == open(TARGET).read(20)
+        if confine.available():
+            with pytest.raises(CandidateRaised, match="PermissionError"):
+                cand.call(TARGET, timeout=20)
+        else:
+            assert cand.call(TARGET, timeout=20) == open(TARGET).read(20)
 
 
 @pytest.mark.parametrize("function", ["peek", "swallow"])

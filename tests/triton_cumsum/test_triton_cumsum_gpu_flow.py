@@ -61,6 +61,7 @@ class _FakePeer:
     """Calls fn on the harness's slot in this process and answers like the kernel boot."""
 
     harness = None
+    outputs = {}  # the fake IPC: an output by its handle (Harness.open_output is replaced by a look-up)
 
     alive = False  # whether a candidate's fake peer exists now (between its creation and close)
     pid = 4242
@@ -80,9 +81,20 @@ class _FakePeer:
                 "stride": list(y.stride()), "device": str(y.device), "contiguous": y.is_contiguous(),
                 "requires_grad": False,
                 "aliases_input": y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()}
-        ipc = {"tensor": y, "handle": y.untyped_storage().data_ptr().to_bytes(8, "little"),
+        ipc = {"handle": y.untyped_storage().data_ptr().to_bytes(8, "little"),
                "storage_offset_bytes": 0, "tensor_offset": y.storage_offset()}
+        _FakePeer.outputs[ipc["handle"]] = y
         return {"meta": meta, "ipc": ipc, "id": self.count}
+
+    def exchange(self, op, *args, timeout):
+        self.exchanged = getattr(self, "exchanged", 0) + 1
+        return self.op(op, *args, timeout=timeout)
+
+    def checked(self, op, answer, where=""):
+        """As KernelPeer.checked: the real check of the answer's form."""
+        from scoring.kernel.peer import checked_answer
+
+        return checked_answer(op, answer, "the candidate", where or f"during {op}")
 
     def op(self, op, *args, timeout, where=""):
         if op == "cuda_slots":
@@ -113,7 +125,7 @@ def _run(fn, monkeypatch, peer_cls=None, copy_cls=None, ctx_extra=None, **spec_o
     monkeypatch.setattr(gpu, "FLUSH_BYTES", 1 << 20)
     monkeypatch.setattr(gpu.Harness, "flush", lambda self: 0.09)  # a CPU fill's time is noise, not a GPU's flush
     monkeypatch.setattr(gpu.Harness, "slot_descriptors", lambda self: [])
-    monkeypatch.setattr(gpu.Harness, "open_output", lambda self, ipc, n, where: ipc["tensor"])
+    monkeypatch.setattr(gpu.Harness, "open_output", lambda self, ipc, n, where: _FakePeer.outputs[ipc["handle"]])
     original_init = gpu.Harness.__init__
 
     def init(self, *args, **kwargs):
@@ -275,22 +287,30 @@ class _PhasedCopyPeer(_FakePeer):
 
 
 class _LyingPhasesPeer(_CandidatePeer):
-    """A candidate whose answers carry malformed phase figures: ignored, never a crash."""
+    """A candidate whose answers carry phase figures of the wrong form."""
 
     def one_call(self, slot, n):
         answer = super().one_call(slot, n)
-        answer["phases_ms"] = ["fast", None, -1] if self.count % 2 else [1, 2]
+        answer["phases_ms"] = ["fast", None, -1] if self.count % 2 else [1.0, 2.0]
         return answer
 
 
 def test_the_copy_peers_round_trip_is_broken_down_and_candidate_phases_are_not_trusted(monkeypatch):
-    details = _run(_starting, monkeypatch, peer_cls=_LyingPhasesPeer,
-                   copy_cls=_PhasedCopyPeer)
+    details = _run(_starting, monkeypatch, copy_cls=_PhasedCopyPeer)
     assert details["copy_peer_phases_ms"] == {"call_ms": 0.02, "sync_ms": 0.3, "export_ms": 0.05}
     assert details["copy_peer_in_loop_phases_ms"] == {"call_ms": 0.03, "sync_ms": 0.4, "export_ms": 0.07}
     assert details["candidate_reported_phases_ms"] == {"call_ms": None, "sync_ms": None, "export_ms": None}
     assert set(details["reply_median_ms"]) == {"candidate", "copy", "clean"}
     assert all(v >= 0 for v in details["reply_median_ms"].values())
+
+
+def test_phase_figures_of_the_wrong_form_are_a_protocol_error(monkeypatch):
+    """Three finite floats or nothing (scoring/kernel/peer.py ANSWERS): anything else is no answer of the boot's."""
+    from scoring.errors import CandidateProtocolError
+
+    with pytest.raises(CandidateProtocolError, match=r"calls\[0\]\.phases_ms\[0\] must be a finite float") as info:
+        _run(_starting, monkeypatch, peer_cls=_LyingPhasesPeer)
+    assert info.value.reason == "protocol_error" and info.value.details["field"] == "calls[0].phases_ms[0]"
 
 
 def test_timed_calls_go_in_requests_of_batch_calls_and_are_timed_per_call(monkeypatch):
@@ -556,3 +576,60 @@ def test_pinned_puts_the_thread_on_its_cpus_and_gives_them_back():
     assert os.sched_getaffinity(0) == before
     with cpus.Pinned(None):
         assert os.sched_getaffinity(0) == before
+
+
+class _LoggedClock:
+    """gpu.time with every perf_counter() read logged (the timed window's ends)."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def perf_counter(self):
+        self.log.append("clock")
+        return time.perf_counter()
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def test_answers_are_checked_outside_the_timed_window(monkeypatch):
+    """A request's answer is exchanged between t0 and t1 and its form checked only after t2 (the barrier's
+    end); a ping's after its round trip was timed: the checks never lengthen a timed round trip."""
+    log = []
+
+    class Logged(_CandidatePeer):
+        def exchange(self, op, *args, timeout):
+            log.append(f"exchange {op}")
+            return super().exchange(op, *args, timeout=timeout)
+
+        def checked(self, op, answer, where=""):
+            log.append(f"checked {op}")
+            return super().checked(op, answer, where)
+
+    monkeypatch.setattr(gpu, "time", _LoggedClock(log))
+    _run(_starting, monkeypatch, peer_cls=Logged)
+    requests = [i for i, step in enumerate(log) if step == "exchange cuda_calls"]
+    pings = [i for i, step in enumerate(log) if step == "exchange ping"]
+    assert len(requests) > 30 and len(pings) == gpu.PINGS
+    for i in requests:  # t0, the round trip, t1, (barrier), t2, then the check
+        window = log[i - 1:i + 4]
+        assert window == ["clock", "exchange cuda_calls", "clock", "clock", "checked cuda_calls"], window
+    for i in pings:
+        assert log[i - 1:i + 3] == ["clock", "exchange ping", "clock", "checked ping"], log[i - 1:i + 3]
+
+
+@pytest.mark.parametrize("change, field", [({"dtype": {(1, 2): "torch.int32"}}, "calls[0].meta.dtype"),
+                                           ({"shape": [10**5000]}, "calls[0].meta.shape[0]")])
+def test_a_call_record_of_the_wrong_form_is_a_protocol_error(monkeypatch, change, field):
+    """What the candidate's process reports of an output is checked before it is compared or shown."""
+    from scoring.errors import CandidateProtocolError
+
+    class Hostile(_CandidatePeer):
+        def one_call(self, slot, n):
+            answer = super().one_call(slot, n)
+            answer["meta"].update(change)
+            return answer
+
+    with pytest.raises(CandidateProtocolError) as info:
+        _run(_starting, monkeypatch, peer_cls=Hostile)
+    assert info.value.details["field"] == field and len(info.value.message) < 400, info.value.message

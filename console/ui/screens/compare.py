@@ -9,6 +9,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from console.render import table_cell
 from console.trials.clock import format_duration
 
 
@@ -70,8 +71,8 @@ class CompareScreen(Screen):
         table.clear()
         for g in report["groups"]:
             f = g["final"]
-            table.add_row(g["label"], g["kind"], str(g["n"]), _fmt(f["mean"]), _fmt(f["sd"]), _fmt(f["min"]),
-                          _fmt(f["max"]))
+            table.add_row(table_cell(g["label"]), g["kind"], str(g["n"]), _fmt(f["mean"]), _fmt(f["sd"]),
+                          _fmt(f["min"]), _fmt(f["max"]))
         total = report["total_s"]
         self.query_one("#scoreatk-title", Static).update(f"score@k at total time T = {format_duration(total)}")
         sak = self.query_one("#scoreatk", DataTable)
@@ -85,7 +86,7 @@ class CompareScreen(Screen):
                 mean = cell.get("mean") if cell else None
                 sd = cell.get("sd") if cell else None
                 row.append("-" if mean is None else f"{mean:.3f} ± {_fmt(sd, 2)}")
-            sak.add_row(g["label"], *row)
+            sak.add_row(table_cell(g["label"]), *row)  # "model [digest]": not markup
         self._plot()
 
     def _plot(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from console.render import plain, table_cell
 from console.trials.clock import format_duration
 from console.trials.curves import leaderboard
 
@@ -61,8 +63,8 @@ class HomeScreen(Screen):
         envs.clear()
         for env in sorted(registry.environments.values(), key=lambda e: e.name):
             hw = f"{env.hardware.cpus} cpu, {env.hardware.memory_gb:g} GB" + (", GPU" if env.hardware.gpu else "")
-            envs.add_row(env.name, env.title, ", ".join(sorted(env.variants)), f"{env.budget_hours:g} h", hw,
-                         key=env.name)
+            envs.add_row(table_cell(env.name), table_cell(env.title), table_cell(", ".join(sorted(env.variants))),
+                         f"{env.budget_hours:g} h", hw, key=env.name)
         trials = self.query_one("#trials", DataTable)
         trials.clear()
         self._best = {}
@@ -73,9 +75,12 @@ class HomeScreen(Screen):
             if status.trial.end_reason:
                 state += f" ({status.trial.end_reason})"
             best = status.trial.final_score if status.trial.final_score is not None else status.best
-            trials.add_row(str(trial.id), f"{trial.environment}:{trial.variant}", trial.participant, state,
+            # participants' names and pauses' reasons are anyone's text: plain, never markup
+            trials.add_row(str(trial.id), table_cell(f"{trial.environment}:{trial.variant}"),
+                           table_cell(trial.participant), table_cell(state),
                            _score(best), format_duration(status.active_s), key=str(trial.id))
-        problems = "\n".join(f"[b]failed to load:[/b] {p}" for p in registry.problems)
+        problems = Text("\n").join(Text.assemble(("failed to load:", "bold"), " ", plain(p))
+                                   for p in registry.problems)
         self.query_one("#problems", Static).update(problems)
         self._show_leaderboard(self._highlighted_environment())
 
@@ -98,7 +103,8 @@ class HomeScreen(Screen):
         rows = leaderboard(self.app.store.trials(environment=name), getattr(self, "_best", {}))
         for row in rows:
             who = row.participant + (" (agent)" if row.participant_kind == "agent" else "")
-            table.add_row(str(row.rank), who, f"{row.score:.3f}", f"{row.trial_id} ({row.variant})", row.status)
+            table.add_row(str(row.rank), table_cell(who), f"{row.score:.3f}",
+                          table_cell(f"{row.trial_id} ({row.variant})"), row.status)
 
     @on(DataTable.RowSelected, "#trials")
     def _trial_selected(self, event: DataTable.RowSelected) -> None:

@@ -164,6 +164,6 @@ class ReplayScreen(Screen):
             try:
                 self.seek(parse_duration(text))
             except ValueError as exc:
-                self.notify(str(exc), severity="error")
+                self.notify(str(exc), severity="error", markup=False)
 
         self.app.push_screen(PromptScreen(f"Jump to which {self.axis} time? (e.g. 1h30m, 90m, 45s)"), done)

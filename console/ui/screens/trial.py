@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from console.render import plain, printable
 from console.trials.clock import active_seconds
 from console.ui.messages import TrialChanged
 from console.ui.widgets.clock import TrialClock
@@ -111,7 +112,7 @@ class TrialScreen(Screen):
             banner.update("Scoring… the clock is paused while the scorer runs.")
         else:
             best = "-" if self._status.best is None or not visible else f"{self._status.best:.3f}"
-            banner.update(f"Best so far: {best} · {self._status.submissions} submissions · workdir {trial.workdir}")
+            banner.update(plain(f"Best so far: {best} · {self._status.submissions} submissions · workdir {trial.workdir}"))
 
     def _tick(self, now: float) -> None:
         """Recompute the clock from stored timestamps (no database round trip)."""
@@ -163,7 +164,7 @@ class TrialScreen(Screen):
         try:
             fn(self.trial_id, *args)
         except TrialError as exc:
-            self.notify(str(exc), title=f"Cannot {what}", severity="error")
+            self.notify(str(exc), title=f"Cannot {what}", severity="error", markup=False)
             return False
         self.reload()
         return True
@@ -193,12 +194,14 @@ class TrialScreen(Screen):
                 shown = f"{sub.normalized:.3f}" if sub.valid and self.env.scores_visible else (
                     "recorded" if sub.valid else f"invalid: {sub.message}")
                 note = f"Score: {shown}"
-            self.app.call_from_thread(self.notify, note, timeout=6)
+            # the message is the candidate's text as much as the scorer's: shown as written, never as markup
+            self.app.call_from_thread(self.notify, printable(note), timeout=6, markup=False)
         except TrialError as exc:
-            self.app.call_from_thread(self.notify, str(exc), title="Cannot score", severity="error")
+            self.app.call_from_thread(self.notify, printable(exc), title="Cannot score", severity="error",
+                                      markup=False)
         except Exception as exc:  # the scorer itself failed; nothing recorded is lost
-            self.app.call_from_thread(self.notify, f"{type(exc).__name__}: {exc}", title="Scoring failed",
-                                      severity="error")
+            self.app.call_from_thread(self.notify, printable(f"{type(exc).__name__}: {exc}"), title="Scoring failed",
+                                      severity="error", markup=False)
         finally:
             self.scoring = False
             self.post_message(TrialChanged(self.trial_id))
@@ -300,7 +303,7 @@ class TrialScreen(Screen):
         try:
             sandbox = get_sandbox(trial, self.app.store.data_dir, self.app.db_url)
         except Exception as exc:  # an unknown or dead sandbox: say so, keep running
-            self.notify(str(exc), title="No sandbox", severity="error")
+            self.notify(str(exc), title="No sandbox", severity="error", markup=False)
             return
         env = {**os.environ, **sandbox.shell_env()}
         try:
@@ -308,7 +311,8 @@ class TrialScreen(Screen):
                 subprocess.run(argv_of(sandbox), cwd=trial.workdir, env=env)
         except Exception as exc:  # e.g. suspending is not supported (web or headless)
             self.notify(f"Cannot open the {what} here ({type(exc).__name__}). In another terminal: "
-                        f"cd {trial.workdir} && export REARENA_TRIAL={trial.id}", severity="warning", timeout=15)
+                        f"cd {trial.workdir} && export REARENA_TRIAL={trial.id}", severity="warning", timeout=15,
+                        markup=False)
         self._ingest_commands()
         self._snapshot("after " + what)
         self.reload()

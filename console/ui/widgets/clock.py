@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Digits, Static
 
+from console.render import plain
 from console.trials.clock import format_duration
 
 
@@ -42,7 +43,7 @@ class TrialClock(Vertical):
         else:
             state, css = "RUNNING", "running"
         self.set_class(True, css)
-        self.query_one("#state", Static).update(state)
+        self.query_one("#state", Static).update(plain(state))  # a pause's reason and note are anyone's text
         self.query_one("#active", Digits).update(format_duration(status.active_s))
         self.query_one("#budget", Static).update(
             f"active {format_duration(status.active_s)} of {format_duration(trial.budget_s)} budget · "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import RichLog
 
 from console.compare.describe import describe
+from console.render import plain
 from console.trials.clock import format_duration
 
 SHOWN_KINDS = {"model_response", "tool_call", "tool_output", "api_error", "agent_note", "note", "score",
@@ -28,8 +28,8 @@ class Conversation(RichLog):
             if event.kind not in SHOWN_KINDS:
                 continue
             title, body = describe(event)
-            self.write(Text(f"[{format_duration(event.active_s)}] {title}", style="bold cyan"))
+            self.write(plain(f"[{format_duration(event.active_s)}] {title}", style="bold cyan"))
             if body:
                 cut = body if len(body) <= BODY_CHARS else body[:BODY_CHARS] + f" … ({len(body) - BODY_CHARS} more)"
-                self.write(Text(cut))
+                self.write(plain(cut))  # the model's and the tools' text: no terminal escapes get through
             self.shown += 1

@@ -10,6 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from console.compare.describe import describe
+from console.render import plain
 from console.trials.clock import format_duration
 
 
@@ -33,7 +34,7 @@ class ReplaySide(Vertical):
     def compose(self) -> ComposeResult:
         trial = self.timeline.trial
         kind = self.timeline.participant.kind if self.timeline.participant else trial.participant_kind
-        yield Static(f"trial {trial.id} · {trial.participant} ({kind}) · {trial.environment}:{trial.variant}",
+        yield Static(plain(f"trial {trial.id} · {trial.participant} ({kind}) · {trial.environment}:{trial.variant}"),
                      classes="who")
         yield Static("", classes="position")
         with VerticalScroll(id="event-box"):
@@ -54,8 +55,8 @@ class ReplaySide(Vertical):
             title, body = describe(self.timeline[index])
             when = format_duration(self.timeline.time_of(index, axis))
         self.query_one(".position", Static).update(f"event {max(index + 1, 0)} of {total} · {axis} {when}")
-        self.query_one(".event-title", Static).update(Text(title))
-        self.query_one(".event-body", Static).update(Text(body))
+        self.query_one(".event-title", Static).update(plain(title))
+        self.query_one(".event-body", Static).update(plain(body))
         self.query_one(".diff", Static).update(self._diff_text(index))
 
     def _diff_text(self, index: int) -> Text:
@@ -72,4 +73,4 @@ class ReplaySide(Vertical):
             except Exception as exc:  # a missing blob must not stop the replay
                 text = f"diff unavailable: {exc}"
             self._diffs[at] = f"workdir change at event {at + 1}:\n{text}"
-        return Text(self._diffs[at])
+        return plain(self._diffs[at])  # the participant's files: their text, no terminal escapes

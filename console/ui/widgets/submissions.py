@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
+from console.render import table_cell
 from console.trials.clock import format_duration
 from console.trials.hidden import participant_message
 
@@ -29,8 +30,9 @@ class SubmissionsTable(DataTable):
             raw = _num(sub.raw, 4) if visible else "hidden"
             norm = _num(sub.normalized, 3) if visible else "hidden"
             final = " (final)" if sub.final else ""
-            self.add_row(str(i), format_duration(sub.active_s), raw, norm, valid,
-                         participant_message(sub, visible)[:80] + final,
+            # the reason and the message come from the scorer (and the candidate): plain text, never markup
+            self.add_row(str(i), format_duration(sub.active_s), raw, norm, table_cell(valid),
+                         table_cell(participant_message(sub, visible)[:80] + final),
                          key=str(sub.id))
         if submissions:
             self.move_cursor(row=len(submissions) - 1)

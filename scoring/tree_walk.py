@@ -1,0 +1,64 @@
+"""Walking a folder that a candidate made: no recursion, nothing opened that is not a regular file.
+
+    for rel, info in walk(folder): ...          # folders before what they hold
+    with open_regular(folder / rel) as fh: ...  # refuses a FIFO, a device, a symlink swapped in
+
+A candidate's folder may hold a tree thousands of folders deep (Path.rglob recurses), named pipes
+(open() blocks on them), sockets and devices (tarfile.gettarinfo fails on them). The callers keep
+folders, regular files and symbolic links, and list the rest by `kind`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device"}
+
+
+class TreeRefused(Exception):
+    """A folder cannot be taken as it is: `reason` and `message` make the verdict."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+def kind(mode: int) -> str:
+    """What a file that is not a folder, regular file or symlink is, in words."""
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def walk(src: Path, skip_names: frozenset[str] = frozenset()) -> Iterator[tuple[PurePosixPath, os.stat_result]]:
+    """(path relative to src, lstat) of everything under src, sorted by name within a folder, each folder
+    before its contents, without recursion; names in skip_names are left out with what they hold.
+    OSError (a folder that cannot be read) is the caller's to turn into a verdict."""
+    todo = [PurePosixPath()]
+    while todo:
+        folder = todo.pop()
+        with os.scandir(Path(src, folder)) as found:
+            entries = sorted(found, key=lambda entry: entry.name)
+        below = []
+        for entry in entries:
+            if entry.name in skip_names:
+                continue
+            rel = folder / entry.name
+            info = entry.stat(follow_symlinks=False)
+            yield rel, info
+            if stat.S_ISDIR(info.st_mode):
+                below.append(rel)
+        todo.extend(reversed(below))  # popped in name order
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading without following a symlink or blocking on a FIFO; OSError if it is
+    not (or no longer) a regular file."""
+    fh = open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb")
+    if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+        fh.close()
+        raise OSError(0, "it is no longer a regular file", str(path))
+    return fh

@@ -1,0 +1,109 @@
+"""Official scoring in a container against hostile folders: pipes, sockets, deep trees, planted libraries."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+import scoring.docker_runner as docker_runner
+from scoring.docker_runner import CANDIDATE_DIR, score_in_container, scorer_env
+from scoring.runner import remove_tree
+
+pytestmark = pytest.mark.slow
+TIMEOUT = 6.0
+
+
+def _starting_copy(env, tmp_path: Path) -> Path:
+    folder = tmp_path / "cand"
+    shutil.copytree(env.starting_dir, folder)
+    return folder
+
+
+def test_a_socket_and_a_named_pipe_are_left_out(small_registry, images, tmp_path, monkeypatch):
+    env = small_registry.get("sum_env")
+    folder = _starting_copy(env, tmp_path)
+    os.mkfifo(folder / "pipe")
+    monkeypatch.chdir(folder)  # a socket's path must be short: bind it by a relative name
+    server = socket.socket(socket.AF_UNIX)
+    server.bind("sock")
+    try:
+        result = score_in_container(env, "tiny", folder, timeout_s=TIMEOUT)
+    finally:
+        server.close()
+    assert result.valid, (result.reason, result.message)
+    assert sorted(result.details["not_copied"]) == ["pipe (a named pipe)", "sock (a socket)"]
+
+
+def test_a_tree_1200_folders_deep_gets_a_verdict(small_registry, images, tmp_path, monkeypatch):
+    env = small_registry.get("sum_env")
+    folder = _starting_copy(env, tmp_path)
+    monkeypatch.chdir(folder)
+    for _ in range(1200):
+        os.mkdir("d")
+        os.chdir("d")
+    monkeypatch.chdir(tmp_path)
+    try:
+        result = score_in_container(env, "tiny", folder, timeout_s=TIMEOUT)
+    finally:
+        assert remove_tree(folder) == ""  # shutil.rmtree (pytest's clean-up) recurses
+    assert result.valid, (result.reason, result.message)
+
+
+def test_a_folder_past_the_cap_is_folder_too_large(small_registry, images, tmp_path, monkeypatch):
+    env = small_registry.get("sum_env")
+    folder = _starting_copy(env, tmp_path)
+    (folder / "big.bin").write_bytes(b"x" * 4096)
+    monkeypatch.setattr(docker_runner, "COPY_CAP_BYTES", 1024)
+    result = score_in_container(env, "tiny", folder, timeout_s=TIMEOUT)
+    assert not result.valid and result.reason == "folder_too_large", (result.reason, result.message)
+    assert "big.bin" in result.message
+
+
+def test_the_scorers_search_paths_keep_only_absolute_entries():
+    env = scorer_env(["PATH=/usr/bin::bin:.", "LD_LIBRARY_PATH=/x:", "PYTHONPATH=lib", "LANG=C.UTF-8"])
+    assert env["PATH"] == "/usr/bin" and env["LD_LIBRARY_PATH"] == "/x"
+    assert env["PYTHONPATH"] == ""  # set, or docker exec would keep the image's "lib"
+    assert "LANG" not in env and env["HOME"] != CANDIDATE_DIR
+    assert scorer_env([])["PATH"].split(":")[0].startswith("/")
+
+
+@pytest.fixture
+def empty_ld_entry_image(images, docker_ready):
+    """sum_env's image with `ENV LD_LIBRARY_PATH=/x:`: its empty entry names the working directory."""
+    tag = "rearena/test-empty-ld-entry:latest"
+    recipe = f"FROM {images['sum_env']}\nENV LD_LIBRARY_PATH=/x:\n".encode()
+    docker_ready.images.build(fileobj=io.BytesIO(recipe), tag=tag, rm=True, pull=False)
+    yield tag
+    try:
+        docker_ready.images.remove(tag, force=True)
+    except Exception:
+        pass
+
+
+def test_a_library_planted_in_the_candidates_folder_is_not_loaded_by_the_scorer(
+        small_registry, empty_ld_entry_image, tmp_path, monkeypatch):
+    env = small_registry.get("sum_env")
+    folder = _starting_copy(env, tmp_path)
+    # python3 links libz.so.1; the loader refuses a file this short outright, so the scorer dies if it looks here
+    (folder / "libz.so.1").write_bytes(b"not a library")
+    (folder / "libm.so.6").write_bytes(b"not a library")
+    execs = []
+    real_run_exec = docker_runner.run_exec
+
+    def spy(api, container_id, argv, **kwargs):
+        execs.append((argv, kwargs.get("workdir"), kwargs.get("env")))
+        return real_run_exec(api, container_id, argv, **kwargs)
+
+    monkeypatch.setattr(docker_runner, "run_exec", spy)
+    result = score_in_container(env, "tiny", folder, timeout_s=TIMEOUT, image=empty_ld_entry_image)
+    assert result.valid, (result.reason, result.message, result.details.get("scorer_output"))
+    assert execs
+    for argv, workdir, exec_env in execs:
+        assert argv[0].startswith("/") and workdir and workdir != CANDIDATE_DIR
+        assert exec_env["LD_LIBRARY_PATH"] == "/x"
+        assert all(entry.startswith("/") for entry in exec_env["PATH"].split(":"))

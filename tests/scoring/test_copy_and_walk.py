@@ -1,0 +1,109 @@
+"""Hostile trees where the candidate's folder is read: the runner's copy, a trial's snapshot and the
+rubric judge's file list (links out of the folder, trees too deep for a recursive walk, too many files)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from console.store.snapshots import scan_tree
+from scoring import runner
+from scoring.rubric.judge import candidate_files
+from scoring.runner import CopyRefused
+
+
+@pytest.fixture(autouse=True)
+def _remove_deep_trees(tmp_path):
+    """pytest's own clean-up of old temporary folders recurses: remove the deep trees here."""
+    yield
+    for name in os.listdir(tmp_path):
+        assert runner.remove_tree(tmp_path / name) == ""
+
+
+def _deep(root: Path, depth: int, leaf: str) -> None:
+    """depth nested folders `d` under root, with a file `leaf` at the bottom (no recursion, no long paths)."""
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        os.close(os.open(leaf, os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    finally:
+        os.close(fd)
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "cand"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "solution.py").write_text("x = 1\n")
+    (folder / "sub" / "notes.md").write_text("inside\n")
+    os.symlink("/proc/self/environ", folder / "environ.txt")   # out of the folder: the process's secrets
+    os.symlink("../../outside.md", folder / "sub" / "up.md")     # out of the folder, relative
+    os.symlink("sub/notes.md", folder / "inside.md")             # in the folder
+    (tmp_path / "outside.md").write_text("outside\n")
+    return folder
+
+
+def test_the_copy_leaves_out_links_to_outside_the_folder_and_keeps_links_within(tmp_path):
+    folder, work = _folder(tmp_path), tmp_path / "copy"
+    skipped = runner._copy_candidate(folder, work)
+    assert sorted(skipped) == ["environ.txt (a symbolic link to outside the folder)",
+                               "sub/up.md (a symbolic link to outside the folder)"]
+    assert not os.path.lexists(work / "environ.txt") and not os.path.lexists(work / "sub" / "up.md")
+    assert os.readlink(work / "inside.md") == "sub/notes.md" and (work / "inside.md").read_text() == "inside\n"
+
+
+def test_a_link_loop_is_a_copy_failure_not_a_crash(tmp_path):
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    os.symlink("b", folder / "a")
+    os.symlink("a", folder / "b")
+    with pytest.raises(CopyRefused) as refused:
+        runner._copy_candidate(folder, tmp_path / "copy")
+    assert refused.value.reason == "copy_failed"
+
+
+def test_too_many_entries_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "COPY_CAP_ENTRIES", 50)
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    for k in range(60):
+        (folder / f"f{k}").write_text("")
+    with pytest.raises(CopyRefused) as refused:
+        runner._copy_candidate(folder, tmp_path / "copy")
+    assert refused.value.reason == "folder_too_large" and "50 files, folders and links" in refused.value.message
+
+
+def test_a_tree_too_deep_to_copy_names_the_candidates_path_briefly(tmp_path):
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    _deep(folder, 3000, "leaf.txt")  # deeper than PATH_MAX allows a path to name
+    work = tmp_path / "copy"
+    with pytest.raises(CopyRefused) as refused:
+        runner._copy_candidate(folder, work)
+    message = refused.value.message
+    assert refused.value.reason == "copy_failed" and len(message) < 400, message
+    assert str(work) not in message and str(tmp_path) not in message and "levels deep" in message, message
+
+
+def test_a_snapshot_walks_a_tree_too_deep_for_os_walk(tmp_path):
+    folder = _folder(tmp_path)
+    _deep(folder, 1500, "deep.py")  # os.walk recurses on Python 3.11: RecursionError near 1000
+    names = [rel for rel, *_ in scan_tree(folder)]
+    deep = [name for name in names if name.endswith("/deep.py")]
+    assert len(deep) == 1 and deep[0].count("/") == 1500
+    assert sorted(set(names) - set(deep)) == ["inside.md", "solution.py", "sub/notes.md"]  # no link out
+
+
+def test_the_judge_reads_no_file_through_a_link_and_walks_deep_trees(tmp_path):
+    folder = _folder(tmp_path)
+    _deep(folder, 1500, "deep.md")
+    files = candidate_files(folder)
+    assert "solution.py" in files and "sub/notes.md" in files
+    assert not any(name in files for name in ("environ.txt", "sub/up.md", "inside.md")), sorted(files)[:5]
+    assert any(name.endswith("/deep.md") for name in files)
+    assert all("outside" not in body for body in files.values())

@@ -1,0 +1,244 @@
+"""The runner (scoring/runner.py) against hostile folders and environments, each a way a red-team review
+broke it: search paths that name the working directory, rearena's data folder, a result too large for
+its channel, named pipes, sparse files and folders too deep for shutil.rmtree."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import sysconfig
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from scoring import runner
+from scoring.candidate import _candidate_env, off_limits
+from scoring.confine import clean_search_paths
+from scoring.runner import _host_env, remove_tree, score_candidate
+
+TIMEOUT = 20.0
+
+
+def _env_with_scorer(sum_env, tmp_path: Path, source: str):
+    """sum_env with its scorer replaced by `source`."""
+    folder = tmp_path / "env"
+    shutil.copytree(sum_env.path, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "scorer.py").write_text(textwrap.dedent(source))
+    return dataclasses.replace(sum_env, path=folder, scorer=folder / "scorer.py", starting_dir=folder / "starting")
+
+
+def _candidate(tmp_path: Path, source: str | None = None) -> Path:
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    solution = (Path(__file__).parent / "sum_env" / "starting" / "solution.py").read_text()
+    (folder / "solution.py").write_text(solution if source is None else textwrap.dedent(source))
+    return folder
+
+
+# -- search paths and the working directory ------------------------------------------------------
+
+
+def test_search_paths_keep_only_absolute_entries(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", ":/usr/bin:.:bin::/bin")
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/usr/local/cuda/lib64:")
+    monkeypatch.setenv("CUDA_HOME", "cuda")
+    for env in (_host_env(tmp_path), _candidate_env(tmp_path)):
+        assert env["PATH"] == "/usr/bin:/bin" and env["LD_LIBRARY_PATH"] == "/usr/local/cuda/lib64", env
+        assert "CUDA_HOME" not in env
+    assert clean_search_paths({"PYTHONPATH": ".", "PATH": ""}) == {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+
+@pytest.mark.skipif(not sysconfig.get_config_var("Py_ENABLE_SHARED"), reason="this python has no shared libpython")
+def test_an_empty_library_path_entry_does_not_load_the_candidates_libpython(sum_env, tmp_path, monkeypatch):
+    """With LD_LIBRARY_PATH="/usr/local/cuda/lib64:" the scorer's process, started in the candidate's
+    copy, loaded a libpython left there: a forged library signed a valid verdict. Here the library is
+    garbage, which stops any python that loads it (the scorer's and the candidate's)."""
+    folder = _candidate(tmp_path)
+    (folder / sysconfig.get_config_var("INSTSONAME")).write_bytes(b"not a library\n" * 100)
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/nonexistent-rearena-lib:")
+    result = score_candidate(sum_env, "tiny", folder, timeout_s=TIMEOUT)
+    assert result.valid, (result.reason, result.message, result.details.get("scorer_output"))
+
+
+def test_the_scorers_process_does_not_run_in_the_candidates_folder(sum_env, tmp_path):
+    env = _env_with_scorer(sum_env, tmp_path, """
+        import os
+        def score(ctx):
+            return {"raw": 1.0, "details": {"cwd": os.getcwd(), "candidate": str(ctx.candidate_dir)}}
+    """)
+    result = score_candidate(env, "tiny", _candidate(tmp_path), timeout_s=TIMEOUT)
+    assert result.valid, result
+    assert not Path(result.details["cwd"]).is_relative_to(result.details["candidate"]), result.details
+
+
+# -- rearena's data folder --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variable", ["REARENA_DATA_DIR", "XDG_DATA_HOME"])
+def test_a_candidate_cannot_read_rearenas_data_folder(sum_env, tmp_path, monkeypatch, variable):
+    """The scorer's process runs with HOME in its temp folder, so the runner names the data folder to it."""
+    data = tmp_path / "data" if variable == "REARENA_DATA_DIR" else tmp_path / "xdg" / "rearena"
+    data.mkdir(parents=True)
+    (data / "rearena.db").write_text("other trials' secrets")
+    monkeypatch.delenv("REARENA_DATA_DIR", raising=False)
+    monkeypatch.setenv(variable, str(data if variable == "REARENA_DATA_DIR" else data.parent))
+    env = _env_with_scorer(sum_env, tmp_path, """
+        def score(ctx):
+            with ctx.candidate("solution.py", "peek", tripwire=True) as cand:
+                return {"raw": 1.0, "details": {"read": cand.call(timeout=ctx.remaining())}}
+    """)
+    folder = _candidate(tmp_path, f"""
+        def peek():
+            with open({str(data / "rearena.db")!r}) as f:
+                return f.read()
+    """)
+    result = score_candidate(env, "tiny", folder, timeout_s=TIMEOUT)
+    assert not result.valid and result.reason == "forbidden_access", (result.reason, result.message)
+    assert "secrets" not in str(result.details)
+
+
+def test_the_data_folder_is_off_limits_only_where_it_exists(tmp_path, monkeypatch):
+    monkeypatch.setenv("REARENA_DATA_DIR", str(tmp_path / "data"))
+    assert str(tmp_path / "data") not in off_limits()
+    (tmp_path / "data").mkdir()
+    assert str(tmp_path / "data") in off_limits()
+
+
+def test_a_candidate_inside_the_data_folder_still_reads_its_own_files(tmp_path, monkeypatch):
+    """A candidate scored in place inside the data folder (a trial's workdir) is not hidden from itself."""
+    from scoring.candidate import CandidateProcess
+
+    monkeypatch.setenv("REARENA_DATA_DIR", str(tmp_path))
+    folder = _candidate(tmp_path, """
+        def own():
+            return open("notes.txt").read()
+    """)
+    (folder / "notes.txt").write_text("mine")
+    proc = CandidateProcess(folder, "solution.py", "own", memory_mb=1024, output_cap_bytes=1 << 20,
+                            startup_timeout_s=30, boot_args=tuple(off_limits()))
+    try:
+        assert proc.call(timeout=30) == "mine"
+    finally:
+        proc.close()
+
+
+# -- the result channel ----------------------------------------------------------------------------
+
+
+def test_a_result_past_the_channels_cap_is_too_large_not_forged(sum_env, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "RESULT_CAP", 1_000)  # a signed result of a few kB passes it
+    env = _env_with_scorer(sum_env, tmp_path, """
+        def score(ctx):
+            return {"raw": 1.0, "details": {"blob": "x" * 50_000}}
+    """)
+    result = score_candidate(env, "tiny", _candidate(tmp_path), timeout_s=TIMEOUT)
+    assert not result.valid and result.reason == "result_too_large", (result.reason, result.message)
+
+
+def test_an_exception_with_a_huge_name_gives_a_short_verdict(sum_env, tmp_path):
+    folder = _candidate(tmp_path, """
+        Huge = type("E" * 2_000_000, (Exception,), {})
+        def total(values):
+            raise Huge("x")
+    """)
+    result = score_candidate(sum_env, "tiny", folder, timeout_s=TIMEOUT)
+    assert result.reason == "candidate_exception", (result.reason, result.message[:300])
+    assert len(result.message) < 2500 and len(str(result.details)) < 20_000
+
+
+# -- copying the candidate's folder ----------------------------------------------------------------
+
+
+def test_a_named_pipe_in_the_folder_is_left_out(sum_env, tmp_path):
+    folder = _candidate(tmp_path)
+    os.mkfifo(folder / "pipe")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "data.txt").write_text("kept")
+    os.symlink("sub/data.txt", folder / "link")
+    work = tmp_path / "copy"
+    assert runner._copy_candidate(folder, work) == ["pipe (a named pipe)"]
+    assert (work / "sub" / "data.txt").read_text() == "kept" and os.readlink(work / "link") == "sub/data.txt"
+    result = score_candidate(sum_env, "tiny", folder, timeout_s=TIMEOUT)
+    assert result.valid, result
+    assert result.details["not_copied"] == ["pipe (a named pipe)"]
+
+
+def test_a_folder_past_the_copy_cap_is_refused_and_names_what_is_large(sum_env, tmp_path, monkeypatch):
+    """A sparse file takes no room where it is, but its full size in the copy."""
+    monkeypatch.setattr(runner, "COPY_CAP_BYTES", 1 << 20)
+    folder = _candidate(tmp_path)
+    with open(folder / "big.bin", "wb") as f:
+        f.truncate(2 << 20)
+    result = score_candidate(sum_env, "tiny", folder, timeout_s=TIMEOUT)
+    assert not result.valid and result.reason == "folder_too_large", (result.reason, result.message)
+    assert "big.bin" in result.message and "GiB" in result.message
+
+
+def test_a_file_that_cannot_be_copied_gives_a_verdict(sum_env, tmp_path, monkeypatch):
+    def unreadable(src, dest, room):
+        raise PermissionError(13, "Permission denied", str(src))
+
+    monkeypatch.setattr(runner, "_copy_file", unreadable)
+    result = score_candidate(sum_env, "tiny", _candidate(tmp_path), timeout_s=TIMEOUT)
+    assert not result.valid and result.reason == "copy_failed", (result.reason, result.message)
+    assert "solution.py" in result.message and "Permission denied" in result.message
+
+
+# -- cleaning up -------------------------------------------------------------------------------------
+
+
+def _deep(root: Path, depth: int) -> None:
+    fd = os.open(root, os.O_RDONLY)
+    here = os.getcwd()
+    try:
+        os.chdir(root)
+        for _ in range(depth):
+            os.mkdir("d")
+            os.chdir("d")
+    finally:
+        os.chdir(here)
+        os.close(fd)
+
+
+def test_a_tree_too_deep_for_rmtree_is_removed(tmp_path):
+    root = tmp_path / "deep"
+    root.mkdir()
+    _deep(root, 3000)
+    assert remove_tree(root) == "" and not root.exists()
+
+
+def test_a_candidate_that_leaves_a_deep_tree_still_gets_its_verdict(sum_env, tmp_path, monkeypatch):
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    folder = _candidate(tmp_path, """
+        import os
+        def total(values):
+            here = os.getcwd()
+            if not os.path.exists("d"):
+                for _ in range(3000):
+                    os.mkdir("d")
+                    os.chdir("d")
+                os.chdir(here)
+            return sum(values)
+    """)
+    result = score_candidate(sum_env, "tiny", folder, timeout_s=TIMEOUT)
+    assert result.valid, result
+    assert os.listdir(temp) == [], "the run's temp folder was left behind"
+
+
+def test_what_cannot_be_removed_is_logged_not_raised(tmp_path, monkeypatch, caplog):
+    def fails(path):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(runner, "tool", lambda name: "/bin/false")
+    monkeypatch.setattr(runner.shutil, "rmtree", fails)
+    (tmp_path / "stays").mkdir()
+    with caplog.at_level(logging.WARNING, logger="scoring.runner"):
+        left = remove_tree(tmp_path / "stays")
+    assert left.startswith("could not remove") and str(tmp_path / "stays") in left and "RecursionError" in left
+    assert left in caplog.text
