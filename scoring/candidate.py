@@ -153,8 +153,12 @@ class CandidateProcess:
         spin_s: float = 0.0,
         cpus: frozenset[int] | None = None,
         trusted: bool = False,
+        bounded: bool = True,
     ):
         self.file = file
+        # answers walked for their size and depth before the environment's scorer reads them (bounded());
+        # the kernel peer checks its answers against its own schema, outside its timed window, instead
+        self.bounded = bounded
         # > 0: wait for an answer by polling for up to this long before blocking (a blocked reader's
         # wake-up costs ~0.1 ms in a VM, and varies: benchmarks/round_trip.py)
         self.spin_s = spin_s
@@ -304,7 +308,12 @@ class CandidateProcess:
         frame is checked for its length and types, and what of it goes into the verdict is capped."""
         kind, rest = answer[0], answer[1:]
         if isinstance(kind, str) and kind == expected:
-            return rest[0] if rest else None
+            value = rest[0] if rest else None
+            problem = bounded(value) if self.bounded and len(rest) == 1 else ""
+            if not problem:
+                return value
+            self.kill()
+            raise CandidateProtocolError(f"the candidate's answer is not a plain value of a sane size: {problem}")
         self.kill()
         if kind == "forbidden" and len(rest) == 1:
             tried = [_capped(v, 300) for v in (rest[0][:20] if isinstance(rest[0], list) else [rest[0]])]
@@ -354,6 +363,38 @@ class CandidateProcess:
                 )
             raise CandidateCrashed(f"crash: the candidate's process was killed by {name} during {what}")
         raise CandidateCrashed(f"crash: the candidate's process exited with code {code} during {what}")
+
+
+ANSWER_NODES, ANSWER_DEPTH, ANSWER_INT_BITS = 2_000_000, 100, 4096
+_ATOMS = (type(None), bool, float, complex, str, bytes, bytearray)
+_NESTED = (list, tuple, set, frozenset)
+
+
+def bounded(value: Any) -> str:
+    """Why an answer would stall or break a scorer that formats or compares it, or "": more than
+    ANSWER_NODES values counted with repeats (a structure sharing its parts, tiny when pickled, can hold
+    2^64 of them), nesting deeper than ANSWER_DEPTH, or an int past ANSWER_INT_BITS (str() refuses it)."""
+    todo, seen = [(value, 0)], 0
+    while todo:
+        one, depth = todo.pop()
+        seen += 1
+        if seen > ANSWER_NODES:
+            return f"it holds more than {ANSWER_NODES:,} values (counting each part as often as it is reached)"
+        kind = type(one)
+        if kind is int:
+            if one.bit_length() > ANSWER_INT_BITS:
+                return f"an int of {one.bit_length():,} bits (at most {ANSWER_INT_BITS:,})"
+        elif kind in _ATOMS:
+            continue
+        elif depth >= ANSWER_DEPTH:
+            return f"it is nested more than {ANSWER_DEPTH} levels deep"
+        elif kind in _NESTED:
+            todo.extend((item, depth + 1) for item in one)
+        elif kind is dict:
+            todo.extend((item, depth + 1) for pair in one.items() for item in pair)
+        else:
+            return f"a value of type {kind.__name__}"
+    return ""
 
 
 def _capped(value: Any, limit: int) -> str:

@@ -196,6 +196,7 @@ class KernelPeer:
             boot_args=(mode, str(spin_s), *([] if trusted else off_limits())),
             # CUDA IPC with the scorer: only the confinement pieces known to let it work
             confinement=confine.GPU_PATH if mode == "cuda" else confine.CPU_PATH,
+            bounded=False,  # checked_answer checks every answer against ANSWERS, outside the timed window
             spin_s=spin_s,
             cpus=cpus,  # scoring/kernel/cpus.py (pin_cpus): CPUs of its own, inherited by all it starts
             trusted=trusted,  # the scorer's copy peer runs unconfined; the candidate always confined
