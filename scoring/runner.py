@@ -31,6 +31,7 @@ from scoring.candidate import OutputSink, data_dir
 from scoring.channel import ChannelTampered, verify
 from scoring.confine import OFF_VARIABLE, clean_search_paths, tool
 from scoring.result import ScoreResult
+from scoring.tree_walk import TreeRefused, kind, open_regular, walk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from scoring.host import main; main()"
@@ -63,64 +64,47 @@ def tree_files(root: Path) -> list[Path]:
     return [p for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.relative_to(root).parts]
 
 
-class CopyRefused(Exception):
-    """The candidate's folder cannot be scored as it is: `reason` and `message` make the verdict."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason, self.message = reason, message
-
-
-_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-          stat.S_IFBLK: "a block device"}
+CopyRefused = TreeRefused  # the candidate's folder cannot be scored as it is: reason and message, the verdict
 
 
 def _copy_candidate(src: Path, dest: Path, cap_bytes: int | None = None) -> list[str]:
-    """Copy the candidate's folder to dest: its folders, regular files and symbolic links (as links, as
-    they are), walked without recursion, within cap_bytes in all. Named pipes, sockets and devices are
-    left out and returned, named; a file that cannot be read, or too much, raises CopyRefused."""
+    """Copy the candidate's folder to dest: its folders, regular files and symbolic links within it (as
+    links, as they are), walked without recursion (tree_walk), within cap_bytes and COPY_CAP_ENTRIES in
+    all. Pipes, sockets, devices and links out of the folder are left out and returned, named; a file
+    that cannot be read, or too much, raises CopyRefused."""
     cap = COPY_CAP_BYTES if cap_bytes is None else cap_bytes
-    skipped, total, largest, todo, count = [], 0, (0, ""), [Path()], 0
+    skipped, total, largest, count, part = [], 0, (0, ""), 0, Path()
     real_src = src.resolve()
     os.mkdir(dest)
-    while todo:
-        folder = todo.pop()
-        try:
-            with os.scandir(src / folder) as found:
-                entries = sorted(found, key=lambda entry: entry.name)
-            count += len(entries)
+    try:
+        for rel, info in walk(src, frozenset(NOT_COPIED)):
+            part, count = Path(rel), count + 1
             if count > COPY_CAP_ENTRIES:
                 raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds more than "
                                   f"{COPY_CAP_ENTRIES:,} files, folders and links, the cap")
-            for entry in entries:
-                if entry.name in NOT_COPIED:
+            if stat.S_ISLNK(info.st_mode):
+                # a link out of the folder would let trusted readers (the judge, rule checkers) read any file
+                if not (src / part).resolve().is_relative_to(real_src):
+                    skipped.append(f"{part} (a symbolic link to outside the folder)")
                     continue
-                part = folder / entry.name
-                info = entry.stat(follow_symlinks=False)
-                if stat.S_ISLNK(info.st_mode):
-                    # a link out of the folder would let trusted readers (the judge, rule checkers) read any file
-                    if not (src / part).resolve().is_relative_to(real_src):
-                        skipped.append(f"{part} (a symbolic link to outside the folder)")
-                        continue
-                    os.symlink(os.readlink(entry.path), dest / part)
-                elif stat.S_ISDIR(info.st_mode):
-                    os.mkdir(dest / part)
-                    todo.append(part)
-                elif stat.S_ISREG(info.st_mode):
-                    largest, room = max(largest, (info.st_size, str(part))), cap - total
-                    total += info.st_size if info.st_size > room else _copy_file(src / part, dest / part, room)
-                    if total > cap:
-                        raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds "
-                                          f"more than {cap / (1 << 30):g} GiB of files, the cap (the largest: "
-                                          f"{largest[1]}, {largest[0] / (1 << 20):.1f} MiB; a sparse file counts "
-                                          f"at its full size)")
-                else:
-                    skipped.append(f"{part} ({_KINDS.get(stat.S_IFMT(info.st_mode), 'not a regular file')})")
-        except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
-            where = str(_relative(exc.filename, src, dest) if getattr(exc, "filename", None) else folder)
-            where = where if len(where) <= 200 else f"{where[:80]}...{where[-80:]} ({where.count('/') + 1} levels deep)"
-            raise CopyRefused("copy_failed", f"the candidate's folder could not be copied: {where}: "
-                                             f"{getattr(exc, 'strerror', None) or exc}") from None
+                os.symlink(os.readlink(src / part), dest / part)
+            elif stat.S_ISDIR(info.st_mode):
+                os.mkdir(dest / part)
+            elif stat.S_ISREG(info.st_mode):
+                largest, room = max(largest, (info.st_size, str(part))), cap - total
+                total += info.st_size if info.st_size > room else _copy_file(src / part, dest / part, room)
+                if total > cap:
+                    raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds "
+                                      f"more than {cap / (1 << 30):g} GiB of files, the cap (the largest: "
+                                      f"{largest[1]}, {largest[0] / (1 << 20):.1f} MiB; a sparse file counts "
+                                      f"at its full size)")
+            else:
+                skipped.append(f"{part} ({kind(info.st_mode)})")
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
+        where = str(_relative(exc.filename, src, dest) if getattr(exc, "filename", None) else part)
+        where = where if len(where) <= 200 else f"{where[:80]}...{where[-80:]} ({where.count('/') + 1} levels deep)"
+        raise CopyRefused("copy_failed", f"the candidate's folder could not be copied: {where}: "
+                                         f"{getattr(exc, 'strerror', None) or exc}") from None
     return skipped
 
 
@@ -135,10 +119,8 @@ def _relative(path: str | Path, *folders: Path) -> Path:
 
 def _copy_file(src: Path, dest: Path, room: int) -> int:
     """Copy one regular file (its mode too, without set-id bits); the bytes copied, stopping past `room`."""
-    with open(os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as inp:
+    with open_regular(src) as inp:
         info = os.fstat(inp.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(0, "it is no longer a regular file", str(src))
         copied = 0
         with open(dest, "xb") as out:
             while copied <= room and (chunk := inp.read(1 << 20)):  # it may grow while being copied
