@@ -39,6 +39,9 @@ from scoring.errors import (
 logger = logging.getLogger(__name__)
 
 FORBIDDEN_ACCESS = "forbidden_access"
+# set by the runner in the scorer's environment: the candidate's folder as the participant has it (the
+# candidate runs on a copy), left uncovered when it lies in rearena's data folder
+ORIGIN_VARIABLE = "REARENA_CANDIDATE_ORIGIN"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 MAX_FRAME = 1 << 30
@@ -447,8 +450,26 @@ def off_limits() -> list[str]:
              REPO_ROOT / ".git", Path(f"/proc/{os.getpid()}"), Path(f"/proc/{os.getppid()}")]
     data = data_dir()
     if data is not None and data.is_dir() and not _holds_scorer(data):
-        roots.append(data)
+        roots += _data_covers(data)
     return sorted({os.path.realpath(p) for p in roots})
+
+
+def _data_covers(data: Path) -> list[Path]:
+    """The data folder; or, where the candidate's own folder lies in it (a trial's workdir, scored from a
+    copy: ORIGIN_VARIABLE), everything in it but the way down to that folder, which the candidate may
+    still name by its absolute path (the other trials, the database and the blobs stay covered)."""
+    origin = os.environ.get(ORIGIN_VARIABLE)
+    if not origin or not _inside(origin, data):
+        return [data]
+    here, covers = data, []
+    for part in Path(os.path.realpath(origin)).relative_to(data).parts:
+        try:
+            names = os.listdir(here)
+        except OSError:
+            return [data]
+        covers += [here / name for name in names if name != part]
+        here = here / part
+    return covers
 
 
 def _holds_scorer(data: Path) -> bool:

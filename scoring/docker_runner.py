@@ -15,7 +15,7 @@ root, tmpfs disks, the manifest's limits); the participant's container is not us
   on a PATH of absolute entries only), in /opt/rearena/run, with the image's search paths (PATH,
   LD_LIBRARY_PATH...) stripped of empty and relative entries: no entry names the working directory,
   so no library or program the candidate leaves in its folder stands in for the scorer's.
-- The candidate's folder goes in as a tar walked without recursion, within runner.COPY_CAP_BYTES:
+- The candidate's folder goes in as a tar walked without recursion, within runner.copy_cap(env):
   folders, regular files and symlinks; pipes, sockets and devices are left out (details.not_copied).
 - Every candidate process the scorer starts
   goes through /opt/rearena/bin/candidate-python, which drops to uid 1000 with
@@ -43,8 +43,8 @@ from scoring.confine import SEARCH_PATHS, clean_search_paths
 from scoring.container_exec import (ContainerError, TailBuffer, add_bytes, put_folder, run_exec, tar_folder,
                                     write_tar)
 from scoring.result import ScoreResult
-from scoring.runner import (COPY_CAP_BYTES, DEFAULT_OUTPUT_CAP, HOST_BOOT, HOST_GRACE_S, REPO_ROOT, integrity_hash,
-                            resolve_request, result_from_payload)
+from scoring.runner import (DEFAULT_OUTPUT_CAP, HOST_BOOT, HOST_GRACE_S, REPO_ROOT, integrity_hash,
+                            copy_cap, resolve_request, result_from_payload)
 from scoring.tree_walk import TreeRefused
 
 ROOT = "/opt/rearena"
@@ -144,7 +144,7 @@ def _score(env, var, candidate_dir, timeout_s, memory_mb, output_cap_bytes, inte
         config["variant"] = metr_task_name(env, var.name)
     with tempfile.SpooledTemporaryFile(max_size=64 << 20) as candidate_tar:
         try:
-            skipped = write_tar(candidate_dir, candidate_tar, cap_bytes=COPY_CAP_BYTES, what="the candidate's folder")
+            skipped = write_tar(candidate_dir, candidate_tar, cap_bytes=copy_cap(env), what="the candidate's folder")
         except TreeRefused as exc:
             return _invalid(exc.reason, exc.message)
         candidate_tar.seek(0)

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from environments.model import Calibration, Environment
-from scoring.candidate import OutputSink, data_dir
+from scoring.candidate import ORIGIN_VARIABLE, OutputSink, data_dir
 from scoring.channel import ChannelTampered, verify
 from scoring.confine import OFF_VARIABLE, clean_search_paths, tool
 from scoring.result import ScoreResult
@@ -38,7 +38,8 @@ HOST_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from scoring.host impo
 HOST_GRACE_S = 2.0  # the scorer's process gets this long beyond its own deadline to report
 DEFAULT_OUTPUT_CAP = 10 * 1024 * 1024
 RESULT_CAP = 64 * 1024 * 1024  # bytes read from the result channel; past them the verdict is result_too_large
-# what the private copy of a candidate's folder may hold: a sparse file is copied at its full size
+# what the private copy of a candidate's folder may hold (a sparse file counts at its full size): the
+# environment's participant disk (hardware.disk_gb, what the docker sandbox allows), at least this
 COPY_CAP_BYTES = 1 << 30
 COPY_CAP_ENTRIES = 200_000  # files, folders and links
 NOT_COPIED = ("__pycache__", ".git")
@@ -106,6 +107,11 @@ def _copy_candidate(src: Path, dest: Path, cap_bytes: int | None = None) -> list
         raise CopyRefused("copy_failed", f"the candidate's folder could not be copied: {where}: "
                                          f"{getattr(exc, 'strerror', None) or exc}") from None
     return skipped
+
+
+def copy_cap(env: Environment) -> int:
+    """The most bytes of files a copy of a candidate's folder for env may hold."""
+    return max(COPY_CAP_BYTES, int(env.hardware.disk_gb * (1 << 30)))
 
 
 def _relative(path: str | Path, *folders: Path) -> Path:
@@ -286,16 +292,18 @@ def _run_host(env, variant, params, candidate_dir, tmp, timeout_s, memory_mb, ou
               python) -> dict:
     work = tmp / "candidate"
     try:
-        skipped = _copy_candidate(candidate_dir, work)
+        skipped = _copy_candidate(candidate_dir, work, copy_cap(env))
     except CopyRefused as exc:
         return _invalid(exc.reason, exc.message)
-    payload = _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate, python)
+    payload = _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate, python,
+                      origin=candidate_dir)
     if skipped and isinstance(payload.get("details"), dict):
         payload["details"]["not_copied"] = skipped[:20]
     return payload
 
 
-def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate, python) -> dict:
+def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate, python,
+            origin: Path | None = None) -> dict:
     """The verified payload of the scorer's process run on the copy `work`, or the runner's verdict."""
     before = integrity_hash(env)
     key, nonce = secrets.token_bytes(32), secrets.token_hex(16)
@@ -318,6 +326,8 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
     }
     argv = [python, "-I", "-B", "-c", HOST_BOOT, str(REPO_ROOT)]
     host_env = _host_env(tmp)
+    if origin is not None:  # where the participant's folder is: not covered when it lies in the data folder
+        host_env[ORIGIN_VARIABLE] = os.path.realpath(origin)
     if env.kind == "metr":
         from environments.agent_home import HOME_VARIABLE, agent_home_argv, isolation_available
         from environments.metr import metr_task_name

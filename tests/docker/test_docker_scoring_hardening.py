@@ -58,7 +58,7 @@ def test_a_folder_past_the_cap_is_folder_too_large(small_registry, images, tmp_p
     env = small_registry.get("sum_env")
     folder = _starting_copy(env, tmp_path)
     (folder / "big.bin").write_bytes(b"x" * 4096)
-    monkeypatch.setattr(docker_runner, "COPY_CAP_BYTES", 1024)
+    monkeypatch.setattr(docker_runner, "copy_cap", lambda env: 1024)
     result = score_in_container(env, "tiny", folder, timeout_s=TIMEOUT)
     assert not result.valid and result.reason == "folder_too_large", (result.reason, result.message)
     assert "big.bin" in result.message

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scoring import runner
+from scoring import confine, runner
 from scoring.candidate import _candidate_env, off_limits
 from scoring.confine import clean_search_paths
 from scoring.runner import _host_env, remove_tree, score_candidate
@@ -101,6 +101,51 @@ def test_a_candidate_cannot_read_rearenas_data_folder(sum_env, tmp_path, monkeyp
     assert "secrets" not in str(result.details)
 
 
+@pytest.mark.parametrize("tripwire", [True, False])
+def test_a_trials_workdir_in_the_data_folder_reads_itself_by_its_absolute_path(sum_env, tmp_path, monkeypatch,
+                                                                                request, tripwire):
+    """Scored from a copy, the candidate may still name its own workdir by its absolute path (as an agent
+    in it sees $PWD); the database and the other trials' folders stay covered. The data folder is not
+    in /tmp, which the confined candidate gets a private one of (the default is ~/.local/share/rearena)."""
+    data = Path(tempfile.mkdtemp(prefix="rearena-data-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None))
+    request.addfinalizer(lambda: shutil.rmtree(data, ignore_errors=True))
+    mine, other = data / "trials" / "7" / "workdir", data / "trials" / "8" / "workdir"
+    other.mkdir(parents=True)
+    mine.parent.mkdir()
+    (other / "solution.py").write_text("other trial's secret")
+    (data / "rearena.db").write_text("database secret")
+    (data / "trials" / "7" / "events.log").write_text("sibling secret")
+    monkeypatch.setenv("REARENA_DATA_DIR", str(data))
+    env = _env_with_scorer(sum_env, tmp_path, f"""
+        def score(ctx):
+            with ctx.candidate("solution.py", "peek", tripwire={tripwire}) as cand:
+                return {{"raw": 1.0, "details": {{"read": cand.call(timeout=ctx.remaining())}}}}
+    """)
+    folder = _candidate(tmp_path, f"""
+        def peek():
+            out = {{"own": open({str(mine / "notes.txt")!r}).read()}}
+            for name, path in (("db", {str(data / "rearena.db")!r}), ("other", {str(other / "solution.py")!r}),
+                               ("sibling", {str(data / "trials" / "7" / "events.log")!r})):
+                try:
+                    out[name] = open(path).read()
+                except Exception as exc:
+                    out[name] = type(exc).__name__
+            return out
+    """)
+    shutil.move(folder, mine)
+    (mine / "notes.txt").write_text("mine")
+    result = score_candidate(env, "tiny", mine, timeout_s=TIMEOUT)
+    if tripwire:  # the first refused read ends the scoring
+        assert not result.valid and result.reason == "forbidden_access", (result.reason, result.message)
+        assert "rearena.db" in result.message and "secret" not in str(result.details)
+        return
+    assert result.valid, (result.reason, result.message)
+    read = result.details["read"]
+    assert read["own"] == "mine", read
+    if confine.available():  # a covered folder refuses, a covered file reads as empty (/dev/null)
+        assert read["other"] == "PermissionError" and read["db"] == read["sibling"] == "", read
+
+
 def test_the_data_folder_is_off_limits_only_where_it_exists(tmp_path, monkeypatch):
     monkeypatch.setenv("REARENA_DATA_DIR", str(tmp_path / "data"))
     assert str(tmp_path / "data") not in off_limits()
@@ -170,12 +215,22 @@ def test_a_named_pipe_in_the_folder_is_left_out(sum_env, tmp_path):
 def test_a_folder_past_the_copy_cap_is_refused_and_names_what_is_large(sum_env, tmp_path, monkeypatch):
     """A sparse file takes no room where it is, but its full size in the copy."""
     monkeypatch.setattr(runner, "COPY_CAP_BYTES", 1 << 20)
+    env = dataclasses.replace(sum_env, hardware=dataclasses.replace(sum_env.hardware, disk_gb=0.0))
     folder = _candidate(tmp_path)
     with open(folder / "big.bin", "wb") as f:
         f.truncate(2 << 20)
-    result = score_candidate(sum_env, "tiny", folder, timeout_s=TIMEOUT)
+    result = score_candidate(env, "tiny", folder, timeout_s=TIMEOUT)
     assert not result.valid and result.reason == "folder_too_large", (result.reason, result.message)
     assert "big.bin" in result.message and "GiB" in result.message
+
+
+def test_the_copy_cap_is_the_environments_participant_disk_at_least_1_gib(sum_env):
+    """A participant may fill the disk its environment gives (hardware.disk_gb): the copy takes it all."""
+    def with_disk(gb):
+        return dataclasses.replace(sum_env, hardware=dataclasses.replace(sum_env.hardware, disk_gb=gb))
+
+    assert runner.copy_cap(with_disk(3.0)) == 3 << 30 and runner.copy_cap(with_disk(2.0)) == 2 << 30
+    assert runner.copy_cap(with_disk(0.25)) == runner.COPY_CAP_BYTES == 1 << 30
 
 
 def test_a_file_that_cannot_be_copied_gives_a_verdict(sum_env, tmp_path, monkeypatch):
