@@ -32,6 +32,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 
 # An off-limits folder stays in place as an empty mode-000 folder (recreated when it was in the replaced
@@ -91,11 +92,12 @@ STAGES = ("/mnt", "/media", "/srv", "/opt")  # an existing folder outside /tmp t
 
 
 def _python_folders(argv: list[str]) -> list[str]:
-    """The folders of the python that argv runs (a venv and its base installation) that lie in /tmp."""
-    if not argv or not os.path.isabs(argv[0]):
-        return []
+    """The folders that lie in /tmp of the python that argv runs and of this process's python (on the
+    PATH of a script a candidate runs: optimizer_rubric's reproduce.sh), each a venv or its base."""
+    exes = [argv[0]] if argv and os.path.isabs(argv[0]) else []
+    exes.append(sys.executable)
     found = []
-    for exe in (os.path.abspath(argv[0]), os.path.realpath(argv[0])):
+    for exe in [path for one in exes for path in (os.path.abspath(one), os.path.realpath(one))]:
         root = os.path.dirname(os.path.dirname(exe))
         if root.startswith("/tmp/") and root not in found:
             found.append(root)

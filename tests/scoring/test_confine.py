@@ -265,3 +265,12 @@ def test_the_private_tmpfs_mounts_are_sized(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     sizes = json.loads(done.stdout.strip().splitlines()[-1])
     assert sizes == {"/tmp": 1 << 30, "/dev/shm": 1 << 30, "/run": 16 << 20}, sizes
+
+
+def test_the_scorers_python_in_tmp_is_kept_for_scripts_that_run_python(monkeypatch):
+    """reproduce.sh runs `python` from PATH: the scorer's venv (a checkout in /tmp) stays visible under the
+    private /tmp, whatever program argv starts (here bash)."""
+    monkeypatch.setattr(confine.sys, "executable", "/tmp/checkout/.venv/bin/python")
+    monkeypatch.setattr(confine, "available", lambda: True)
+    script = confine.wrap(["/bin/bash", "reproduce.sh"], [], check=False)[-4]
+    assert "for P in /tmp/checkout/.venv; do" in script, script
