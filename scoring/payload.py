@@ -42,17 +42,30 @@ def text_of(value: Any) -> str:
     return f"<{type(value).__name__}>"
 
 
-def clean_text(text: str, limit: int) -> str:
-    """The text cut to `limit` characters (head and tail kept, the cut said), in valid UTF-8 without NULs:
-    a NUL becomes U+2400 (the symbol for null) and a lone surrogate U+FFFD."""
-    if len(text) > limit:
-        marker = f" …[{len(text) - limit:,} characters cut]… "
-        head = max(0, limit - len(marker)) // 2
-        tail = max(0, limit - len(marker) - head)
-        text = text[:head] + marker + (text[-tail:] if tail else "")
+NUL_SIGN = "\u2400"  # SYMBOL FOR NULL, in place of a NUL
+REPLACEMENT = "\ufffd"  # in place of a lone surrogate
+
+
+def cut_text(text: str, limit: int) -> str:
+    """The text at most `limit` characters long: head and tail kept, the cut said between them."""
+    if len(text) <= limit:
+        return text
+    marker = f" …[{len(text) - limit:,} characters cut]… "
+    head = max(0, limit - len(marker)) // 2
+    tail = max(0, limit - len(marker) - head)
+    return text[:head] + marker + (text[-tail:] if tail else "")
+
+
+def storable(text: str) -> str:
+    """The text in valid UTF-8 without NULs: a NUL becomes NUL_SIGN and a lone surrogate REPLACEMENT."""
     if text.isascii() and "\x00" not in text:
         return text
-    return _UNENCODABLE.sub(lambda m: "\u2400" if m.group() == "\x00" else "\ufffd", text)
+    return _UNENCODABLE.sub(lambda m: NUL_SIGN if m.group() == "\x00" else REPLACEMENT, text)
+
+
+def clean_text(text: str, limit: int) -> str:
+    """The text cut to `limit` characters (cut_text), storable."""
+    return storable(cut_text(text, limit))
 
 
 def as_dict(details: Any) -> dict[Any, Any]:

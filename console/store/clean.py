@@ -12,44 +12,22 @@ import math
 import re
 from typing import Any
 
-NUL_SIGN = "\u2400"  # SYMBOL FOR NULL, in place of a NUL
-REPLACEMENT = "\ufffd"  # in place of a lone surrogate
+from scoring.payload import NUL_SIGN, REPLACEMENT, cut_text, storable, text_of  # noqa: F401 (re-exported)
+
 INT_BITS = 10_000  # larger ints are stored as text (about 3,000 digits; str() refuses over 4,300)
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # in ASCII JSON: an escaped NUL or surrogate (a valid pair, too: the slow path then checks the values)
 _UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
-def _replace(match: re.Match) -> str:
-    return NUL_SIGN if match.group() == "\x00" else REPLACEMENT
-
-
 def clean_text(text: Any) -> Any:
-    """The string with NULs and lone surrogates replaced; anything else as it is."""
-    if not isinstance(text, str) or (text.isascii() and "\x00" not in text):
-        return text
-    return _UNSTORABLE.sub(_replace, text)
-
-
-def cut_text(text: str, limit: int) -> str:
-    """The text at most `limit` characters long: head and tail kept, the cut said between them."""
-    if len(text) <= limit:
-        return text
-    marker = f" …[{len(text) - limit:,} characters cut]… "
-    head = max(0, limit - len(marker)) // 2
-    tail = max(0, limit - len(marker) - head)
-    return text[:head] + marker + (text[-tail:] if tail else "")
+    """The string with NULs and lone surrogates replaced (scoring.payload.storable); anything else as it is."""
+    return storable(text) if isinstance(text, str) else text
 
 
 def safe_str(value: Any) -> str:
-    """str(value), or its repr, or its type's name: whichever works first."""
-    for show in (str, repr):
-        try:
-            return clean_text(str.__str__(show(value)))
-        except Exception:
-            pass
-    return f"<{type(value).__name__}>"
+    """str(value), or its repr, or its type's name: whichever works first, storable."""
+    return storable(text_of(value))
 
 
 def _key(key: Any) -> str:
