@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from scoring.tree_walk import TreeRefused, kind, open_regular, walk
+from scoring.tree_walk import TreeRefused, kind, named, open_regular, walk
 
 DRAIN_GRACE_S = 2.5  # after a kill: how long to keep reading (dockerd waits 2 s for streams it cannot close)
 EXIT_GRACE_S = 0.2  # after the command says it is done: how long to wait for output of what it left running
@@ -207,7 +207,7 @@ def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Pat
                 top = tarfile.TarInfo(prefix)
                 top.type, top.mode, top.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
                 tar.addfile(top)
-            for rel, info in walk(Path(src), frozenset({"__pycache__"})):
+            for rel, info in walk(Path(src), named(frozenset({"__pycache__"}))):
                 if skip and skip(Path(rel)):
                     continue
                 path = Path(src, rel)

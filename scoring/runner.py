@@ -31,7 +31,7 @@ from scoring.candidate import ORIGIN_VARIABLE, OutputSink, data_dir
 from scoring.channel import ChannelTampered, verify
 from scoring.confine import OFF_VARIABLE, clean_search_paths, tool
 from scoring.result import ScoreResult
-from scoring.tree_walk import TreeRefused, kind, open_regular, walk
+from scoring.tree_walk import TreeRefused, kind, named, open_regular, walk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from scoring.host import main; main()"
@@ -78,7 +78,7 @@ def _copy_candidate(src: Path, dest: Path, cap_bytes: int | None = None) -> list
     real_src = src.resolve()
     os.mkdir(dest)
     try:
-        for rel, info in walk(src, frozenset(NOT_COPIED)):
+        for rel, info in walk(src, named(frozenset(NOT_COPIED))):
             part, count = Path(rel), count + 1
             if count > COPY_CAP_ENTRIES:
                 raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds more than "

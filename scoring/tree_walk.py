@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -33,25 +33,43 @@ def kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
-def walk(src: Path, skip_names: frozenset[str] = frozenset()) -> Iterator[tuple[PurePosixPath, os.stat_result]]:
+def walk(src: Path, skip: Callable[[str, os.stat_result], bool] | None = None,
+         unreadable: str = "raise") -> Iterator[tuple[PurePosixPath, os.stat_result]]:
     """(path relative to src, lstat) of everything under src, sorted by name within a folder, each folder
-    before its contents, without recursion; names in skip_names are left out with what they hold.
-    OSError (a folder that cannot be read) is the caller's to turn into a verdict."""
+    before its contents, without recursion (os.walk and Path.rglob recurse before Python 3.12); an entry
+    for which skip(name, lstat) holds is left out with what it holds. A folder or entry that cannot be
+    read raises OSError (the caller's to turn into a verdict), or with unreadable="skip" is left out
+    (removed while walking, as os.walk does)."""
     todo = [PurePosixPath()]
     while todo:
         folder = todo.pop()
-        with os.scandir(Path(src, folder)) as found:
-            entries = sorted(found, key=lambda entry: entry.name)
+        try:
+            with os.scandir(Path(src, folder)) as found:
+                entries = sorted(found, key=lambda entry: entry.name)
+        except OSError:
+            if unreadable == "skip":
+                continue
+            raise
         below = []
         for entry in entries:
-            if entry.name in skip_names:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                if unreadable == "skip":
+                    continue
+                raise
+            if skip is not None and skip(entry.name, info):
                 continue
             rel = folder / entry.name
-            info = entry.stat(follow_symlinks=False)
             yield rel, info
             if stat.S_ISDIR(info.st_mode):
                 below.append(rel)
         todo.extend(reversed(below))  # popped in name order
+
+
+def named(names: frozenset[str]) -> Callable[[str, os.stat_result], bool]:
+    """A `skip` for walk: entries with one of these names."""
+    return lambda name, info: name in names
 
 
 def open_regular(path: Path) -> BinaryIO:

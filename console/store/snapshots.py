@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from console.store.errors import StoreError
+from scoring.tree_walk import walk
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 SKIP_DIRS = frozenset({"__pycache__", ".git"})
@@ -161,54 +162,35 @@ def scan_tree(root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[tuple[str,
     real_root = root.resolve()
     found: list[tuple[str, Path, int, int]] = []
     total = 0
-    for dirpath, filenames in _walk(root):
-        for name in filenames:
-            path = Path(dirpath, name)
-            if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(real_root):
-                    continue
-            try:
-                st = path.stat()
-            except OSError:
-                continue  # a dangling symlink, or a file removed while walking
-            if not stat.S_ISREG(st.st_mode):
+    # without recursion (os.walk recurses before Python 3.12: a deep tree raised); symlinked folders are
+    # walked as the links they are, not into
+    for rel, info in walk(root, _skipped_folder, unreadable="skip"):
+        if stat.S_ISDIR(info.st_mode):
+            continue
+        path = Path(root, rel)
+        if stat.S_ISLNK(info.st_mode):
+            target = path.resolve()
+            if not target.is_relative_to(real_root):
                 continue
-            total += st.st_size
-            if total > max_bytes:
-                raise StoreError(
-                    f"cannot snapshot {root}: its files exceed the snapshot size cap of "
-                    f"{max_bytes} bytes ({max_bytes / 2**20:.0f} MB)"
-                )
-            rel = path.relative_to(root).as_posix()
-            found.append((rel, path, st.st_size, stat.S_IMODE(st.st_mode)))
+        try:
+            st = path.stat()
+        except OSError:
+            continue  # a dangling symlink, or a file removed while walking
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        total += st.st_size
+        if total > max_bytes:
+            raise StoreError(
+                f"cannot snapshot {root}: its files exceed the snapshot size cap of "
+                f"{max_bytes} bytes ({max_bytes / 2**20:.0f} MB)"
+            )
+        found.append((rel.as_posix(), path, st.st_size, stat.S_IMODE(st.st_mode)))
     found.sort()
     return found
 
 
-def _walk(root: Path):
-    """(folder, its file names) for root and every folder under it but SKIP_DIRS and symlinked
-    folders, without recursion (os.walk recurses before Python 3.12: a deep tree would raise)."""
-    todo = [str(root)]
-    while todo:
-        folder = todo.pop()
-        try:
-            with os.scandir(folder) as found:
-                entries = sorted(found, key=lambda entry: entry.name)
-        except OSError:
-            continue  # removed while walking, or unreadable: as os.walk does
-        files = []
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                continue
-            if is_dir:
-                if entry.name not in SKIP_DIRS:
-                    todo.append(entry.path)
-            else:
-                files.append(entry.name)
-        yield folder, files
+def _skipped_folder(name: str, info: os.stat_result) -> bool:
+    return stat.S_ISDIR(info.st_mode) and name in SKIP_DIRS
 
 
 def snapshot_tree(

@@ -27,6 +27,7 @@ from typing import Any
 
 from scoring.api_errors import classify
 from scoring.rubric.model import Node
+from scoring.tree_walk import open_regular, walk
 
 EXEC_CATEGORIES = ("code_execution", "result_analysis")
 SKIP_NAMES = {"human_grades.json", "rubric_grades.json"}  # never shown to the judge
@@ -172,14 +173,16 @@ def _words(text: str) -> set[str]:
 def candidate_files(folder: Path, max_file_bytes: int = 200_000) -> dict[str, str]:
     """Readable text files of a candidate folder, by relative path."""
     out: dict[str, str] = {}
-    for path in _regular_files(folder):
-        rel = path.relative_to(folder)
+    # never through a symbolic link (a link could name any file this process may read: /proc/self/environ
+    # holds the judge's API key), without recursion, skipping SKIP_DIRS and hidden names
+    for found, info in walk(folder, _skipped, unreadable="skip"):
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        rel, path = Path(found), folder / found
         if rel.name in SKIP_NAMES or path.suffix.lower() not in TEXT_SUFFIXES:
             continue
-        try:  # O_NOFOLLOW: a file swapped for a link since the walk is not followed either
-            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as f:
-                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                    continue
+        try:  # a file swapped for a link or a FIFO since the walk is refused too (OSError)
+            with open_regular(path) as f:
                 data = f.read(max_file_bytes + 1)
             if len(data) <= max_file_bytes:
                 out[str(rel)] = data.decode("utf-8")
@@ -188,29 +191,8 @@ def candidate_files(folder: Path, max_file_bytes: int = 200_000) -> dict[str, st
     return dict(sorted(out.items()))
 
 
-def _regular_files(folder: Path) -> list[Path]:
-    """The regular files under folder, never through a symbolic link (a link could name any file this
-    process may read: /proc/self/environ holds the judge's API key), walked without recursion, skipping
-    SKIP_DIRS and hidden names."""
-    files, todo = [], [folder]
-    while todo:
-        here = todo.pop()
-        try:
-            with os.scandir(here) as found:
-                entries = list(found)
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name in SKIP_DIRS or entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    todo.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False):
-                    files.append(Path(entry.path))
-            except OSError:
-                continue
-    return files
+def _skipped(name: str, info: os.stat_result) -> bool:
+    return name in SKIP_DIRS or name.startswith(".")
 
 
 def select_files(files: Mapping[str, str], query: str, token_budget: int,
