@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     use_data_dir(args.data_dir)
+    use_db(args.db)
     try:
         if args.command in (None, "replay"):
             return run_console(args)
@@ -117,6 +118,17 @@ def use_data_dir(data_dir: str | None) -> None:
     served consoles started from here inherit it."""
     if data_dir:
         os.environ["REARENA_DATA_DIR"] = str(Path(data_dir).expanduser().absolute())
+
+
+def use_db(db_url: str | None) -> None:
+    """Make --db this process's database for everything that asks the environment: the scorer covers a
+    SQLite file's folder for candidates (scoring.runner reads REARENA_DB), and what starts from here
+    inherits it. A relative SQLite path is made absolute, as the store opens it from here."""
+    if db_url:
+        from scoring.candidate import sqlite_file
+
+        database = sqlite_file(db_url)
+        os.environ["REARENA_DB"] = f"sqlite:///{database}" if database is not None and "?" not in db_url else db_url
 
 
 def load_registry():

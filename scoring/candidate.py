@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from scoring import confine
 from scoring.candidate_boot import BOOT
@@ -157,8 +157,12 @@ class CandidateProcess:
         cpus: frozenset[int] | None = None,
         trusted: bool = False,
         bounded: bool = True,
+        decoder: Callable[[bytes], Any] | None = None,
     ):
         self.file = file
+        # how a frame becomes a value: the C unpickler by default (fast, but a hash bomb stalls it);
+        # plain_pickle.decode_strict for the kernel peer, which decodes after its timed window
+        self._decode = decoder or decode_answer
         # answers walked for their size and depth before the environment's scorer reads them (bounded());
         # the kernel peer checks its answers against its own schema, outside its timed window, instead
         self.bounded = bounded
@@ -215,6 +219,20 @@ class CandidateProcess:
         self.calls += 1
         self.call_seconds += elapsed
         return self._check_answer(answer, expected="ok"), elapsed
+
+    def call_raw(self, *args: Any, timeout: float, **kwargs: Any) -> bytes:
+        """Call the function and return its answer frame undecoded: a timed window ends before the frame
+        is decoded and checked (answer_of), so neither lengthens it nor can stall inside it."""
+        payload = pickle.dumps(("call", args, kwargs), protocol=5)
+        deadline = time.monotonic() + timeout
+        self._send(struct.pack(">Q", len(payload)) + payload, deadline)
+        data = self._receive(deadline, what=f"{self.function}()", raw=True)
+        self.calls += 1
+        return data
+
+    def answer_of(self, data: bytes) -> Any:
+        """The value of a frame from call_raw; a CandidateError subclass where it stands for one."""
+        return self._check_answer(self._decoded(data), expected="ok")
 
     def close(self) -> None:
         """Ask the candidate to exit, then make sure its whole process group is gone."""
@@ -290,17 +308,22 @@ class CandidateProcess:
         readable, _, _ = select.select(fds, [], [], min(remaining, 0.5))
         return bool(readable)
 
-    def _receive(self, deadline: float, what: str) -> tuple:
+    def _receive(self, deadline: float, what: str, raw: bool = False) -> Any:
         size = struct.unpack(">Q", self._read_exact(8, deadline, what))[0]
         if size > MAX_FRAME:
             self.kill()
             raise CandidateProtocolError(f"the candidate sent a {size}-byte answer frame (limit {MAX_FRAME})")
         data = self._read_exact(size, deadline, what)
+        return data if raw else self._decoded(data)
+
+    def _decoded(self, data: bytes) -> tuple:
+        """A frame decoded (self._decode): a tuple whose first part is its kind."""
         try:
-            answer = decode_answer(data)
+            answer = self._decode(data)
         except Exception as exc:
             self.kill()
-            raise CandidateProtocolError(f"the candidate's answer could not be decoded safely: {exc}") from None
+            raise CandidateProtocolError(f"the candidate's answer could not be decoded safely: "
+                                         f"{_capped(str(exc), 300)}") from None
         if not isinstance(answer, tuple) or not answer:
             self.kill()
             raise CandidateProtocolError("the candidate's answer channel carried something that is not an answer")
@@ -423,6 +446,25 @@ def data_dir() -> Path | None:
         return None
 
 
+DB_FOLDER_VARIABLE = "REARENA_DB_FOLDER"  # set by the runner: the SQLite database's folder, outside the data folder
+
+
+def sqlite_file(url: str | None) -> Path | None:
+    """The file of a SQLite URL (sqlite:///relative or sqlite:////absolute, made absolute here); None for
+    another database, an in-memory one, or no URL."""
+    if not url or not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///"):].split("?", 1)[0]
+    return Path(os.path.abspath(path)) if path and path != ":memory:" else None
+
+
+def database_folder() -> Path | None:
+    """The folder of rearena's SQLite database where --db / REARENA_DB names a file outside the data folder
+    (its rows are other trials' submissions, as the data folder's are); None otherwise."""
+    folder = os.environ.get(DB_FOLDER_VARIABLE)
+    return Path(os.path.realpath(folder)) if folder else None
+
+
 def _inside(path: str | Path, folder: str | Path) -> bool:
     return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
@@ -451,6 +493,10 @@ def off_limits() -> list[str]:
     data = data_dir()
     if data is not None and data.is_dir() and not _holds_scorer(data):
         roots += _data_covers(data)
+    base = database_folder()
+    if (base is not None and base.is_dir() and not (data is not None and _inside(base, data))
+            and not _holds_scorer(base, "the database's folder")):
+        roots += _data_covers(base)
     return sorted({os.path.realpath(p) for p in roots})
 
 
@@ -472,16 +518,17 @@ def _data_covers(data: Path) -> list[Path]:
     return covers
 
 
-def _holds_scorer(data: Path) -> bool:
-    """Whether the data folder holds the running python or the repository: covering it would hide them
-    from the candidate (and the tripwire would refuse its imports), so it is left uncovered, logged."""
+def _holds_scorer(data: Path, what: str = "rearena's data folder") -> bool:
+    """Whether the data folder (or the database's) holds the running python or the repository: covering
+    it would hide them from the candidate (and the tripwire would refuse its imports), so it is left
+    uncovered, logged."""
     needed = {"the python's prefix": sys.prefix, "the python's base prefix": sys.base_prefix,
               "the python's folder": os.path.dirname(os.path.realpath(sys.executable)),
               "the repository": REPO_ROOT}
     held = [f"{name} ({path})" for name, path in needed.items() if _inside(path, data)]
     if held:
-        logger.warning("rearena's data folder %s is not off limits to candidates: it holds %s; move the data "
-                       "folder (REARENA_DATA_DIR) elsewhere to protect it", data, ", ".join(held))
+        logger.warning("%s %s is not off limits to candidates: it holds %s; move it elsewhere to protect it",
+                       what, data, ", ".join(held))
     return bool(held)
 
 

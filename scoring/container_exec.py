@@ -253,12 +253,16 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -
     tar.addfile(info, io.BytesIO(data))
 
 
+# by absolute path: these run as root in containers where a participant has worked (its PATH is the image's)
+TAR, MKDIR = "/bin/tar", "/bin/mkdir"
+
+
 def put_folder(api, container_id: str, archive: bytes | BinaryIO, dest: str, user: str,
                timeout: float = 120.0) -> None:
     """Extract a tar archive (bytes, or a file read from where it stands) into dest (created if missing) inside
     the container, as `user`."""
-    argv = ["tar", "-x", "--no-same-owner", "-m", "-C", dest, "-f", "-"]
-    outcome = run_exec(api, container_id, ["mkdir", "-p", dest], user=user, timeout=timeout)
+    argv = [TAR, "-x", "--no-same-owner", "-m", "-C", dest, "-f", "-"]
+    outcome = run_exec(api, container_id, [MKDIR, "-p", dest], user=user, timeout=timeout)
     check(outcome, f"creating {dest}")
     outcome = run_exec(api, container_id, argv, user=user, timeout=timeout, stdin=archive)
     check(outcome, f"copying files into {dest}")
@@ -276,7 +280,7 @@ def fetch_folder(api, container_id: str, src: str, dest: Path, *, max_bytes: int
             return
         spool.write(chunk)
 
-    outcome = run_exec(api, container_id, ["tar", "-c", "-C", src, "."], user=user, timeout=timeout,
+    outcome = run_exec(api, container_id, [TAR, "-c", "-C", src, "."], user=user, timeout=timeout,
                        on_stdout=take)
     if too_big:
         raise ContainerError(f"{src} holds more than {max_bytes // (1 << 20)} MB; not copied out")

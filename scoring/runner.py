@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from environments.model import Calibration, Environment
-from scoring.candidate import ORIGIN_VARIABLE, OutputSink, data_dir
+from scoring.candidate import DB_FOLDER_VARIABLE, ORIGIN_VARIABLE, OutputSink, data_dir, sqlite_file
 from scoring.channel import ChannelTampered, verify
 from scoring.confine import OFF_VARIABLE, clean_search_paths, tool
 from scoring.result import ScoreResult
@@ -190,6 +190,9 @@ def _host_env(tmp: Path) -> dict[str, str]:
     data = data_dir()  # found here, where HOME is the user's: the scorer's process covers it for candidates
     if data is not None:
         env["REARENA_DATA_DIR"] = str(data)
+    database = sqlite_file(os.environ.get("REARENA_DB"))  # --db naming a SQLite file outside the data folder
+    if database is not None:
+        env[DB_FOLDER_VARIABLE] = os.path.realpath(database.parent)
     return env
 
 

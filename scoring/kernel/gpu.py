@@ -16,7 +16,8 @@ request the harness
      the output (its metadata and CUDA IPC handle);
   4. launches a tiny kernel of its own and synchronizes (t2): the GPU runs one process's work at a
      time, so this returns only once work the candidate left queued has run, or been preempted;
-  5. outside the timed window: checks the answer's form (scoring/kernel/peer.py ANSWERS), opens
+  5. outside the timed window: decodes the answer's frame (scoring/plain_pickle.py) and checks its
+     form (scoring/kernel/peer.py ANSWERS), opens
      every output, compares each exactly with its expected output, checks the input slots are
      unchanged, asks the peer to synchronize its device, compares again (deferred work), and checks
      that the previous request's outputs are still intact (stale buffers); every output of a

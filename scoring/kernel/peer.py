@@ -26,6 +26,7 @@ from scoring.errors import CandidateProtocolError
 from scoring.kernel.boot import KERNEL_BOOT
 from scoring.kernel.checks import check_violations, shown
 from scoring.kernel.protocol import MAX_BATCH
+from scoring.plain_pickle import decode_strict
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 SPIN_S = 0.05  # on a GPU both ends of the pipes poll this long before blocking (benchmarks/round_trip.py)
@@ -197,6 +198,7 @@ class KernelPeer:
             # CUDA IPC with the scorer: only the confinement pieces known to let it work
             confinement=confine.GPU_PATH if mode == "cuda" else confine.CPU_PATH,
             bounded=False,  # checked_answer checks every answer against ANSWERS, outside the timed window
+            decoder=decode_strict,  # ... after decoding it there: no dict key but an atom (no hash bomb)
             spin_s=spin_s,
             cpus=cpus,  # scoring/kernel/cpus.py (pin_cpus): CPUs of its own, inherited by all it starts
             trusted=trusted,  # the scorer's copy peer runs unconfined; the candidate always confined
@@ -209,15 +211,22 @@ class KernelPeer:
         """Send an op and return its answer, checked (checked_answer)."""
         return self.checked(args[0], self.exchange(*args, timeout=timeout), where)
 
-    def exchange(self, *args: Any, timeout: float) -> Any:
-        """Send an op and return its answer unchecked: for a timed window, which must not hold the
-        checks; the caller passes the answer to `checked` before it reads any of it."""
-        return self.proc.call(*args, timeout=timeout)
+    def exchange(self, *args: Any, timeout: float) -> bytes:
+        """Send an op and return its answer's frame, neither decoded nor checked: for a timed window, which
+        must not hold the decoding or the checks; the caller passes the frame to `checked` after it."""
+        return self.proc.call_raw(*args, timeout=timeout)
 
-    def checked(self, op: str, answer: Any, where: str = "") -> dict:
-        """The answer to op when it has the boot's form (checked_answer); else the process is killed."""
+    def checked(self, op: str, frame: bytes, where: str = "") -> dict:
+        """The answer to op, decoded strictly (plain_pickle), when it has the boot's form (checked_answer);
+        else the process is killed and the error raised."""
+        where = where or f"during {op}"
         try:
-            return checked_answer(op, answer, self.label, where or f"during {op}")
+            answer = self.proc.answer_of(frame)  # kills the process itself when the frame is not a plain answer
+        except CandidateProtocolError as error:  # the op and the moment added: the frame itself is the field
+            raise CandidateProtocolError(f"{where}: {error.message}",
+                                         details={**error.details, "op": op, "field": "the frame"}) from None
+        try:
+            return checked_answer(op, answer, self.label, where)
         except CandidateProtocolError:
             self.proc.kill()
             raise

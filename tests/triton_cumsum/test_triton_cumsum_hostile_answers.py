@@ -136,7 +136,11 @@ def test_a_malformed_answer_kills_the_peers_process():
     class Proc:
         killed = 0
 
-        def call(self, *args, timeout):
+        def call_raw(self, *args, timeout):
+            return b"the frame"
+
+        def answer_of(self, frame):
+            assert frame == b"the frame"
             return {"v": [], "data": _chain(64)}
 
         def kill(self):
@@ -196,7 +200,8 @@ def prefix_sum(x):
 POCS = {  # the red-team's folders under /tmp/redteam, and one more for the forbidden-access record
     "compare_bomb": ('meta["storage_ptr"] = _chain(64)', "meta.storage_ptr"),
     "dag_memory_amplification": ('meta["dtype"] = _chain(21)', "meta.dtype"),
-    "tuple_key_crash": ('meta["dtype"] = {(1, 2): "torch.int32"}', "meta.dtype"),
+    # refused while it is decoded (plain_pickle: a dict key must be an atom), before the schema is checked
+    "tuple_key_crash": ('meta["dtype"] = {(1, 2): "torch.int32"}', "the frame"),
     "bigint_scorer_error": ('meta["shape"] = [10 ** 5000]', "meta.shape[0]"),
     "violations_record": ('__main__._recorded = lambda: [_chain(64)]', "v[0]"),
 }
@@ -226,5 +231,56 @@ def test_a_candidate_patching_the_boots_answers_gets_a_protocol_error_at_once(na
     verdict = json.loads(proc.stdout)
     assert verdict["reason"] == "protocol_error", verdict["message"]
     assert verdict["details"]["field"] == field and verdict["details"]["op"] == "cpu_call", verdict["details"]
-    assert f"{field} must be " in verdict["message"] and len(verdict["message"]) < 400, verdict["message"]
+    expected = "a dict key of type tuple" if field == "the frame" else f"{field} must be "
+    assert expected in verdict["message"] and len(verdict["message"]) < 400, verdict["message"]
+    assert verdict["seconds"] < 30, verdict["seconds"]
+
+
+_RAW_FRAME = '''
+import os
+import struct
+import time
+import __main__
+import torch
+
+
+def _bomb():
+    """A pickle of {t: 1} where t = (t', t'), 64 levels of one shared tuple, whose key's hash
+    walks 2^64 paths: about 500 bytes, built from opcodes (building the dict here would hash it)."""
+    body = bytearray(b"\\x80\\x02}")                 # PROTO 2, EMPTY_DICT
+    body += b")q\\x000"                                  # EMPTY_TUPLE, BINPUT 0, POP
+    for level in range(64):  # BINGET, BINGET, TUPLE2, BINPUT, POP: memo[level + 1] = (memo[level],) * 2
+        body += b"h" + bytes([level]) + b"h" + bytes([level]) + b"\\x86q" + bytes([level + 1]) + b"0"
+    body += b"h@K\\x01s"                                 # BINGET 64 (the key), BININT1 1, SETITEM
+    return pickle_frame(bytes(body) + b".")
+
+
+def pickle_frame(dict_pickle):
+    # ("ok", <the dict>): PROTO, MARK, "ok", the dict's opcodes, TUPLE, STOP
+    inner = dict_pickle[2:-1]
+    data = b"\\x80\\x02(X\\x02\\x00\\x00\\x00ok" + inner + b"t."
+    return struct.pack(">Q", len(data)) + data
+
+
+def prefix_sum(x):
+    os.write(__main__.OUT_FD, _bomb())   # the answer to this call, before the boot's own
+    time.sleep(3600)
+    return torch.zeros_like(x)
+'''
+
+
+def test_a_hash_bomb_frame_is_a_protocol_error_at_once_not_a_stall(tmp_path):
+    """A frame of a few hundred bytes whose decoding would hash a 64-level shared tuple (2^64 steps inside
+    the C unpickler, where no timeout reaches: the scoring ran to its timeout) is refused by the kernel
+    peer's strict decoder (scoring/plain_pickle.py) at once: a dict key must be an atom."""
+    (tmp_path / "bomb").mkdir()
+    (tmp_path / "bomb" / "solution.py").write_text(_RAW_FRAME)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS / "triton_cumsum"), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(_SCORE), str(tmp_path / "bomb")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    verdict = json.loads(proc.stdout)
+    assert verdict["reason"] == "protocol_error", verdict["message"]
+    assert "a dict key of type tuple" in verdict["message"] and len(verdict["message"]) < 400, verdict["message"]
+    assert verdict["details"]["op"] == "cpu_call" and verdict["details"]["field"] == "the frame", verdict["details"]
     assert verdict["seconds"] < 30, verdict["seconds"]
