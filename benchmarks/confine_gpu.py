@@ -6,10 +6,11 @@ The kernel scorer shares input slots with the candidate's process and opens its 
 CUDA IPC (torch.multiprocessing's reduce_tensor / rebuild_cuda_tensor). scoring/confine.py always
 gives a candidate a mount namespace (the off-limits folders covered) and no capabilities, then
 pieces: PID (its own PID namespace and /proc), NET (its own network namespace), FILES (read-only
-file system, private /tmp and /run), SHM (private /dev/shm). The CPU path takes all four; with all
-four CUDA failed to start on an H100 (cudaGetDeviceCount error 304), so the GPU path takes
+file system, private /tmp and /run), SHM (private /dev/shm), USER (an unprivileged uid owning its
+folder), DEV (a private /dev of the usual character devices and the GPU's). The CPU path takes them all;
+with the first four CUDA failed to start on an H100 (cudaGetDeviceCount error 304), so the GPU path takes
 confine.GPU_PATH. This probe tries the covers alone, each piece alone, the pieces that worked alone
-together, added one at a time and kept while CUDA still works, and all four: a child started through confine.wrap opens a tensor this process exported,
+together, added one at a time and kept while CUDA still works, and all of them: a child started through confine.wrap opens a tensor this process exported,
 checks it, and exports one of its own that this process opens and checks. Prints one line per
 level (works, or what failed) and the GPU_PATH that the results support.
 """
@@ -63,9 +64,10 @@ def probe(torch, pieces: frozenset[str] | None) -> str:
         if pieces is not None:
             if not confine.available():
                 return "confinement not available here (not root, or no unshare/setpriv)"
-            argv = confine.wrap(argv, [str(REPO / "reference_solutions")], pieces=pieces)
+            argv = confine.wrap(argv, [str(REPO / "reference_solutions")], pieces=pieces, folder=folder)
         errors = open(os.path.join(folder, "stderr"), "w+b")  # a file: a chatty child never blocks on it
-        proc = subprocess.Popen(argv, cwd=folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
+        proc = subprocess.Popen(argv, cwd=folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                                env=dict(os.environ, HOME=folder))  # as a candidate's: its folder (USER: it owns it)
 
         def stderr_tail() -> str:
             errors.seek(0)
@@ -137,7 +139,7 @@ def main() -> int:
         if len(trial) == 1 or level(f"+ {name(trial)} together", trial):
             supported = trial
     if supported != confine.CPU_PATH and level(f"+ {name(confine.CPU_PATH)} (the CPU path)", confine.CPU_PATH):
-        supported = confine.CPU_PATH  # all four at once worked (they failed on an H100 before)
+        supported = confine.CPU_PATH  # all at once worked (the first four failed on an H100 before)
     print(f"GPU_PATH these results support: {name(supported)}"
           + ("" if supported == confine.GPU_PATH else " (set scoring/confine.py's GPU_PATH to it)"))
     return 0

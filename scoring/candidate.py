@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from scoring import confine
+from scoring import confine, cpu_usage
 from scoring.candidate_boot import BOOT
+from scoring.cpu_group import CpuGroup
 from scoring.errors import (
     CandidateCrashed,
     CandidateMissingEntry,
@@ -116,12 +117,17 @@ class OutputSink:
         return head.decode("utf-8", "replace") + middle + tail.decode("utf-8", "replace")
 
 
-def _limit_child(memory_bytes: int, file_bytes: int, cpus: frozenset[int] | None = None):
-    """Return a preexec function: own process group, limits, death with the scorer, and the CPUs it
-    may run on (inherited by all it starts) when `cpus` is given."""
+def _limit_child(memory_bytes: int, file_bytes: int, cpus: frozenset[int] | None = None, group=None):
+    """Return a preexec function: own process group, limits, death with the scorer, the CPUs it
+    may run on (inherited by all it starts) when `cpus` is given, and its cgroup (cpu_group) if any."""
 
     def apply() -> None:
         os.setpgid(0, 0)
+        if group is not None:
+            try:
+                group.enter()
+            except OSError:
+                pass  # checked after the start (CandidateProcess: /proc/<pid>/cgroup)
         if cpus:
             os.sched_setaffinity(0, cpus)
         resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
@@ -180,11 +186,18 @@ class CandidateProcess:
         self._resp_r, resp_w = os.pipe()
         boot_args = _keep_own_folder(boot_args, candidate_dir)
         argv = [python or sys.executable, "-I", "-B", "-c", boot, str(req_r), str(resp_w), file, function, *boot_args]
+        # a cgroup of its own (root): the CPU time of everything it ever ran, exited processes included
+        self.cpu_group = None if trusted else CpuGroup.create()
+        # how it ran, for the result's details: the confinement pieces, "none", or "trusted"
+        self.confinement = "trusted" if trusted else "none"
         if not trusted:
             # Confined whether or not its boot has the tripwire (boot_args' paths): a candidate without
             # it once ran as root with every capability, read the scorer's memory through /proc and
             # wrote a signed score to its result pipe. Unchanged where confinement is unavailable.
-            argv = confine.wrap(argv, _covers(boot_args, candidate_dir), pieces=confinement)
+            argv = confine.wrap(argv, _covers(boot_args, candidate_dir), pieces=confinement, folder=candidate_dir,
+                                origin=os.environ.get(ORIGIN_VARIABLE))
+            if confine.available():
+                self.confinement = "+".join(sorted(confinement)) or "covers only"
         self.proc = subprocess.Popen(
             argv,
             cwd=str(candidate_dir),
@@ -194,13 +207,22 @@ class CandidateProcess:
             pass_fds=(req_r, resp_w),
             # unshare starts as root in the candidate's folder: no search path may name that folder
             env=confine.clean_search_paths(env if env is not None else _candidate_env(candidate_dir)),
-            preexec_fn=_limit_child(memory_mb * 1024 * 1024, file_cap_bytes, cpus),
+            preexec_fn=_limit_child(memory_mb * 1024 * 1024, file_cap_bytes, cpus, self.cpu_group),
         )
+        if self.cpu_group is not None and not self.cpu_group.holds(self.proc.pid):
+            logger.warning("the candidate did not enter its cgroup: its CPU time is read from /proc only")
+            self.cpu_group.remove()
+            self.cpu_group = None
         os.close(req_r)
         os.close(resp_w)
         self.output = OutputSink(self.proc.stdout, output_cap_bytes, self.kill)
-        first = self._receive(time.monotonic() + startup_timeout_s, what="start")
-        self._check_answer(first, expected="ready")
+        try:
+            first = self._receive(time.monotonic() + startup_timeout_s, what="start")
+            self._check_answer(first, expected="ready")
+        except BaseException:  # no one will close a process that never started: its cgroup goes now
+            self.kill(by_us=False)
+            self.drop_group()
+            raise
 
     # -- calls ---------------------------------------------------------------------------
 
@@ -234,6 +256,17 @@ class CandidateProcess:
         """The value of a frame from call_raw; a CandidateError subclass where it stands for one."""
         return self._check_answer(self._decoded(data), expected="ok")
 
+    def cpu_seconds(self, adopted_by: int | None = None) -> float:
+        """CPU seconds of everything it started: the larger of its cgroup's count (which keeps the time of
+        every process that ever ran in it) and /proc's (scoring/cpu_usage.py; adopted_by: see there)."""
+        seen = cpu_usage.cpu_seconds(self.proc.pid, adopted_by=adopted_by)
+        if self.cpu_group is not None:
+            try:
+                seen = max(seen, self.cpu_group.seconds())
+            except (OSError, KeyError, ValueError) as exc:
+                logger.warning("the candidate's cgroup could not be read: %s", exc)
+        return seen
+
     def close(self) -> None:
         """Ask the candidate to exit, then make sure its whole process group is gone."""
         if self.proc.poll() is None:
@@ -244,12 +277,19 @@ class CandidateProcess:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         self.kill(by_us=False)
+        self.drop_group()
         self.output.join()
         for fd in (self._req_w, self._resp_r):
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+    def drop_group(self) -> None:
+        """Remove its cgroup (once its processes have gone); its CPU time is no longer read after."""
+        group, self.cpu_group = self.cpu_group, None
+        if group is not None:
+            group.remove_when_empty()
 
     def kill(self, by_us: bool = True) -> None:
         """Kill the candidate's process group."""

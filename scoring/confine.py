@@ -7,9 +7,9 @@ process is root and can make namespaces, an untrusted candidate's python always 
   environments/, .git) is covered by an empty, read-only tmpfs of mode 000, so no route (dir_fd,
   hard links, native code, subprocesses) reaches the files;
 - with every capability dropped and no_new_privs (setpriv), so it can neither unmount the covers
-  nor trace or read other processes' memory, although its uid is still 0.
+  nor trace or read other processes' memory.
 
-and, piece by piece (`pieces`; the CPU path takes all four):
+and, piece by piece (`pieces`; the CPU path takes them all):
 
 - PID: a new PID namespace with its own /proc: the scorer, the runner and their threads are not
   in it, and when its first process ends the kernel kills every process left in it, so nothing
@@ -17,9 +17,18 @@ and, piece by piece (`pieces`; the CPU path takes all four):
 - NET: a new network namespace (only a loopback that is down: no sockets shared with the host,
   abstract Unix sockets included);
 - FILES: the whole file system read-only but for its folder, with private /tmp and /run (sized);
-- SHM: a private /dev/shm (sized).
+- SHM: a private /dev/shm (sized);
+- USER: it runs as uid and gid 65534 (nobody), owning its folder (the run's copy), so root's files
+  are not its own (uid 0 without capabilities still read root's mode-600 files, opened root-owned
+  devices and, where the file system was writable, wrote the venv); folders on its way that another
+  user cannot pass (root's home holding pyenv's python, a run's temp folder) get a tmpfs laid over
+  them with what it needs bound back;
+- DEV: a private /dev of the usual character devices (null, zero, full, random, urandom, tty), the
+  GPU's nodes where there are any, and a devpts of its own: no disks, loop devices or terminals of
+  the host (a red team read a covered folder's file from a loop device with debugfs, and wrote to
+  a root terminal).
 
-CUDA failed to start with all four on an H100 (benchmarks/confine_gpu.py, which probes the pieces
+CUDA failed to start with the first four on an H100 (benchmarks/confine_gpu.py, which probes the pieces
 one by one), so a GPU candidate gets only those in GPU_PATH, none until that probe has named the
 ones CUDA IPC works with. Elsewhere (not root, no unshare, inside a scoring container) nothing
 changes.
@@ -28,20 +37,32 @@ changes.
 from __future__ import annotations
 
 import functools
+import glob
+import logging
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+
+logger = logging.getLogger(__name__)
 
 # An off-limits folder stays in place as an empty mode-000 folder (recreated when it was in the replaced
 # /tmp), so that an attempt still meets a refusal (recorded as forbidden_access) rather than nothing.
 COVER = "mkdir -p {path} && mount -t tmpfs -o ro,mode=000,size=4k rearena-off-limits {path}"
 COVER_FILE = "if [ -e {path} ]; then mount --bind -o ro /dev/null {path}; fi"
-DROP = "exec {setpriv} --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- \"$@\""
-PID, NET, FILES, SHM = "pid", "net", "files", "shm"
-CPU_PATH = frozenset({PID, NET, FILES, SHM})
+DROP = "exec {setpriv} {user}--no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- \"$@\""
+PID, NET, FILES, SHM, USER, DEV = "pid", "net", "files", "shm", "user", "dev"
+CPU_PATH = frozenset({PID, NET, FILES, SHM, USER, DEV})
+# USER: the candidate runs as this uid and gid (nobody), owning its folder (a copy made for the run)
+CANDIDATE_UID = 65534
+USER_SWITCH = f"--reuid={CANDIDATE_UID} --regid={CANDIDATE_UID} --clear-groups "
+OWN_FOLDER = f"chown -R -h {CANDIDATE_UID}:{CANDIDATE_UID} ."  # the working directory itself, not by its path
+# DEV: a private /dev of the character devices a program expects (and a GPU's), a devpts of its own
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+GPU_DEVICES = ("nvidia*", "nvidia-caps/*")
 # The GPU path: CUDA IPC between the scorer and the candidate. With all four pieces cudaGetDeviceCount
 # failed (error 304) on an H100; benchmarks/confine_gpu.py finds which pieces it works with. Until
 # that has run on a GPU: none (the covers and the dropped capabilities only).
@@ -57,14 +78,34 @@ TMP_SIZE, RUN_SIZE, SHM_SIZE = "1g", "16m", "1g"
 # Without SHM, /dev/shm stays shared and writable (torch's CUDA IPC keeps its reference counters there).
 # The candidate's folder, and the python it runs when that lies in /tmp (a checkout there), are staged
 # on a private tmpfs while /tmp is replaced, then bound back where they were.
-READ_ONLY = r"""
+PREPARE = r"""
 CAND=$(pwd -P)
 STAGE={stage}
 mount -t tmpfs -o mode=700,size=64k rearena-stage "$STAGE"
+"""
+STAGE_FOLDERS = r"""
 mkdir "$STAGE/cand"
 mount --bind "$CAND" "$STAGE/cand"
 i=0
 for P in {keeps}; do mkdir "$STAGE/k$i"; mount --bind "$P" "$STAGE/k$i"; i=$((i+1)); done
+"""
+# /dev replaced by a tmpfs holding device nodes made anew (real root may mknod in its own namespace) with the
+# host's numbers and modes: no disks, loop devices or terminals of the host (uid 0 without capabilities
+# still opened a root-owned loop device and read a covered folder's file through debugfs). The host's
+# /dev/shm is bound into it (SHM then covers it with a private one).
+PRIVATE_DEV = r"""
+mkdir "$STAGE/dev"
+mount -t tmpfs -o mode=755,size=1m,nosuid rearena-dev "$STAGE/dev"
+{nodes}
+mkdir "$STAGE/dev/shm" "$STAGE/dev/pts"
+if [ -d /dev/shm ]; then mount --bind /dev/shm "$STAGE/dev/shm"; fi
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 rearena-pts "$STAGE/dev/pts" 2>/dev/null || true
+ln -s pts/ptmx "$STAGE/dev/ptmx"; ln -s /proc/self/fd "$STAGE/dev/fd"
+ln -s /proc/self/fd/0 "$STAGE/dev/stdin"; ln -s /proc/self/fd/1 "$STAGE/dev/stdout"; ln -s /proc/self/fd/2 "$STAGE/dev/stderr"
+mount --move "$STAGE/dev" /dev
+cd "$CAND"
+"""
+READ_ONLY = r"""
 {before_pass}
 for m in $(awk '{{print $5}}' /proc/self/mountinfo); do
   case "$m" in "$STAGE"|"$STAGE"/*{skip}) continue ;; esac
@@ -74,6 +115,11 @@ mount -t tmpfs -o mode=1777,size={tmp_size} rearena-tmp /tmp
 {after_tmp}
 mount -t tmpfs -o mode=755,size={run_size} rearena-run /run
 if [ -d /var/run ] && [ ! -L /var/run ]; then mount -t tmpfs -o mode=755,size={run_size} rearena-run /var/run; fi
+"""
+# the staged folders bound back where they were (read-only but for the candidate's), after a tmpfs was laid
+# over each folder on their way that USER's uid could not pass
+RESTORE = r"""
+for H in {hidden}; do mount -t tmpfs -o mode=755,size=64k rearena-hidden "$H"; done
 i=0
 for P in {keeps}; do
   mkdir -p "$P"; mount --bind "$STAGE/k$i" "$P"; mount -o remount,bind,ro "$P"; i=$((i+1))
@@ -91,17 +137,64 @@ SHM_ALONE = 'case "$(pwd -P)" in /dev/shm|/dev/shm/*) ;; *) ' + PRIVATE_SHM + ' 
 STAGES = ("/mnt", "/media", "/srv", "/opt")  # an existing folder outside /tmp to stage the candidate's folder
 
 
-def _python_folders(argv: list[str]) -> list[str]:
-    """The folders that lie in /tmp of the python that argv runs and of this process's python (on the
-    PATH of a script a candidate runs: optimizer_rubric's reproduce.sh), each a venv or its base."""
+def _python_roots(argv: list[str]) -> list[str]:
+    """The folders of the python that argv runs and of this process's python (on the PATH of a script a
+    candidate runs: optimizer_rubric's reproduce.sh), each a venv or its base."""
     exes = [argv[0]] if argv and os.path.isabs(argv[0]) else []
     exes.append(sys.executable)
     found = []
     for exe in [path for one in exes for path in (os.path.abspath(one), os.path.realpath(one))]:
         root = os.path.dirname(os.path.dirname(exe))
-        if root.startswith("/tmp/") and root not in found:
+        if root not in found:
             found.append(root)
     return found
+
+
+def _python_folders(argv: list[str]) -> list[str]:
+    """The python folders (_python_roots) that lie in /tmp: a private /tmp would hide them."""
+    return [root for root in _python_roots(argv) if root.startswith("/tmp/")]
+
+
+def _hidden_ancestors(roots: list[str], skip_tmp: bool) -> dict[str, list[str]]:
+    """For the folders (the pythons', the candidate's) that another user cannot reach (a folder on the way
+    lacks o+x, as root's home, 700, holds pyenv's pythons, or a run's temp folder): the highest such
+    folder, and those below it. USER's uid then finds them on a tmpfs laid over that folder, bound back.
+    With skip_tmp (a private /tmp, whose folders on the way are made anew) those in /tmp are left out."""
+    hidden: dict[str, list[str]] = {}
+    for root in roots:
+        if skip_tmp and root.startswith("/tmp/"):
+            continue
+        parts = root.strip("/").split("/")
+        for depth in range(1, len(parts)):
+            folder = "/" + "/".join(parts[:depth])
+            try:
+                if not os.stat(folder).st_mode & stat.S_IXOTH:
+                    hidden.setdefault(folder, []).append(root)
+                    break
+            except OSError:
+                break
+    return hidden
+
+
+def _device_nodes() -> list[str]:
+    """mknod lines for the private /dev: DEVICES and a GPU's nodes, as the host has them (numbers, mode)."""
+    names = list(DEVICES)
+    for pattern in GPU_DEVICES:
+        names += sorted(os.path.relpath(path, "/dev") for path in glob.glob(os.path.join("/dev", pattern)))
+    lines = []
+    for name in names:
+        try:
+            info = os.stat(os.path.join("/dev", name))
+        except OSError:
+            continue
+        if not stat.S_ISCHR(info.st_mode):
+            continue
+        target = shlex.quote(name)
+        if "/" in name:
+            lines.append(f'mkdir -p "$STAGE/dev/"{shlex.quote(os.path.dirname(name))}')
+        lines.append(f'mknod -m {stat.S_IMODE(info.st_mode):o} "$STAGE/dev/"{target} c '
+                     f'{os.major(info.st_rdev)} {os.minor(info.st_rdev)}')
+    return lines
 
 
 # Variables that name folders or files to search or load. An empty or relative entry names the working
@@ -155,16 +248,25 @@ def _can_confine() -> bool:
         argv = wrap([tool("sh"), "-c", "touch ok && ! touch /etc/rearena-probe 2>/dev/null"], [probe], check=False)
         try:
             done = subprocess.run(argv, capture_output=True, timeout=20, cwd=probe)
-        except (OSError, subprocess.SubprocessError):
+        except (OSError, subprocess.SubprocessError) as exc:
+            logger.warning("candidates run unconfined: the confinement probe failed to run: %s", exc)
             return False
-        return done.returncode == 0 and os.path.exists(os.path.join(probe, "ok"))
+        works = done.returncode == 0 and os.path.exists(os.path.join(probe, "ok"))
+        if not works:  # root with the tools, yet it fails: say so (candidates would run unconfined)
+            logger.warning("candidates run unconfined: the confinement probe failed (exit %s): %s", done.returncode,
+                           done.stderr.decode("utf-8", "replace")[-500:])
+        return works
 
 
-def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU_PATH, check: bool = True) -> list[str]:
-    """argv run confined (its working directory is the candidate's folder; the environment it runs with
-    needs a PATH without empty or relative entries, as scoring.candidate makes it, for the mounts).
+def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU_PATH, check: bool = True,
+         folder: str | os.PathLike | None = None, origin: str | os.PathLike | None = None) -> list[str]:
+    """argv run confined (its working directory is the candidate's folder, `folder` when given: USER makes
+    its way reachable; the environment it runs with needs a PATH without empty or relative entries, as
+    scoring.candidate makes it, for the mounts). `origin`, the folder the candidate was copied from (a
+    trial's workdir), shows the copy: a path the candidate names absolutely reaches its copy, never the
+    participant's live folder (nor, as USER, a folder its uid cannot pass).
 
-    Always: off-limits paths covered, no capabilities. Then each of `pieces` (PID, NET, FILES, SHM:
+    Always: off-limits paths covered, no capabilities. Then each of `pieces` (PID, NET, FILES, SHM, USER, DEV:
     see the module's docstring); the CPU path takes them all, the GPU path GPU_PATH.
     """
     unknown = set(pieces) - CPU_PATH
@@ -172,19 +274,34 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
         raise ValueError(f"unknown confinement pieces {sorted(unknown)}: the pieces are {sorted(CPU_PATH)}")
     if check and not available():
         return argv
-    steps = ["set -e"]
+    steps = ["set -e", "umask 022"]  # folders made on the way (tmpfs parents) must be reachable by USER
     stage = next((path for path in STAGES if os.path.isdir(path) and not os.path.islink(path)), None)
-    if FILES in pieces and stage:
-        keeps = " ".join(shlex.quote(path) for path in _python_folders(argv))  # may be none: `for P in ; do`
+    files, dev, user = (piece in pieces and stage is not None for piece in (FILES, DEV, USER))
+    if files or dev or user:
+        steps.append(PREPARE.format(stage=shlex.quote(stage)).strip())
+    own = os.path.realpath(folder) if folder is not None else None
+    shown = os.path.realpath(origin) if origin is not None and os.path.isabs(origin) else None
+    shown = shown if shown != own else None
+    ways = [path for path in (own, shown) if path]
+    hidden = _hidden_ancestors(_python_roots(argv) + ways, skip_tmp=files) if user else {}
+    # staged, then bound back: the pythons in /tmp (a private /tmp hides them) and those on a hidden way
+    keeps = (_python_folders(argv) if files else []) + [p for found in hidden.values() for p in found if p not in ways]
+    keep_words = " ".join(shlex.quote(p) for p in keeps)  # may be none: `for P in ; do`
+    if files or user:
+        steps.append(STAGE_FOLDERS.format(keeps=keep_words).strip())
+    if dev:
+        steps.append(PRIVATE_DEV.format(nodes="\n".join(_device_nodes())).strip())
+    if files:
         # a private /dev/shm goes after the read-only pass (which would catch it) and before the
         # candidate's folder is bound back (which may lie inside it)
-        steps.append(READ_ONLY.format(stage=shlex.quote(stage), keeps=keeps,
-                                      before_pass="" if SHM in pieces else SHARED_SHM,
+        steps.append(READ_ONLY.format(before_pass="" if SHM in pieces else SHARED_SHM,
                                       skip="" if SHM in pieces else "|/dev/shm",
                                       after_tmp=PRIVATE_SHM if SHM in pieces else "",
                                       tmp_size=TMP_SIZE, run_size=RUN_SIZE).strip())
     elif SHM in pieces:
         steps.append(SHM_ALONE)
+    if files or user:
+        steps.append(RESTORE.format(keeps=keep_words, hidden=" ".join(shlex.quote(h) for h in hidden)).strip())
     for path in off_limits:
         if path.startswith("/proc/"):
             continue  # not coverable (the tripwire guards them; in a PID namespace its own /proc has none)
@@ -192,7 +309,12 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
             steps.append(COVER.format(path=shlex.quote(path)))
         elif os.path.exists(path):
             steps.append(COVER_FILE.format(path=shlex.quote(path)))
-    script = "\n".join(steps) + "\n" + DROP.format(setpriv=shlex.quote(tool("setpriv")))
+    if shown:  # after the covers: the way down to it is left uncovered (scoring.candidate._data_covers)
+        steps.append(f'mkdir -p {shlex.quote(shown)} && mount --bind "$(pwd -P)" {shlex.quote(shown)}')
+    if USER in pieces:
+        steps.append(OWN_FOLDER)  # its folder is the run's copy: no link is followed (-h)
+    script = "\n".join(steps) + "\n" + DROP.format(setpriv=shlex.quote(tool("setpriv")),
+                                                   user=USER_SWITCH if USER in pieces else "")
     namespaces = ["--mount", "--propagation", "private"]
     if PID in pieces:
         namespaces += ["--pid", "--fork", "--kill-child", "--mount-proc"]

@@ -288,10 +288,16 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         for proc in ctx.processes:
             proc.kill(by_us=False)
         strays = reap_strays()
+        for proc in ctx.processes:
+            if hasattr(proc, "drop_group"):  # its cgroup, once what it left has been reaped
+                proc.drop_group()
     if strays:
         payload["details"]["stray_processes_killed"] = strays
     payload["details"]["candidate_seconds"] = ctx.candidate_seconds()
     payload["details"]["candidate_calls"] = sum(p.calls for p in ctx.processes)
+    confined = sorted({getattr(p, "confinement", "unknown") for p in ctx.processes} - {"trusted"})
+    if confined:  # how the candidate's processes were confined (scoring/confine.py's pieces, or none)
+        payload["details"]["candidate_confinement"] = confined
     output = ctx.candidate_output()
     if output:
         payload["details"]["candidate_output"] = output[-8000:]

@@ -30,7 +30,9 @@ from environments.model import Calibration, Environment
 from scoring.candidate import DB_FOLDER_VARIABLE, ORIGIN_VARIABLE, OutputSink, data_dir, sqlite_file
 from scoring.channel import ChannelTampered, verify
 from scoring.confine import OFF_VARIABLE, clean_search_paths, tool
+from scoring.cpu_group import remove_groups_of
 from scoring.result import ScoreResult
+from scoring.run_disk import candidate_folder
 from scoring.tree_walk import TreeRefused, kind, named, open_regular, walk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -293,13 +295,13 @@ def result_from_payload(payload: dict, env: Environment, variant: str, calibrati
 
 def _run_host(env, variant, params, candidate_dir, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate,
               python) -> dict:
-    work = tmp / "candidate"
-    try:
-        skipped = _copy_candidate(candidate_dir, work, copy_cap(env))
-    except CopyRefused as exc:
-        return _invalid(exc.reason, exc.message)
-    payload = _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate, python,
-                      origin=candidate_dir)
+    with candidate_folder(tmp, copy_cap(env)) as work:  # a file system of its own where one can be made
+        try:
+            skipped = _copy_candidate(candidate_dir, work, copy_cap(env))
+        except CopyRefused as exc:
+            return _invalid(exc.reason, exc.message)
+        payload = _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate,
+                          python, origin=candidate_dir)
     if skipped and isinstance(payload.get("details"), dict):
         payload["details"]["not_copied"] = skipped[:20]
     return payload
@@ -369,6 +371,7 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
         _kill_group(proc)
         code = proc.wait()
     _kill_group(proc)
+    remove_groups_of(proc.pid)  # the candidates' cgroups, where the scorer died before removing them
     scorer_output.join(1.0)
     log = scorer_output.text()[-4000:]
     if integrity_hash(env) != before:

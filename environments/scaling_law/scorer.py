@@ -9,9 +9,10 @@ the run it would train with the whole budget C, and the loss it predicts for it.
 raw = (loss of the chosen run - best loss of any run within C) + |predicted_loss - loss of the
 chosen run|, from the sweep; lower is better. Scoring is lookups: seconds, whatever the variant.
 
-next_step must decide, not train: after every reply the CPU time of the candidate's whole process
-group is read from /proc and must stay under cpu_limit_s, so that runs over the cap cannot be
-trained inside scoring (the best run at C alone costs about 5 CPU seconds).
+next_step must decide, not train: after every reply the CPU time of everything the candidate started
+(its process tree, its own PID namespace where it is confined, its process group: scoring/cpu_usage.py)
+is read from /proc and must stay under cpu_limit_s, so that runs over the cap cannot be trained inside
+scoring (the best run at C alone costs about 5 CPU seconds).
 """
 
 from __future__ import annotations
@@ -77,24 +78,14 @@ def _params(ctx: ScoringContext) -> tuple[float, float, int, float, float]:
     return budget, budget / divisor, max_runs, call_timeout, cpu_limit
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU seconds (user + system, with reaped children) of every live process in a process group."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # the process ended meanwhile
-        if int(fields[2]) == pgid:  # fields: state ppid pgrp ... utime(11) stime cutime cstime
-            total += sum(int(v) for v in fields[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
+def check_cpu(cand, cpu_limit: float, where: str, reaper: bool = False) -> float:
+    """The candidate's CPU seconds so far; too_much_compute when over the limit (no training in next_step).
 
-
-def check_cpu(cand, cpu_limit: float, where: str) -> float:
-    """The candidate's CPU seconds so far; too_much_compute when over the limit (no training in next_step)."""
-    used = group_cpu_seconds(cand.proc.pid)
+    Everything it started counts (scoring/cpu_usage.py): its process tree, its own PID namespace where
+    it is confined, its process group, and in scoring.host's process (`reaper`, a child subreaper with
+    no other children) the orphans re-parented to it.
+    """
+    used = cand.cpu_seconds(adopted_by=os.getpid() if reaper else None)
     if used > cpu_limit:
         raise Invalid(f"{where}: the candidate's processes used {used:.1f} CPU seconds, over the limit of "
                       f"{cpu_limit:g} s: next_step must decide from the lab's runs, not train models itself",
@@ -165,7 +156,7 @@ def score(ctx: ScoringContext) -> dict:
             where = f"reply {len(history) + 1} of next_step"
             reply = cand.call([dict(r) for r in history], {**offer, "runs_left": max_runs - len(history)},
                               timeout=min(call_timeout, ctx.remaining()))
-            cpu = check_cpu(cand, cpu_limit, where)
+            cpu = check_cpu(cand, cpu_limit, where, reaper=ctx.reaper)
             kind, value = parse_reply(reply, where)
             if kind == "answer":
                 break

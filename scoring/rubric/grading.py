@@ -75,10 +75,11 @@ def run_reproduce(candidate_dir: str | Path, timeout_s: float, output_cap: int =
         started = time.monotonic()
         base = {k: os.environ[k] for k in CANDIDATE_ENV_KEEP if k in os.environ}  # no API keys, no judge settings
         base["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", os.defpath)])
-        base.update(HOME=str(work), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
+        # confined, /tmp is its own (and the run's temp folder is not its uid's): TMPDIR is that /tmp
+        base.update(HOME=str(work), TMPDIR="/tmp" if confine.available() else str(tmp), PYTHONDONTWRITEBYTECODE="1")
         # confined: run unconfined, it could read the reference solutions and rearena's data folder, or
         # as root with every capability reach the scorer's process
-        argv = confine.wrap([confine.tool("bash"), "--noprofile", "--norc", REPRODUCE], off_limits())
+        argv = confine.wrap([confine.tool("bash"), "--noprofile", "--norc", REPRODUCE], off_limits(), folder=work)
         proc = subprocess.Popen(argv, cwd=work, env=confine.clean_search_paths({**base, **(env or {})}),
                                 stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)

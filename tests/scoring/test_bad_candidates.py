@@ -271,3 +271,15 @@ def test_a_scorer_whose_dependency_is_missing_says_which_package(sum_env, tmp_pa
     result = score_candidate(env, "tiny", env.starting_dir, timeout_s=TIMEOUT)
     assert not result.valid and result.reason == "missing_dependency", result
     assert "'rearena_no_such_package'" in result.message and "pip install" in result.message
+
+
+def test_the_result_says_how_the_candidate_was_confined(sum_env, monkeypatch):
+    """details.candidate_confinement names the pieces its processes ran with (all of the CPU path's where
+    the scorer is root), or "none" where confinement is off: a reader of a score sees which it was."""
+    result = score_candidate(sum_env, "tiny", sum_env.starting_dir)
+    assert result.valid, result
+    expected = "+".join(sorted(confine.CPU_PATH)) if confine.available() else "none"
+    assert result.details["candidate_confinement"] == [expected]
+    monkeypatch.setenv(confine.OFF_VARIABLE, "1")
+    result = score_candidate(sum_env, "tiny", sum_env.starting_dir)
+    assert result.valid and result.details["candidate_confinement"] == ["none"], result.details

@@ -50,10 +50,15 @@ def probe(venv, etc_name):
 '''
 
 
+@pytest.mark.skipif(os.environ.get("CI") != "true" or os.geteuid() != 0, reason="CI runs as root: there it must hold")
+def test_confinement_is_available_in_ci():
+    """The confinement tests below skip where it is unavailable; in CI (root, unshare) a probe that fails
+    must fail the run, not quietly leave every candidate unconfined."""
+    assert confine.available()
+
+
 @pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
 def test_a_confined_candidate_can_write_only_its_own_folder(tmp_path):
-    if os.environ.get("CI") == "true":
-        assert confine.available()
     folder = tmp_path / "cand"
     folder.mkdir()
     (folder / "solution.py").write_text(PROBE)
@@ -81,7 +86,14 @@ seen = {"pid 1": os.getpid() == 1,
         "interfaces": sorted(name for _, name in socket.if_nameindex()),
         "shm marker": os.path.exists(os.environ["SHM_MARKER"]),
         "tmp marker": os.path.exists(os.environ["TMP_MARKER"]),
-        "own folder": sorted(os.listdir(os.environ["FOLDER"]))}
+        "own folder": sorted(os.listdir(os.environ["FOLDER"])),
+        "uid": os.getuid(), "devices": sorted(os.listdir("/dev"))}
+try:
+    open("written-here", "w").close()
+    os.remove("written-here")
+    seen["folder write"] = "written"
+except OSError as exc:
+    seen["folder write"] = type(exc).__name__
 try:
     open(os.environ["SHM_WRITE"], "w").close()  # torch's CUDA IPC writes its counters there
     seen["shm write"] = "written"
@@ -98,6 +110,7 @@ print(json.dumps(seen))
 
 @pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
 @pytest.mark.parametrize("pieces", [frozenset(), {confine.PID}, {confine.NET}, {confine.SHM}, {confine.FILES},
+                                    {confine.USER}, {confine.DEV}, {confine.USER, confine.SHM},
                                     confine.CPU_PATH - {confine.SHM}, confine.CPU_PATH],
                          ids=lambda p: "+".join(sorted(p)) or "covers-only")
 @pytest.mark.parametrize("where", ["tmp", "shm"])
@@ -122,7 +135,8 @@ def test_each_confinement_piece_does_what_it_says_and_nothing_more(tmp_path, pie
     shm_marker.touch()
     tmp_marker.touch()
     try:
-        argv = confine.wrap([sys.executable, "-I", "-c", PIECE_PROBE], [str(tmp_path / "off")], pieces=frozenset(pieces))
+        argv = confine.wrap([sys.executable, "-I", "-c", PIECE_PROBE], [str(tmp_path / "off")], pieces=frozenset(pieces),
+                            folder=folder)
         env = dict(os.environ, SHM_MARKER=str(shm_marker), TMP_MARKER=str(tmp_marker), ETC_NAME=etc.name,
                    SHM_WRITE=str(shm_write), FOLDER=str(folder))
         done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=60)
@@ -139,9 +153,13 @@ def test_each_confinement_piece_does_what_it_says_and_nothing_more(tmp_path, pie
     if not (where == "shm" and confine.FILES not in pieces):
         assert seen["shm marker"] == (confine.SHM not in pieces), seen
     assert seen["tmp marker"] == (confine.FILES not in pieces), seen
-    # uid 0 without capabilities still owns /etc: only the read-only file system keeps it out
-    assert (seen["etc"] == "written") == (confine.FILES not in pieces), seen
+    # uid 0 without capabilities still owns /etc: the read-only file system or another uid keeps it out
+    assert (seen["etc"] == "written") == (confine.FILES not in pieces and confine.USER not in pieces), seen
     assert seen["shm write"] == "written" and seen["own folder"] == ["mine.txt"], seen
+    assert seen["folder write"] == "written" and seen["uid"] == (confine.CANDIDATE_UID if confine.USER in pieces else 0)
+    private_dev = {"fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom",
+                   "zero"}
+    assert (set(seen["devices"]) <= private_dev) == (confine.DEV in pieces), seen["devices"]
     if where == "shm" and confine.SHM in pieces and confine.FILES not in pieces:
         assert seen["shm marker"], seen  # nothing staged: a folder inside /dev/shm keeps the shared one
     elif confine.SHM in pieces:
@@ -154,9 +172,9 @@ def test_an_unknown_confinement_piece_is_refused():
 
 
 @pytest.mark.parametrize("breaks, expected", [
-    (lambda pieces: confine.NET in pieces, "files+pid+shm"),  # one piece breaks CUDA on its own
-    (lambda pieces: len(pieces) == 4, "files+net+pid"),        # each works alone, all four together do not
-    (lambda pieces: {confine.PID, confine.SHM} <= pieces, "files+net+pid"),  # a pair that does not mix
+    (lambda pieces: confine.NET in pieces, "dev+files+pid+shm+user"),  # one piece breaks CUDA on its own
+    (lambda pieces: len(pieces) == len(confine.CPU_PATH), "dev+files+net+pid+shm"),  # each alone works, all do not
+    (lambda pieces: {confine.PID, confine.SHM} <= pieces, "dev+files+net+pid+user"),  # a pair that does not mix
 ])
 def test_the_gpu_probe_names_only_a_set_of_pieces_that_it_saw_work(monkeypatch, capsys, breaks, expected):
     """benchmarks/confine_gpu.py's verdict, with the CUDA child replaced by a rule (no GPU here): the set
@@ -218,7 +236,7 @@ def test_helpers_run_by_absolute_path_whatever_path_says(monkeypatch):
     argv = confine.wrap(["true"], [], check=False)
     assert os.path.isabs(argv[0]) and os.path.basename(argv[0]) == "unshare", argv[0]
     script = argv[argv.index("-c") + 1]
-    assert "exec /" in script and "setpriv --no-new-privs" in script, script[-200:]
+    assert "exec /" in script and "/setpriv --reuid=" in script and " --no-new-privs " in script, script[-200:]
 
 
 @pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")

@@ -18,7 +18,7 @@ PLAIN = [
     ("ok", {"meta": {"tensor": True, "dtype": "torch.int32", "shape": [100_000_000], "ptr": 2**63 - 1,
                      "offset": -5}, "ipc": {"handle": b"\x00\xff" * 32, "event_handle": None},
             "phases_ms": [0.25, 1e-9, -0.0], "id": 7, "data": bytes(range(256)) * 1000, "v": ["x" * 300]}),
-    ("ok", {1: "int key", 2.5: "float key", b"k": "bytes key", None: 0, True: 1, "é\u2603": "text"}),
+    ("ok", {1: "int key", 2.5: "float key", b"k": "bytes key", None: 0, False: 1, "é\u2603": "text"}),
     ("ok", [{"same": "dict"}] * 5),  # one object referenced five times: the memo's GET
     ("ok", (1, (2, (3, ())))), ("ok", {1, "a", b"b"}), ("ok", frozenset({2.5, None})),
     ("ok", bytearray(b"\x01\x02")), ("ok", -(2**200)), ("ok", math.inf),

@@ -142,8 +142,10 @@ def test_a_trials_workdir_in_the_data_folder_reads_itself_by_its_absolute_path(s
     assert result.valid, (result.reason, result.message)
     read = result.details["read"]
     assert read["own"] == "mine", read
-    if confine.available():  # a covered folder refuses, a covered file reads as empty (/dev/null)
-        assert read["other"] == "PermissionError" and read["db"] == read["sibling"] == "", read
+    if confine.available():  # a covered folder refuses, a covered file reads as empty (/dev/null) or, as
+        # another uid (confine.USER), is not there at all: the data folder (700) lies under a tmpfs then
+        assert read["other"] == "PermissionError" and read["db"] in ("", "FileNotFoundError"), read
+        assert read["sibling"] in ("", "FileNotFoundError") and "secret" not in str(read), read
 
 
 def test_the_data_folder_is_off_limits_only_where_it_exists(tmp_path, monkeypatch):
@@ -297,3 +299,34 @@ def test_what_cannot_be_removed_is_logged_not_raised(tmp_path, monkeypatch, capl
         left = remove_tree(tmp_path / "stays")
     assert left.startswith("could not remove") and str(tmp_path / "stays") in left and "RecursionError" in left
     assert left in caplog.text
+
+
+@pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
+def test_a_write_by_the_workdirs_absolute_path_reaches_the_copy_not_the_live_workdir(sum_env, tmp_path, monkeypatch):
+    """The trial's workdir, named by its absolute path while a copy of it is scored, is that copy: the
+    candidate reads its files there and what it writes never reaches the participant's live folder."""
+    data = Path(tempfile.mkdtemp(prefix="rearena-data-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None))
+    try:
+        mine = data / "trials" / "3" / "workdir"
+        mine.parent.mkdir(parents=True)
+        monkeypatch.setenv("REARENA_DATA_DIR", str(data))
+        env = _env_with_scorer(sum_env, tmp_path, """
+            def score(ctx):
+                with ctx.candidate("solution.py", "touch") as cand:
+                    return {"raw": 1.0, "details": {"read": cand.call(timeout=ctx.remaining())}}
+        """)
+        folder = _candidate(tmp_path, f"""
+            import os
+            def touch():
+                with open({str(mine / "written.txt")!r}, "w") as out:
+                    out.write("from the scoring")
+                return [open({str(mine / "notes.txt")!r}).read(), sorted(os.listdir("."))]
+        """)
+        shutil.move(folder, mine)
+        (mine / "notes.txt").write_text("mine")
+        result = score_candidate(env, "tiny", mine, timeout_s=TIMEOUT)
+        assert result.valid, (result.reason, result.message)
+        assert result.details["read"] == ["mine", ["notes.txt", "solution.py", "written.txt"]], result.details
+        assert not (mine / "written.txt").exists(), "the scoring wrote into the participant's live workdir"
+    finally:
+        shutil.rmtree(data, ignore_errors=True)

@@ -1,0 +1,149 @@
+"""A cgroup of a candidate's own, for the CPU time of every process it ever ran.
+
+scoring/cpu_usage.py reads /proc: it sees the processes alive (and zombies), and the children they
+reaped. A child that ends under a parent ignoring SIGCHLD is reaped by the kernel and its time is added
+to no one: a candidate could train in such children inside a call and show 0.1 CPU s. A cgroup counts
+the time of every task that was ever in it, exited ones included, and every process started from the
+candidate's first one stays in it (setsid, double forks, SIGCHLD ignored: none of them leaves a cgroup;
+moving out needs write access to the hierarchy, which a confined candidate lacks).
+
+cgroup v2 (cpu.stat's usage_usec, there whether or not the cpu controller is on) where it is mounted,
+else v1's cpuacct (cpuacct.usage). Only as root, where the hierarchy is writable; elsewhere `create`
+returns None and the caller falls back to /proc.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def _mounts() -> list[tuple[str, str, str]]:
+    try:
+        with open("/proc/self/mounts") as mounts:
+            return [tuple(line.split()[1:4]) for line in mounts if len(line.split()) >= 4]  # type: ignore[misc]
+    except OSError:
+        return []
+
+
+def _hierarchy() -> tuple[Path, str] | None:
+    """Where to make a group, and the file that holds its CPU time: v2 first, then v1's cpuacct."""
+    mounts = _mounts()
+    for point, kind, _ in mounts:
+        if kind == "cgroup2" and os.access(point, os.W_OK) and Path(point, "cgroup.procs").exists():
+            return Path(point), "cpu.stat"
+    for point, kind, options in mounts:
+        if kind == "cgroup" and "cpuacct" in options.split(",") and os.access(point, os.W_OK):
+            return Path(point), "cpuacct.usage"
+    return None
+
+
+PREFIX = "rearena-candidate-"
+STALE_S = 3600  # a group this old whose processes are gone was left by a scorer that died: removed
+
+
+def _sweep(root: Path) -> None:
+    """Remove the empty groups that scorers which died left behind (rmdir fails on a group in use)."""
+    now = time.time()
+    try:
+        entries = [entry for entry in os.scandir(root) if entry.name.startswith(PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime > STALE_S:
+                os.rmdir(entry.path)
+        except OSError:
+            pass
+
+
+def remove_groups_of(pid: int, wait_s: float = 1.0) -> None:
+    """Remove the groups that the scorer's process `pid` made, once their processes have gone (the runner
+    calls it after that process ended: killed at a timeout, it could not remove them itself)."""
+    if os.geteuid() != 0:
+        return
+    found = _hierarchy()
+    if found is None:
+        return
+    try:
+        paths = [Path(entry.path) for entry in os.scandir(found[0]) if entry.name.startswith(f"{PREFIX}{pid}-")]
+    except OSError:
+        return
+    for path in paths:
+        CpuGroup(path, found[1]).remove_when_empty(wait_s)
+
+
+class CpuGroup:
+    """A fresh cgroup: `enter` (in the child, before exec) puts a process in it; `seconds` is the CPU
+    time of every task it held; `remove` deletes it once empty."""
+
+    def __init__(self, path: Path, usage_file: str):
+        self.path, self.usage_file = path, usage_file
+        self._procs = str(path / "cgroup.procs")  # a plain str: enter runs between fork and exec
+
+    @classmethod
+    def create(cls) -> CpuGroup | None:
+        if os.geteuid() != 0:
+            return None
+        found = _hierarchy()
+        if found is None:
+            return None
+        root, usage_file = found
+        _sweep(root)
+        path = root / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"  # named by the scorer's process
+        try:
+            path.mkdir()
+        except OSError as exc:
+            logger.info("no cgroup of its own for the candidate (%s): CPU time is read from /proc", exc)
+            return None
+        return cls(path, usage_file)
+
+    def enter(self) -> None:
+        """Move the calling process into the group (preexec: the candidate's first process)."""
+        fd = os.open(self._procs, os.O_WRONLY)
+        try:
+            os.write(fd, str(os.getpid()).encode())
+        finally:
+            os.close(fd)
+
+    def seconds(self) -> float:
+        text = (self.path / self.usage_file).read_text()
+        if self.usage_file == "cpu.stat":
+            usage = dict(line.split() for line in text.splitlines() if len(line.split()) == 2)
+            return int(usage["usage_usec"]) / 1e6
+        return int(text.strip()) / 1e9
+
+    def holds(self, pid: int) -> bool:
+        """Whether the process is in this group (its /proc/<pid>/cgroup names it)."""
+        try:
+            with open(f"/proc/{pid}/cgroup") as groups:
+                return any(line.rstrip("\n").endswith("/" + self.path.name) for line in groups)
+        except OSError:
+            return False
+
+    def remove_when_empty(self, wait_s: float = 1.0) -> None:
+        """Remove the group once its last process has gone (killed ones take a moment to leave)."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)
+        self.remove()
+
+    def remove(self) -> None:
+        """Delete the group (possible only once no process is left in it); logged when it stays."""
+        try:
+            self.path.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            logger.warning("cgroup %s was not removed: %s", self.path, exc)
