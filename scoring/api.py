@@ -101,7 +101,8 @@ class ScoringContext:
         """Start the candidate's `file:function` in its own limited process; stop it on exit.
 
         The process is always confined where scoring/confine.py can (the off-limits folders covered, no
-        capabilities, its own PID and network namespaces). `tripwire` adds the audit hook in its Python:
+        capabilities, its own PID and network namespaces, a read-only file system but for its folder,
+        uid 65534 owning that folder, a private /dev). `tripwire` adds the audit hook in its Python:
         its reads of the scorer's files, the reference solutions, the scorer's process and rearena's data
         folder then make the result invalid ("forbidden_access") instead of merely failing.
         """

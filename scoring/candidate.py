@@ -197,7 +197,7 @@ class CandidateProcess:
             argv = confine.wrap(argv, _covers(boot_args, candidate_dir), pieces=confinement, folder=candidate_dir,
                                 origin=os.environ.get(ORIGIN_VARIABLE))
             if confine.available():
-                self.confinement = "+".join(sorted(confinement)) or "covers only"
+                self.confinement = "+".join(sorted(confine.usable(confinement))) or "covers only"
         self.proc = subprocess.Popen(
             argv,
             cwd=str(candidate_dir),
@@ -247,9 +247,11 @@ class CandidateProcess:
         is decoded and checked (answer_of), so neither lengthens it nor can stall inside it."""
         payload = pickle.dumps(("call", args, kwargs), protocol=5)
         deadline = time.monotonic() + timeout
+        started = time.perf_counter()
         self._send(struct.pack(">Q", len(payload)) + payload, deadline)
         data = self._receive(deadline, what=f"{self.function}()", raw=True)
         self.calls += 1
+        self.call_seconds += time.perf_counter() - started
         return data
 
     def answer_of(self, data: bytes) -> Any:
@@ -486,7 +488,7 @@ def data_dir() -> Path | None:
         return None
 
 
-DB_FOLDER_VARIABLE = "REARENA_DB_FOLDER"  # set by the runner: the SQLite database's folder, outside the data folder
+DB_FILE_VARIABLE = "REARENA_DB_FILE"  # set by the runner: the SQLite database's file, outside the data folder
 
 
 def sqlite_file(url: str | None) -> Path | None:
@@ -498,11 +500,15 @@ def sqlite_file(url: str | None) -> Path | None:
     return Path(os.path.abspath(path)) if path and path != ":memory:" else None
 
 
-def database_folder() -> Path | None:
-    """The folder of rearena's SQLite database where --db / REARENA_DB names a file outside the data folder
-    (its rows are other trials' submissions, as the data folder's are); None otherwise."""
-    folder = os.environ.get(DB_FOLDER_VARIABLE)
-    return Path(os.path.realpath(folder)) if folder else None
+def database_files() -> list[Path]:
+    """rearena's SQLite database and its journals where --db / REARENA_DB names a file outside the data
+    folder (its rows are other trials' submissions, as the data folder's are): only these files, never
+    their folder (which may hold the run's temp folder: /tmp)."""
+    database = os.environ.get(DB_FILE_VARIABLE)
+    if not database:
+        return []
+    database = os.path.realpath(database)
+    return [Path(database + suffix) for suffix in ("", "-journal", "-wal", "-shm")]
 
 
 def _inside(path: str | Path, folder: str | Path) -> bool:
@@ -533,10 +539,7 @@ def off_limits() -> list[str]:
     data = data_dir()
     if data is not None and data.is_dir() and not _holds_scorer(data):
         roots += _data_covers(data)
-    base = database_folder()
-    if (base is not None and base.is_dir() and not (data is not None and _inside(base, data))
-            and not _holds_scorer(base, "the database's folder")):
-        roots += _data_covers(base)
+    roots += [path for path in database_files() if path.exists() and not (data is not None and _inside(path, data))]
     return sorted({os.path.realpath(p) for p in roots})
 
 
@@ -558,17 +561,16 @@ def _data_covers(data: Path) -> list[Path]:
     return covers
 
 
-def _holds_scorer(data: Path, what: str = "rearena's data folder") -> bool:
-    """Whether the data folder (or the database's) holds the running python or the repository: covering
-    it would hide them from the candidate (and the tripwire would refuse its imports), so it is left
-    uncovered, logged."""
+def _holds_scorer(data: Path) -> bool:
+    """Whether the data folder holds the running python or the repository: covering it would hide them
+    from the candidate (and the tripwire would refuse its imports), so it is left uncovered, logged."""
     needed = {"the python's prefix": sys.prefix, "the python's base prefix": sys.base_prefix,
               "the python's folder": os.path.dirname(os.path.realpath(sys.executable)),
               "the repository": REPO_ROOT}
     held = [f"{name} ({path})" for name, path in needed.items() if _inside(path, data)]
     if held:
-        logger.warning("%s %s is not off limits to candidates: it holds %s; move it elsewhere to protect it",
-                       what, data, ", ".join(held))
+        logger.warning("rearena's data folder %s is not off limits to candidates: it holds %s; move it elsewhere to "
+                       "protect it", data, ", ".join(held))
     return bool(held)
 
 

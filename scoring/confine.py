@@ -63,7 +63,7 @@ OWN_FOLDER = f"chown -R -h {CANDIDATE_UID}:{CANDIDATE_UID} ."  # the working dir
 # DEV: a private /dev of the character devices a program expects (and a GPU's), a devpts of its own
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 GPU_DEVICES = ("nvidia*", "nvidia-caps/*")
-# The GPU path: CUDA IPC between the scorer and the candidate. With all four pieces cudaGetDeviceCount
+# The GPU path: CUDA IPC between the scorer and the candidate. With the first four pieces cudaGetDeviceCount
 # failed (error 304) on an H100; benchmarks/confine_gpu.py finds which pieces it works with. Until
 # that has run on a GPU: none (the covers and the dropped capabilities only).
 GPU_PATH: frozenset[str] = frozenset()
@@ -143,8 +143,9 @@ def _python_roots(argv: list[str]) -> list[str]:
     exes = [argv[0]] if argv and os.path.isabs(argv[0]) else []
     exes.append(sys.executable)
     found = []
-    for exe in [path for one in exes for path in (os.path.abspath(one), os.path.realpath(one))]:
-        root = os.path.dirname(os.path.dirname(exe))
+    roots = [os.path.dirname(os.path.dirname(exe)) for one in exes
+             for exe in (os.path.abspath(one), os.path.realpath(one))]
+    for root in roots + [sys.prefix, sys.base_prefix]:  # a venv made with --copies: its base's stdlib
         if root not in found:
             found.append(root)
     return found
@@ -236,25 +237,45 @@ OFF_VARIABLE = "REARENA_UNCONFINED"
 def available() -> bool:
     """Whether candidates are confined here: this process can (root, unshare, setpriv, mounts in a
     namespace) and OFF_VARIABLE does not turn it off."""
-    return os.environ.get(OFF_VARIABLE) != "1" and _can_confine()
+    return os.environ.get(OFF_VARIABLE) != "1" and _working_pieces() is not None
+
+
+def usable(pieces: frozenset[str]) -> frozenset[str]:
+    """The pieces of `pieces` that work here (all of them, but where a piece failed its probe)."""
+    return pieces & (_working_pieces() or frozenset())
 
 
 @functools.lru_cache(maxsize=1)
-def _can_confine() -> bool:
+def _working_pieces() -> frozenset[str] | None:
+    """None where a candidate cannot be confined at all (not root, no tools, the covers fail); else the
+    pieces that work here: all of them, in one probe, normally. Where that probe fails (root in a user
+    namespace may not mknod, say), the covers alone and each piece alone are probed and the ones that work
+    are kept, so that one failing piece does not leave every candidate unconfined."""
     if os.name != "posix" or os.geteuid() != 0 or not all(os.access(tool(name), os.X_OK)
                                                           for name in ("unshare", "setpriv", "mount", "awk")):
-        return False
+        return None
+    if _probe(CPU_PATH, "touch ok && ! touch /etc/rearena-probe 2>/dev/null"):
+        return CPU_PATH
+    if not _probe(frozenset(), "touch ok"):
+        logger.warning("candidates run unconfined: the confinement probe failed even without its pieces")
+        return None
+    working = frozenset(piece for piece in sorted(CPU_PATH) if _probe(frozenset({piece}), "touch ok"))
+    logger.warning("confinement pieces that fail here and are left out: %s", ", ".join(sorted(CPU_PATH - working)))
+    return working
+
+
+def _probe(pieces: frozenset[str], command: str) -> bool:
     with tempfile.TemporaryDirectory(prefix="rearena-confine-") as probe:
-        argv = wrap([tool("sh"), "-c", "touch ok && ! touch /etc/rearena-probe 2>/dev/null"], [probe], check=False)
+        argv = wrap([tool("sh"), "-c", command], [probe], pieces=pieces, check=False)
         try:
             done = subprocess.run(argv, capture_output=True, timeout=20, cwd=probe)
         except (OSError, subprocess.SubprocessError) as exc:
-            logger.warning("candidates run unconfined: the confinement probe failed to run: %s", exc)
+            logger.warning("the confinement probe (%s) failed to run: %s", "+".join(sorted(pieces)) or "covers", exc)
             return False
         works = done.returncode == 0 and os.path.exists(os.path.join(probe, "ok"))
-        if not works:  # root with the tools, yet it fails: say so (candidates would run unconfined)
-            logger.warning("candidates run unconfined: the confinement probe failed (exit %s): %s", done.returncode,
-                           done.stderr.decode("utf-8", "replace")[-500:])
+        if not works:
+            logger.warning("the confinement probe (%s) failed (exit %s): %s", "+".join(sorted(pieces)) or "covers",
+                           done.returncode, done.stderr.decode("utf-8", "replace")[-500:])
         return works
 
 
@@ -272,8 +293,10 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
     unknown = set(pieces) - CPU_PATH
     if unknown:
         raise ValueError(f"unknown confinement pieces {sorted(unknown)}: the pieces are {sorted(CPU_PATH)}")
-    if check and not available():
-        return argv
+    if check:
+        if not available():
+            return argv
+        pieces = usable(pieces)
     steps = ["set -e", "umask 022"]  # folders made on the way (tmpfs parents) must be reachable by USER
     stage = next((path for path in STAGES if os.path.isdir(path) and not os.path.islink(path)), None)
     files, dev, user = (piece in pieces and stage is not None for piece in (FILES, DEV, USER))
@@ -309,8 +332,12 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
             steps.append(COVER.format(path=shlex.quote(path)))
         elif os.path.exists(path):
             steps.append(COVER_FILE.format(path=shlex.quote(path)))
-    if shown:  # after the covers: the way down to it is left uncovered (scoring.candidate._data_covers)
-        steps.append(f'mkdir -p {shlex.quote(shown)} && mount --bind "$(pwd -P)" {shlex.quote(shown)}')
+    covered = [os.path.realpath(path) for path in off_limits]
+    if shown and not any(shown == path or shown.startswith(path.rstrip("/") + "/") for path in covered):
+        # after the covers (the way down to it is left uncovered: scoring.candidate._data_covers); a folder
+        # that cannot be made there (a read-only file system) only leaves the path unshown
+        quoted = shlex.quote(shown)
+        steps.append(f'{{ mkdir -p {quoted} && mount --bind "$(pwd -P)" {quoted}; }} 2>/dev/null || true')
     if USER in pieces:
         steps.append(OWN_FOLDER)  # its folder is the run's copy: no link is followed (-h)
     script = "\n".join(steps) + "\n" + DROP.format(setpriv=shlex.quote(tool("setpriv")),
@@ -320,4 +347,6 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
         namespaces += ["--pid", "--fork", "--kill-child", "--mount-proc"]
     if NET in pieces:
         namespaces += ["--net"]
+    if USER in pieces:  # the uid is shared by every confined candidate: SysV IPC objects of its own
+        namespaces += ["--ipc"]
     return [tool("unshare"), *namespaces, "--", "/bin/sh", "-c", script, "rearena-confine", *argv]

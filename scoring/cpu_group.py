@@ -5,7 +5,8 @@ reaped. A child that ends under a parent ignoring SIGCHLD is reaped by the kerne
 to no one: a candidate could train in such children inside a call and show 0.1 CPU s. A cgroup counts
 the time of every task that was ever in it, exited ones included, and every process started from the
 candidate's first one stays in it (setsid, double forks, SIGCHLD ignored: none of them leaves a cgroup;
-moving out needs write access to the hierarchy, which a confined candidate lacks).
+moving out needs write access to the hierarchy, which a candidate confined as another uid lacks; on the GPU
+path, uid 0 without capabilities, not yet).
 
 cgroup v2 (cpu.stat's usage_usec, there whether or not the cpu controller is on) where it is mounted,
 else v1's cpuacct (cpuacct.usage). Only as root, where the hierarchy is writable; elsewhere `create`
@@ -31,15 +32,32 @@ def _mounts() -> list[tuple[str, str, str]]:
         return []
 
 
+def _own_groups() -> dict[str, str]:
+    """This process's cgroup in each hierarchy: "" for v2, else the v1 controllers (cpu,cpuacct...)."""
+    try:
+        with open("/proc/self/cgroup") as groups:
+            lines = [line.rstrip("\n").split(":", 2) for line in groups]
+    except OSError:
+        return {}
+    return {controllers: path for _, controllers, path in (line for line in lines if len(line) == 3)}
+
+
 def _hierarchy() -> tuple[Path, str] | None:
-    """Where to make a group, and the file that holds its CPU time: v2 first, then v1's cpuacct."""
-    mounts = _mounts()
+    """Where to make a group (inside this process's own cgroup, so that the limits on it, memory.max or
+    a service's, still hold for the candidate), and the file that holds its CPU time: v2 first, then
+    v1's cpuacct. None where that cgroup is not writable here (the caller falls back to /proc)."""
+    own, mounts = _own_groups(), _mounts()
     for point, kind, _ in mounts:
-        if kind == "cgroup2" and os.access(point, os.W_OK) and Path(point, "cgroup.procs").exists():
-            return Path(point), "cpu.stat"
+        if kind == "cgroup2" and "" in own:
+            base = Path(point, own[""].lstrip("/"))
+            if os.access(base, os.W_OK) and (base / "cgroup.procs").exists():
+                return base, "cpu.stat"
     for point, kind, options in mounts:
-        if kind == "cgroup" and "cpuacct" in options.split(",") and os.access(point, os.W_OK):
-            return Path(point), "cpuacct.usage"
+        if kind == "cgroup" and "cpuacct" in options.split(","):
+            path = next((path for controllers, path in own.items() if "cpuacct" in controllers.split(",")), None)
+            base = Path(point, path.lstrip("/")) if path is not None else None
+            if base is not None and os.access(base, os.W_OK):
+                return base, "cpuacct.usage"
     return None
 
 

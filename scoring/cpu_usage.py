@@ -63,7 +63,7 @@ def cpu_seconds(pid: int, adopted_by: int | None = None) -> float:
 
     todo = [pid]
     if adopted_by is not None:
-        todo += [child for child in children.get(adopted_by, []) if child != adopted_by]
+        todo += children.get(adopted_by, [])
     counted: set[int] = set()
     while todo:
         one = todo.pop()

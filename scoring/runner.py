@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from environments.model import Calibration, Environment
-from scoring.candidate import DB_FOLDER_VARIABLE, ORIGIN_VARIABLE, OutputSink, data_dir, sqlite_file
+from scoring.candidate import DB_FILE_VARIABLE, ORIGIN_VARIABLE, OutputSink, data_dir, sqlite_file
 from scoring.channel import ChannelTampered, verify
 from scoring.confine import OFF_VARIABLE, clean_search_paths, tool
 from scoring.cpu_group import remove_groups_of
@@ -194,7 +194,7 @@ def _host_env(tmp: Path) -> dict[str, str]:
         env["REARENA_DATA_DIR"] = str(data)
     database = sqlite_file(os.environ.get("REARENA_DB"))  # --db naming a SQLite file outside the data folder
     if database is not None:
-        env[DB_FOLDER_VARIABLE] = os.path.realpath(database.parent)
+        env[DB_FILE_VARIABLE] = os.path.realpath(database)
     return env
 
 

@@ -32,10 +32,12 @@ from scoring import confine
 from scoring.candidate import CANDIDATE_ENV_KEEP, off_limits
 from scoring.rubric.judge import EXEC_CATEGORIES, Grade, Judge, Recorder, candidate_files, recorder_for
 from scoring.rubric.model import Node, all_scores, node_score
+from scoring.run_disk import candidate_folder
 
 GRADES_FILE = "rubric_grades.json"
 REPRODUCE = "reproduce.sh"
 LOG_CAP = 1_000_000
+REPRODUCE_DISK_BYTES = 4 << 30  # the file system its copy runs on: the submission, and what it writes
 
 
 @dataclass
@@ -69,8 +71,9 @@ def run_reproduce(candidate_dir: str | Path, timeout_s: float, output_cap: int =
     src = Path(candidate_dir)
     if not (src / REPRODUCE).is_file():
         return ReproduceResult(False, None, False, 0.0, "", reason=f"no {REPRODUCE} in the candidate")
-    with tempfile.TemporaryDirectory(prefix="rearena-reproduce-") as tmp:
-        work = Path(tmp) / "submission"
+    # its copy on a file system of its own (scoring/run_disk.py): what it writes cannot fill the host's disk
+    with tempfile.TemporaryDirectory(prefix="rearena-reproduce-") as tmp, \
+            candidate_folder(Path(tmp), REPRODUCE_DISK_BYTES) as work:
         shutil.copytree(src, work, symlinks=True, ignore=shutil.ignore_patterns(".git", "__pycache__"))
         started = time.monotonic()
         base = {k: os.environ[k] for k in CANDIDATE_ENV_KEEP if k in os.environ}  # no API keys, no judge settings

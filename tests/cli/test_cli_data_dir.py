@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -31,25 +32,32 @@ def _peek_env(tmp_path):
     return root
 
 
+def _peek_at(tmp_path, secret: Path, flags: list[str], env_changes: dict, cwd=REPO, text: str = "") -> None:
+    """Score a candidate that reads `secret` through the CLI with `flags`: refused, the text not shown."""
+    candidate = tmp_path / "cand"
+    candidate.mkdir()
+    (candidate / "solution.py").write_text(
+        f"def total():\n    with open({str(secret)!r}) as f:\n        return f.read()\n")
+    env = dict(os.environ, REARENA_ENVIRONMENTS=str(_peek_env(tmp_path)),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])))
+    for name in ("REARENA_DATA_DIR", "REARENA_DB", "REARENA_TRIAL"):
+        env.pop(name, None)
+    env.update(env_changes)
+    out = subprocess.run([sys.executable, "-m", "console", *flags, "score", "peek_env:tiny", str(candidate), "--json"],
+                         cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    result = json.loads(out.stdout)
+    assert result["reason"] == "forbidden_access", result
+    assert (text or secret.read_text()) not in out.stdout
+
+
 def test_a_candidate_cannot_read_the_folder_named_by_data_dir(tmp_path):
     """Only --data-dir names the folder: REARENA_DATA_DIR is unset and XDG_DATA_HOME points elsewhere, so
     without the flag reaching the scorer the candidate would read the file and score valid."""
     data = tmp_path / "flag data"
     data.mkdir()
     (data / "secret.txt").write_text("other trials' secrets")
-    candidate = tmp_path / "cand"
-    candidate.mkdir()
-    (candidate / "solution.py").write_text(
-        f"def total():\n    with open({str(data / 'secret.txt')!r}) as f:\n        return f.read()\n")
-    env = dict(os.environ, REARENA_ENVIRONMENTS=str(_peek_env(tmp_path)), XDG_DATA_HOME=str(tmp_path / "xdg"))
-    for name in ("REARENA_DATA_DIR", "REARENA_DB", "REARENA_TRIAL"):
-        env.pop(name, None)
-    out = subprocess.run([sys.executable, "-m", "console", "--data-dir", str(data), "score", "peek_env:tiny",
-                          str(candidate), "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 1, (out.stdout, out.stderr)
-    result = json.loads(out.stdout)
-    assert result["reason"] == "forbidden_access", result
-    assert "secrets" not in out.stdout
+    _peek_at(tmp_path, data / "secret.txt", ["--data-dir", str(data)], {"XDG_DATA_HOME": str(tmp_path / "xdg")})
 
 
 @pytest.mark.parametrize("given", ["relative/data", "~/data"])
@@ -69,28 +77,22 @@ def test_without_data_dir_the_environment_is_left_alone(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
-def test_a_candidate_cannot_read_the_folder_of_a_sqlite_file_named_by_db(tmp_path, relative):
-    """--db naming a SQLite file outside the data folder: that file's folder (the database, its journal)
-    is covered too, the data folder being elsewhere; without it the candidate reads the file, valid."""
+def test_a_candidate_cannot_read_a_sqlite_file_named_by_db(tmp_path, relative):
+    """--db naming a SQLite file outside the data folder: that file (and its journals) is off limits too,
+    the data folder being elsewhere; without it the candidate reads the database, valid. Its folder is
+    not covered: it may hold the run's own temp folder (a database in /tmp hid every candidate's copy)."""
+    import sqlite3
+
     base = tmp_path / "db home"
     base.mkdir()
-    (base / "secret.txt").write_text("other trials' rows")
-    candidate = tmp_path / "cand"
-    candidate.mkdir()
-    (candidate / "solution.py").write_text(
-        f"def total():\n    with open({str(base / 'secret.txt')!r}) as f:\n        return f.read()\n")
-    env = dict(os.environ, REARENA_ENVIRONMENTS=str(_peek_env(tmp_path)), REARENA_DATA_DIR=str(tmp_path / "data"))
-    for name in ("REARENA_DB", "REARENA_TRIAL"):
-        env.pop(name, None)
+    with sqlite3.connect(base / "trials.db") as db:
+        db.execute("create table notes (text)")
+        db.execute("insert into notes values ('other trials rows')")
+    db.close()
+    (base / "beside.txt").write_text("not the database")
     url = "sqlite:///db home/trials.db" if relative else f"sqlite:///{base / 'trials.db'}"
-    cwd = tmp_path if relative else REPO
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
-    out = subprocess.run([sys.executable, "-m", "console", "--db", url, "score", "peek_env:tiny", str(candidate),
-                          "--json"], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 1, (out.stdout, out.stderr)
-    result = json.loads(out.stdout)
-    assert result["reason"] == "forbidden_access", result
-    assert "rows" not in out.stdout
+    _peek_at(tmp_path, base / "trials.db", ["--db", url], {"REARENA_DATA_DIR": str(tmp_path / "data")},
+             cwd=tmp_path if relative else REPO, text="other trials rows")
 
 
 @pytest.mark.parametrize("url, expected", [

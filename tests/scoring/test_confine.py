@@ -291,4 +291,23 @@ def test_the_scorers_python_in_tmp_is_kept_for_scripts_that_run_python(monkeypat
     monkeypatch.setattr(confine.sys, "executable", "/tmp/checkout/.venv/bin/python")
     monkeypatch.setattr(confine, "available", lambda: True)
     script = confine.wrap(["/bin/bash", "reproduce.sh"], [], check=False)[-4]
-    assert "for P in /tmp/checkout/.venv; do" in script, script
+    assert "for P in /tmp/checkout/.venv" in script, script  # (then the pythons on hidden ways, USER)
+
+
+def test_a_piece_that_fails_here_is_left_out_not_all_confinement(monkeypatch):
+    """Where the whole set fails its probe (root in a user namespace may not mknod, say), the covers and
+    each piece are probed alone and the ones that work are kept: one failing piece does not leave every
+    candidate unconfined."""
+    monkeypatch.setattr(confine.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(confine.os, "access", lambda *a: True)
+    monkeypatch.setattr(confine, "_probe", lambda pieces, command: confine.DEV not in pieces)
+    confine._working_pieces.cache_clear()
+    try:
+        assert confine._working_pieces() == confine.CPU_PATH - {confine.DEV}
+        monkeypatch.delenv(confine.OFF_VARIABLE, raising=False)
+        assert confine.available() and confine.usable(confine.CPU_PATH) == confine.CPU_PATH - {confine.DEV}
+        monkeypatch.setattr(confine, "_probe", lambda pieces, command: False)
+        confine._working_pieces.cache_clear()
+        assert confine._working_pieces() is None and not confine.available()
+    finally:
+        confine._working_pieces.cache_clear()
