@@ -80,3 +80,20 @@ def test_a_malformed_frame_during_a_call_is_a_protocol_error(tmp_path):
             proc.call(timeout=30)
     finally:
         proc.close()
+
+
+def test_a_raw_call_is_counted_and_timed_and_its_frame_decodes_after(tmp_path):
+    """call_raw (the kernel peer's timed window) returns the frame undecoded; the call still counts in
+    calls and call_seconds (the result's candidate_seconds: it read 0 for triton_cumsum once)."""
+    proc = _start(tmp_path / "cand", """
+        import time
+        def f(x):
+            time.sleep(0.05)
+            return {"twice": 2 * x}
+    """)
+    try:
+        frame = proc.call_raw(21, timeout=30)
+        assert isinstance(frame, bytes) and proc.calls == 1 and proc.call_seconds >= 0.05
+        assert proc.answer_of(frame) == {"twice": 42}
+    finally:
+        proc.close()
