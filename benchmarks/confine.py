@@ -2,7 +2,7 @@
 
 Starts a trivial tripwire candidate (`ctx.candidate(..., tripwire=True)`, one call) many times in
 three ways, alternated in the same run: confined as on the CPU path (own PID and network
-namespaces, read-only file system), confined as on the GPU path (mount namespace and dropped
+namespaces, read-only file system, uid 65534, a private /dev), confined as on the GPU path (mount namespace and dropped
 capabilities only), and not confined (the tripwire alone). Prints the median start-to-answer
 time of each and the differences.
 
@@ -37,20 +37,24 @@ def main() -> int:
     if not confine.available():
         print("confinement is not available here (needs root, unshare, setpriv): nothing to measure")
         return 2
-    folder = Path(tempfile.mkdtemp(prefix="rearena-confine-bench-"))
-    (folder / "solution.py").write_text("def f(x):\n    return x\n")
+    folders = {}  # a folder per way: the CPU path's candidate owns its folder after (confine.USER)
     real_wrap, real_available = confine.wrap, confine.available
     modes = {
-        "tripwire only": lambda argv, off, pieces=confine.CPU_PATH: argv,
-        "confined, GPU path": lambda argv, off, pieces=confine.CPU_PATH: real_wrap(argv, off, pieces=confine.GPU_PATH),
-        "confined, CPU path": lambda argv, off, pieces=confine.CPU_PATH: real_wrap(argv, off, pieces=confine.CPU_PATH),
+        "tripwire only": lambda argv, off, **where: argv,
+        "confined, GPU path": lambda argv, off, pieces=None, **where: real_wrap(argv, off, pieces=confine.GPU_PATH,
+                                                                                **where),
+        "confined, CPU path": lambda argv, off, pieces=None, **where: real_wrap(argv, off, pieces=confine.CPU_PATH,
+                                                                                **where),
     }
+    for name in modes:
+        folders[name] = Path(tempfile.mkdtemp(prefix="rearena-confine-bench-"))
+        (folders[name] / "solution.py").write_text("def f(x):\n    return x\n")
     times: dict[str, list[float]] = {name: [] for name in modes}
     try:
         for _ in range(args.runs):
             for name, wrap in modes.items():
                 confine.wrap = wrap
-                ctx = ScoringContext(environment="bench", variant="tiny", params={}, candidate_dir=folder,
+                ctx = ScoringContext(environment="bench", variant="tiny", params={}, candidate_dir=folders[name],
                                      deadline=time.monotonic() + 60, rng=random.Random(1))
                 started = time.perf_counter()
                 with ctx.candidate("solution.py", "f", tripwire=True) as proc:

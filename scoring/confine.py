@@ -245,6 +245,17 @@ def usable(pieces: frozenset[str]) -> frozenset[str]:
     return pieces & (_working_pieces() or frozenset())
 
 
+# Set by the runner in the scorer's environment: the pieces its own probe found working ("none": none can
+# run), so that each scoring's process does not probe again (~0.15 s). Only the runner sets it.
+PIECES_VARIABLE = "REARENA_CONFINE_PIECES"
+
+
+def pieces_word() -> str:
+    """This process's probe result as PIECES_VARIABLE carries it."""
+    working = _working_pieces()
+    return "none" if working is None else "+".join(sorted(working)) or "covers"
+
+
 @functools.lru_cache(maxsize=1)
 def _working_pieces() -> frozenset[str] | None:
     """None where a candidate cannot be confined at all (not root, no tools, the covers fail); else the
@@ -254,6 +265,11 @@ def _working_pieces() -> frozenset[str] | None:
     if os.name != "posix" or os.geteuid() != 0 or not all(os.access(tool(name), os.X_OK)
                                                           for name in ("unshare", "setpriv", "mount", "awk")):
         return None
+    given = os.environ.get(PIECES_VARIABLE)
+    if given:  # the runner's probe, on this machine, a moment ago
+        if given == "none":
+            return None
+        return frozenset() if given == "covers" else frozenset(given.split("+")) & CPU_PATH
     if _probe(CPU_PATH, "touch ok && ! touch /etc/rearena-probe 2>/dev/null"):
         return CPU_PATH
     if not _probe(frozenset(), "touch ok"):

@@ -154,7 +154,7 @@ class CpuGroup:
             except FileNotFoundError:
                 return
             except OSError:
-                time.sleep(0.02)
+                time.sleep(0.002)
         self.remove()
 
     def remove(self) -> None:

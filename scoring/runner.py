@@ -29,7 +29,7 @@ from pathlib import Path
 from environments.model import Calibration, Environment
 from scoring.candidate import DB_FILE_VARIABLE, ORIGIN_VARIABLE, OutputSink, data_dir, sqlite_file
 from scoring.channel import ChannelTampered, verify
-from scoring.confine import OFF_VARIABLE, clean_search_paths, tool
+from scoring.confine import OFF_VARIABLE, PIECES_VARIABLE, clean_search_paths, pieces_word, tool
 from scoring.cpu_group import remove_groups_of
 from scoring.result import ScoreResult
 from scoring.run_disk import candidate_folder
@@ -187,6 +187,7 @@ def _host_env(tmp: Path) -> dict[str, str]:
     env.update({k: os.environ[k] for k in judge + ([key_var] if key_var in os.environ else [])})
     if os.environ.get(OFF_VARIABLE) == "1":  # confinement turned off (tests of the unconfined checks)
         env[OFF_VARIABLE] = "1"
+    env[PIECES_VARIABLE] = pieces_word()  # probed once here (per console), not in every scorer's process
     env = clean_search_paths(env)  # no empty or relative entries: they name the working directory
     env.update(HOME=str(tmp), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
     data = data_dir()  # found here, where HOME is the user's: the scorer's process covers it for candidates

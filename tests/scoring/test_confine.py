@@ -311,3 +311,27 @@ def test_a_piece_that_fails_here_is_left_out_not_all_confinement(monkeypatch):
         assert confine._working_pieces() is None and not confine.available()
     finally:
         confine._working_pieces.cache_clear()
+
+
+def test_the_scorers_process_takes_the_runners_probe(monkeypatch):
+    """The runner probes once (per console) and passes what works in PIECES_VARIABLE: the scorer's process
+    of each scoring does not probe again (it cost ~0.15 s a scoring)."""
+    from scoring.runner import _host_env
+
+    monkeypatch.setattr(confine.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(confine.os, "access", lambda *a: True)
+    probes = []
+    monkeypatch.setattr(confine, "_probe", lambda pieces, command: probes.append(pieces) or confine.SHM not in pieces)
+    confine._working_pieces.cache_clear()
+    try:
+        word = _host_env(Path("/tmp"))[confine.PIECES_VARIABLE]  # the runner: probes
+        assert word == "dev+files+net+pid+user" and probes
+        probes.clear()
+        confine._working_pieces.cache_clear()  # the scorer's process: a fresh one, given the word
+        monkeypatch.setenv(confine.PIECES_VARIABLE, word)
+        assert confine._working_pieces() == confine.CPU_PATH - {confine.SHM} and probes == []
+        monkeypatch.setenv(confine.PIECES_VARIABLE, "none")
+        confine._working_pieces.cache_clear()
+        assert confine._working_pieces() is None and probes == []
+    finally:
+        confine._working_pieces.cache_clear()
