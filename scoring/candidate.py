@@ -188,8 +188,9 @@ class CandidateProcess:
         argv = [python or sys.executable, "-I", "-B", "-c", boot, str(req_r), str(resp_w), file, function, *boot_args]
         # a cgroup of its own (root): the CPU time of everything it ever ran, exited processes included
         self.cpu_group = None if trusted else CpuGroup.create()
-        # how it ran, for the result's details: the confinement pieces, "none", or "trusted"
-        self.confinement = "trusted" if trusted else "none"
+        # how it ran, for the result's details: the confinement pieces, "none", "trusted", or a scoring
+        # container's own user switch (scoring/docker_runner.py's candidate-python: uid 1000 there)
+        self.confinement = "trusted" if trusted else "container" if _in_container(python) else "none"
         if not trusted:
             # Confined whether or not its boot has the tripwire (boot_args' paths): a candidate without
             # it once ran as root with every capability, read the scorer's memory through /proc and
@@ -463,6 +464,11 @@ def bounded(value: Any) -> str:
         else:
             return f"a value of type {kind.__name__}"
     return ""
+
+
+def _in_container(python: str | None) -> bool:
+    """Whether the candidate's python is a scoring container's wrapper that drops to its participant."""
+    return bool(python) and python.endswith("/bin/candidate-python") and os.path.exists("/.dockerenv")
 
 
 def _capped(value: Any, limit: int) -> str:

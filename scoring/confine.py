@@ -240,9 +240,18 @@ def available() -> bool:
     return os.environ.get(OFF_VARIABLE) != "1" and _working_pieces() is not None
 
 
+STAGED = frozenset({FILES, USER, DEV})  # the pieces that need a folder to stage in (STAGES)
+
+
+def _stage() -> str | None:
+    return next((path for path in STAGES if os.path.isdir(path) and not os.path.islink(path)), None)
+
+
 def usable(pieces: frozenset[str]) -> frozenset[str]:
-    """The pieces of `pieces` that work here (all of them, but where a piece failed its probe)."""
-    return pieces & (_working_pieces() or frozenset())
+    """The pieces of `pieces` that work here (all of them, but where a piece failed its probe, or where
+    there is no folder to stage in for FILES, USER and DEV)."""
+    working = pieces & (_working_pieces() or frozenset())
+    return working if _stage() is not None else working - STAGED
 
 
 # Set by the runner in the scorer's environment: the pieces its own probe found working ("none": none can
@@ -314,7 +323,9 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
             return argv
         pieces = usable(pieces)
     steps = ["set -e", "umask 022"]  # folders made on the way (tmpfs parents) must be reachable by USER
-    stage = next((path for path in STAGES if os.path.isdir(path) and not os.path.islink(path)), None)
+    stage = _stage()
+    if stage is None:  # nowhere to stage: without these (a uid switch would find no way to its python)
+        pieces = pieces - STAGED
     files, dev, user = (piece in pieces and stage is not None for piece in (FILES, DEV, USER))
     if files or dev or user:
         steps.append(PREPARE.format(stage=shlex.quote(stage)).strip())

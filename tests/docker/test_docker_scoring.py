@@ -67,6 +67,7 @@ def test_a_good_candidate_gets_the_same_verdict_as_local_scoring(small_registry,
     docker = score_in_container(env, "tiny", env.starting_dir)
     assert local.valid and docker.valid, docker
     assert docker.details["sandbox"] == "docker" and docker.details["candidate_calls"] == 3
+    assert docker.details["candidate_confinement"] == ["container"], docker.details  # its uid 1000 there
     assert abs(docker.raw - local.raw) < 3  # ln(seconds): same order of magnitude
     assert docker.normalized == pytest.approx(docker.calibration and env.calibration.normalize(docker.raw))
 

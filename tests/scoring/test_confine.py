@@ -335,3 +335,13 @@ def test_the_scorers_process_takes_the_runners_probe(monkeypatch):
         assert confine._working_pieces() is None and probes == []
     finally:
         confine._working_pieces.cache_clear()
+
+
+def test_without_a_folder_to_stage_in_the_staged_pieces_are_left_out(monkeypatch):
+    """FILES, USER and DEV stage folders (STAGES); where none exists, they are left out, and the result's
+    label says so: a uid switch alone would leave the candidate no way to its python."""
+    monkeypatch.setattr(confine, "_stage", lambda: None)
+    monkeypatch.setattr(confine, "_working_pieces", lambda: confine.CPU_PATH)
+    assert confine.usable(confine.CPU_PATH) == {confine.PID, confine.NET, confine.SHM}
+    script = confine.wrap(["/bin/true"], [], check=False)[-4]
+    assert "--reuid" not in script and "mknod" not in script and "rearena-stage" not in script, script
