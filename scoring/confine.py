@@ -22,7 +22,7 @@ and, piece by piece (`pieces`; the CPU path takes them all):
   are not its own (uid 0 without capabilities still read root's mode-600 files, opened root-owned
   devices and, where the file system was writable, wrote the venv); folders on its way that another
   user cannot pass (root's home holding pyenv's python, a run's temp folder) get a tmpfs laid over
-  them with what it needs bound back;
+  them with what it needs bound back; and an IPC namespace of its own (the uid is shared);
 - DEV: a private /dev of the usual character devices (null, zero, full, random, urandom, tty), the
   GPU's nodes where there are any, and a devpts of its own: no disks, loop devices or terminals of
   the host (a red team read a covered folder's file from a loop device with debugfs, and wrote to
@@ -30,8 +30,10 @@ and, piece by piece (`pieces`; the CPU path takes them all):
 
 CUDA failed to start with the first four on an H100 (benchmarks/confine_gpu.py, which probes the pieces
 one by one), so a GPU candidate gets only those in GPU_PATH, none until that probe has named the
-ones CUDA IPC works with. Elsewhere (not root, no unshare, inside a scoring container) nothing
-changes.
+ones CUDA IPC works with. Where a piece fails its probe on this machine (root in a user namespace
+may not mknod, say), it is left out and the others kept (`usable`); the runner probes once and passes
+the result to the scorer's process. Elsewhere (not root, no unshare, inside a scoring container)
+nothing changes.
 """
 
 from __future__ import annotations
