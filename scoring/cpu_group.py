@@ -15,6 +15,7 @@ returns None and the caller falls back to /proc.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import time
@@ -62,6 +63,15 @@ def _hierarchy() -> tuple[Path, str] | None:
 
 
 PREFIX = "rearena-candidate-"
+_made: set[Path] = set()  # the groups this process made: removed at its exit where still there and empty
+
+
+def _remove_made() -> None:
+    for path in list(_made):
+        try:
+            path.rmdir()
+        except OSError:
+            pass
 STALE_S = 3600  # a group this old whose processes are gone was left by a scorer that died: removed
 
 
@@ -119,6 +129,9 @@ class CpuGroup:
         except OSError as exc:
             logger.info("no cgroup of its own for the candidate (%s): CPU time is read from /proc", exc)
             return None
+        if not _made:
+            atexit.register(_remove_made)
+        _made.add(path)
         return cls(path, usage_file)
 
     def enter(self) -> None:
