@@ -122,8 +122,8 @@ def use_data_dir(data_dir: str | None) -> None:
 
 def use_db(db_url: str | None) -> None:
     """Make --db this process's database for everything that asks the environment: the scorer covers a
-    SQLite file's folder for candidates (scoring.runner reads REARENA_DB), and what starts from here
-    inherits it. A relative SQLite path is made absolute, as the store opens it from here."""
+    SQLite file and its journals for candidates (scoring.runner reads REARENA_DB), and what starts from
+    here inherits it. A relative SQLite path is made absolute, as the store opens it from here."""
     if db_url:
         from scoring.candidate import sqlite_file
 

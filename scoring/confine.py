@@ -153,11 +153,6 @@ def _python_roots(argv: list[str]) -> list[str]:
     return found
 
 
-def _python_folders(argv: list[str]) -> list[str]:
-    """The python folders (_python_roots) that lie in /tmp: a private /tmp would hide them."""
-    return [root for root in _python_roots(argv) if root.startswith("/tmp/")]
-
-
 def _hidden_ancestors(roots: list[str], skip_tmp: bool) -> dict[str, list[str]]:
     """For the folders (the pythons', the candidate's) that another user cannot reach (a folder on the way
     lacks o+x, as root's home, 700, holds pyenv's pythons, or a run's temp folder): the highest such
@@ -179,8 +174,10 @@ def _hidden_ancestors(roots: list[str], skip_tmp: bool) -> dict[str, list[str]]:
     return hidden
 
 
-def _device_nodes() -> list[str]:
-    """mknod lines for the private /dev: DEVICES and a GPU's nodes, as the host has them (numbers, mode)."""
+@functools.lru_cache(maxsize=1)
+def _device_nodes() -> tuple[str, ...]:
+    """mknod lines for the private /dev: DEVICES and a GPU's nodes, as the host has them (numbers, mode);
+    read once per process, not at every candidate's start."""
     names = list(DEVICES)
     for pattern in GPU_DEVICES:
         names += sorted(os.path.relpath(path, "/dev") for path in glob.glob(os.path.join("/dev", pattern)))
@@ -197,7 +194,7 @@ def _device_nodes() -> list[str]:
             lines.append(f'mkdir -p "$STAGE/dev/"{shlex.quote(os.path.dirname(name))}')
         lines.append(f'mknod -m {stat.S_IMODE(info.st_mode):o} "$STAGE/dev/"{target} c '
                      f'{os.major(info.st_rdev)} {os.minor(info.st_rdev)}')
-    return lines
+    return tuple(lines)
 
 
 # Variables that name folders or files to search or load. An empty or relative entry names the working
@@ -249,11 +246,16 @@ def _stage() -> str | None:
     return next((path for path in STAGES if os.path.isdir(path) and not os.path.islink(path)), None)
 
 
+def _stageable(pieces: frozenset[str]) -> frozenset[str]:
+    """pieces without FILES, USER and DEV where there is no folder to stage in (a uid switch alone would
+    find no way to its python)."""
+    return pieces if _stage() is not None else pieces - STAGED
+
+
 def usable(pieces: frozenset[str]) -> frozenset[str]:
     """The pieces of `pieces` that work here (all of them, but where a piece failed its probe, or where
     there is no folder to stage in for FILES, USER and DEV)."""
-    working = pieces & (_working_pieces() or frozenset())
-    return working if _stage() is not None else working - STAGED
+    return _stageable(pieces & (_working_pieces() or frozenset()))
 
 
 # Set by the runner in the scorer's environment: the pieces its own probe found working ("none": none can
@@ -326,18 +328,19 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
         pieces = usable(pieces)
     steps = ["set -e", "umask 022"]  # folders made on the way (tmpfs parents) must be reachable by USER
     stage = _stage()
-    if stage is None:  # nowhere to stage: without these (a uid switch would find no way to its python)
-        pieces = pieces - STAGED
-    files, dev, user = (piece in pieces and stage is not None for piece in (FILES, DEV, USER))
+    pieces = _stageable(pieces)
+    files, dev, user = (piece in pieces for piece in (FILES, DEV, USER))
     if files or dev or user:
         steps.append(PREPARE.format(stage=shlex.quote(stage)).strip())
     own = os.path.realpath(folder) if folder is not None else None
     shown = os.path.realpath(origin) if origin is not None and os.path.isabs(origin) else None
     shown = shown if shown != own else None
     ways = [path for path in (own, shown) if path]
-    hidden = _hidden_ancestors(_python_roots(argv) + ways, skip_tmp=files) if user else {}
+    roots = _python_roots(argv)
+    hidden = _hidden_ancestors(roots + ways, skip_tmp=files) if user else {}
     # staged, then bound back: the pythons in /tmp (a private /tmp hides them) and those on a hidden way
-    keeps = (_python_folders(argv) if files else []) + [p for found in hidden.values() for p in found if p not in ways]
+    in_tmp = [root for root in roots if root.startswith("/tmp/")] if files else []
+    keeps = in_tmp + [p for found in hidden.values() for p in found if p not in ways]
     keep_words = " ".join(shlex.quote(p) for p in keeps)  # may be none: `for P in ; do`
     if files or user:
         steps.append(STAGE_FOLDERS.format(keeps=keep_words).strip())

@@ -16,6 +16,7 @@ returns None and the caller falls back to /proc.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import time
@@ -72,11 +73,15 @@ def _remove_made() -> None:
             path.rmdir()
         except OSError:
             pass
+
+
 STALE_S = 3600  # a group this old whose processes are gone was left by a scorer that died: removed
 
 
+@functools.lru_cache(maxsize=None)
 def _sweep(root: Path) -> None:
-    """Remove the empty groups that scorers which died left behind (rmdir fails on a group in use)."""
+    """Remove the empty groups that scorers which died left behind (rmdir fails on a group in use); once
+    per process and hierarchy, not at every candidate's start."""
     now = time.time()
     try:
         entries = [entry for entry in os.scandir(root) if entry.name.startswith(PREFIX)]

@@ -296,9 +296,10 @@ def result_from_payload(payload: dict, env: Environment, variant: str, calibrati
 
 def _run_host(env, variant, params, candidate_dir, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate,
               python) -> dict:
-    with candidate_folder(tmp, copy_cap(env)) as work:  # a file system of its own where one can be made
+    cap = copy_cap(env)
+    with candidate_folder(tmp, cap) as work:  # a file system of its own where one can be made
         try:
-            skipped = _copy_candidate(candidate_dir, work, copy_cap(env))
+            skipped = _copy_candidate(candidate_dir, work, cap)
         except CopyRefused as exc:
             return _invalid(exc.reason, exc.message)
         payload = _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_bytes, intermediate,
