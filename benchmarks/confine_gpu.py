@@ -64,7 +64,7 @@ def probe(torch, pieces: frozenset[str] | None) -> str:
         if pieces is not None:
             if not confine.available():
                 return "confinement not available here (not root, or no unshare/setpriv)"
-            argv = confine.wrap(argv, [str(REPO / "reference_solutions")], pieces=pieces, folder=folder)
+            argv = confine.wrap(argv, [str(REPO / "reference_solutions")], pieces=pieces, folder=folder, gpu=True)
         errors = open(os.path.join(folder, "stderr"), "w+b")  # a file: a chatty child never blocks on it
         proc = subprocess.Popen(argv, cwd=folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                 env=dict(os.environ, HOME=folder))  # as a candidate's: its folder (USER: it owns it)

@@ -159,6 +159,15 @@ def open_store(args):
         raise UsageError(str(exc)) from None
 
 
+def _quick_calibrations(args, environment: str):
+    """The environment's saved calibrations read without opening the store (see console.store.quick_read), or None."""
+    from console.config import Settings
+    from console.store.quick_read import quick_calibrations
+
+    settings = Settings.load(args.data_dir, args.db)
+    return quick_calibrations(settings.db_url, settings.data_dir, environment)
+
+
 def cmd_score(args) -> int:
     """`rearena score ENV[:VARIANT] PATH`."""
     import threading
@@ -177,8 +186,10 @@ def cmd_score(args) -> int:
         try:
             from console.trials.calibrations import choose_calibration
 
-            found["store"] = open_store(args)
-            found["choice"] = choose_calibration(found["store"], env, variant.name)
+            source = None if args.record is not None else _quick_calibrations(args, env.name)
+            if source is None:  # recording, or a database the quick reader leaves to the store
+                source = found["store"] = open_store(args)
+            found["choice"] = choose_calibration(source, env, variant.name)
         except Exception as exc:  # a broken database must not stop scoring
             found["error"] = exc
 

@@ -164,6 +164,7 @@ class CandidateProcess:
         trusted: bool = False,
         bounded: bool = True,
         decoder: Callable[[bytes], Any] | None = None,
+        gpu: bool = False,
     ):
         self.file = file
         # how a frame becomes a value: the C unpickler by default (fast, but a hash bomb stalls it);
@@ -196,7 +197,7 @@ class CandidateProcess:
             # it once ran as root with every capability, read the scorer's memory through /proc and
             # wrote a signed score to its result pipe. Unchanged where confinement is unavailable.
             argv = confine.wrap(argv, _covers(boot_args, candidate_dir), pieces=confinement, folder=candidate_dir,
-                                origin=os.environ.get(ORIGIN_VARIABLE))
+                                origin=os.environ.get(ORIGIN_VARIABLE), gpu=gpu)
             if confine.available():
                 self.confinement = "+".join(sorted(confine.usable(confinement))) or "covers only"
         self.proc = subprocess.Popen(

@@ -48,6 +48,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,9 @@ CPU_PATH = frozenset({PID, NET, FILES, SHM, USER, DEV})
 CANDIDATE_UID = 65534
 USER_SWITCH = f"--reuid={CANDIDATE_UID} --regid={CANDIDATE_UID} --clear-groups "
 OWN_FOLDER = f"chown -R -h {CANDIDATE_UID}:{CANDIDATE_UID} ."  # the working directory itself, not by its path
-# DEV: a private /dev of the character devices a program expects (and a GPU's), a devpts of its own
+# DEV: a private /dev of the character devices a program expects, a devpts of its own; a GPU's nodes only for
+# a candidate given the GPU (wrap's gpu): an environment of `gpu = false` (scaling_law's CPU budget,
+# optimize_training's wall time) is not run faster, or beyond its limits, on a GPU the host happens to have
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 GPU_DEVICES = ("nvidia*", "nvidia-caps/*")
 # The GPU path: CUDA IPC between the scorer and the candidate. With the first four pieces cudaGetDeviceCount
@@ -174,12 +177,12 @@ def _hidden_ancestors(roots: list[str], skip_tmp: bool) -> dict[str, list[str]]:
     return hidden
 
 
-@functools.lru_cache(maxsize=1)
-def _device_nodes() -> tuple[str, ...]:
-    """mknod lines for the private /dev: DEVICES and a GPU's nodes, as the host has them (numbers, mode);
-    read once per process, not at every candidate's start."""
+@functools.lru_cache(maxsize=2)
+def _device_nodes(gpu: bool) -> tuple[str, ...]:
+    """mknod lines for the private /dev: DEVICES, and a GPU's nodes for a candidate that is to use it, as the
+    host has them (numbers, mode); read once per process, not at every candidate's start."""
     names = list(DEVICES)
-    for pattern in GPU_DEVICES:
+    for pattern in GPU_DEVICES if gpu else ():
         names += sorted(os.path.relpath(path, "/dev") for path in glob.glob(os.path.join("/dev", pattern)))
     lines = []
     for name in names:
@@ -258,9 +261,11 @@ def usable(pieces: frozenset[str]) -> frozenset[str]:
     return _stageable(pieces & (_working_pieces() or frozenset()))
 
 
-# Set by the runner in the scorer's environment: the pieces its own probe found working ("none": none can
-# run), so that each scoring's process does not probe again (~0.15 s). Only the runner sets it.
+# Set in the scorer's process from its configuration (PIECES_KEY, which the runner fills): the pieces the
+# runner's own probe found working ("none": none can run), so that each scoring's process does not probe
+# again (~0.15 s). Only the runner's word sets it.
 PIECES_VARIABLE = "REARENA_CONFINE_PIECES"
+PIECES_KEY = "confine_pieces"
 
 
 def pieces_word() -> str:
@@ -269,8 +274,18 @@ def pieces_word() -> str:
     return "none" if working is None else "+".join(sorted(working)) or "covers"
 
 
-@functools.lru_cache(maxsize=1)
+_PROBE_LOCK = threading.Lock()
+
+
 def _working_pieces() -> frozenset[str] | None:
+    """_found_pieces, probed once: a second caller meanwhile (the run's disk, while the runner's probe runs in
+    a thread) waits for the first one's answer."""
+    with _PROBE_LOCK:
+        return _found_pieces()
+
+
+@functools.lru_cache(maxsize=1)
+def _found_pieces() -> frozenset[str] | None:
     """None where a candidate cannot be confined at all (not root, no tools, the covers fail); else the
     pieces that work here: all of them, in one probe, normally. Where that probe fails (root in a user
     namespace may not mknod, say), the covers alone and each piece alone are probed and the ones that work
@@ -309,12 +324,14 @@ def _probe(pieces: frozenset[str], command: str) -> bool:
 
 
 def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU_PATH, check: bool = True,
-         folder: str | os.PathLike | None = None, origin: str | os.PathLike | None = None) -> list[str]:
+         folder: str | os.PathLike | None = None, origin: str | os.PathLike | None = None,
+         gpu: bool = False) -> list[str]:
     """argv run confined (its working directory is the candidate's folder, `folder` when given: USER makes
     its way reachable; the environment it runs with needs a PATH without empty or relative entries, as
     scoring.candidate makes it, for the mounts). `origin`, the folder the candidate was copied from (a
     trial's workdir), shows the copy: a path the candidate names absolutely reaches its copy, never the
-    participant's live folder (nor, as USER, a folder its uid cannot pass).
+    participant's live folder (nor, as USER, a folder its uid cannot pass). `gpu`: DEV's /dev holds the GPU's
+    nodes (none otherwise).
 
     Always: off-limits paths covered, no capabilities. Then each of `pieces` (PID, NET, FILES, SHM, USER, DEV:
     see the module's docstring); the CPU path takes them all, the GPU path GPU_PATH.
@@ -345,7 +362,7 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
     if files or user:
         steps.append(STAGE_FOLDERS.format(keeps=keep_words).strip())
     if dev:
-        steps.append(PRIVATE_DEV.format(nodes="\n".join(_device_nodes())).strip())
+        steps.append(PRIVATE_DEV.format(nodes="\n".join(_device_nodes(gpu))).strip())
     if files:
         # a private /dev/shm goes after the read-only pass (which would catch it) and before the
         # candidate's folder is bound back (which may lie inside it)

@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 from scoring.api import ScoringContext
 from scoring.channel import sign
+from scoring.confine import PIECES_KEY, PIECES_VARIABLE
 from scoring.errors import Invalid
 from scoring.payload import as_dict, safe_payload, text_of, unencodable
 
@@ -314,6 +315,9 @@ def main() -> None:
     config = json.loads(sys.stdin.buffer.read())
     sys.stdin.close()
     key = bytes.fromhex(config.pop("key"))
+    pieces = config.pop(PIECES_KEY, None)
+    if pieces:  # the runner's confinement probe: not run again here
+        os.environ[PIECES_VARIABLE] = pieces
     result_fd = config.pop("result_fd")
     os.set_inheritable(result_fd, False)
     payload = run(config)

@@ -23,13 +23,14 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from environments.model import Calibration, Environment
 from scoring.candidate import DB_FILE_VARIABLE, ORIGIN_VARIABLE, OutputSink, data_dir, sqlite_file
 from scoring.channel import ChannelTampered, verify
-from scoring.confine import OFF_VARIABLE, PIECES_VARIABLE, clean_search_paths, pieces_word, tool
+from scoring.confine import OFF_VARIABLE, PIECES_KEY, clean_search_paths, pieces_word, tool
 from scoring.cpu_group import remove_groups_of
 from scoring.result import ScoreResult
 from scoring.run_disk import candidate_folder
@@ -177,6 +178,28 @@ def _allow_removal(path: Path) -> None:
             pass
 
 
+_probing: threading.Thread | None = None
+_probing_lock = threading.Lock()
+
+
+def _start_probe() -> None:
+    """Start this process's confinement probe (once: its answer is cached) in a thread, so that it runs
+    while the candidate is copied and the scorer's process starts."""
+    global _probing
+    with _probing_lock:
+        if _probing is None:
+            _probing = threading.Thread(target=pieces_word, name="rearena-confine-probe", daemon=True)
+            _probing.start()
+
+
+def _probed_pieces() -> str:
+    """The probe's answer as PIECES_VARIABLE carries it: probed once here (per console), passed to each
+    scorer's process in its configuration (PIECES_KEY), which does not probe again."""
+    _start_probe()
+    _probing.join()
+    return pieces_word()
+
+
 def _host_env(tmp: Path) -> dict[str, str]:
     from scoring.candidate import CANDIDATE_ENV_KEEP  # the GPU variables too, or the scorer sees no GPU
 
@@ -187,7 +210,6 @@ def _host_env(tmp: Path) -> dict[str, str]:
     env.update({k: os.environ[k] for k in judge + ([key_var] if key_var in os.environ else [])})
     if os.environ.get(OFF_VARIABLE) == "1":  # confinement turned off (tests of the unconfined checks)
         env[OFF_VARIABLE] = "1"
-    env[PIECES_VARIABLE] = pieces_word()  # probed once here (per console), not in every scorer's process
     env = clean_search_paths(env)  # no empty or relative entries: they name the working directory
     env.update(HOME=str(tmp), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
     data = data_dir()  # found here, where HOME is the user's: the scorer's process covers it for candidates
@@ -262,6 +284,7 @@ def score_candidate(
 ) -> ScoreResult:
     """Score a candidate folder against an environment variant and return the verdict."""
     started = time.monotonic()
+    _start_probe()
     var, calibration, timeout_s, candidate_dir = resolve_request(env, variant, candidate_dir, calibration, timeout_s)
     tmp = Path(tempfile.mkdtemp(prefix="rearena-score-"))
     try:
@@ -357,6 +380,7 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
     )
     os.close(write_fd)
     scorer_output = OutputSink(proc.stdout, output_cap_bytes, on_flood=lambda: None)
+    config[PIECES_KEY] = _probed_pieces()  # waited for only now, while the scorer's process was starting
     try:
         proc.stdin.write(json.dumps(config).encode())
         proc.stdin.close()

@@ -12,7 +12,7 @@ _LAZY = {
     "open_store": "console.store.db",
     "default_data_dir": "console.store.db",
     "Store": "console.store.service",
-    "SCHEMA_VERSION": "console.store.tables",
+    "SCHEMA_VERSION": "console.store.version",
     "StoreError": "console.store.errors",
     "StoreVersionError": "console.store.errors",
 }

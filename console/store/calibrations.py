@@ -9,11 +9,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from console.store.errors import StoreError
-from console.store.records import CalibrationRecord
+from console.store.records import CALIBRATION_FIELDS as _FIELDS, CalibrationRecord
 from console.store.tables import CalibrationRow
 
 C = CalibrationRow.__table__
-_FIELDS = ("start", "reference", "source", "hardware", "fingerprint", "measured_at", "digest")
 
 
 def _when(stamp: str) -> datetime | None:

@@ -17,11 +17,11 @@ from console.store.clean import clean_json, has_unstorable_escape, safe_str
 from console.store.errors import StoreError, StoreVersionError
 from console.store.snapshots import DEFAULT_MAX_BYTES
 from console.store.tables import SCHEMA_VERSION, TABLE_NAMES, TABLES, Meta
+from console.store.version import DB_FILENAME
 
 if TYPE_CHECKING:
     from console.store.service import Store
 
-DB_FILENAME = "rearena.db"
 BUSY_TIMEOUT_MS = 30_000
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 _VERSION_KEY = "schema_version"

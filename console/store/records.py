@@ -107,3 +107,7 @@ class SnapshotRecord:
     created_at: float
     files: int
     bytes: int
+
+
+# the columns of a calibrations row that make up an environments.model.Calibration
+CALIBRATION_FIELDS = ("start", "reference", "source", "hardware", "fingerprint", "measured_at", "digest")

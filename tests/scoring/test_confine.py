@@ -166,6 +166,33 @@ def test_each_confinement_piece_does_what_it_says_and_nothing_more(tmp_path, pie
         assert not shm_write.exists(), "written to the shared /dev/shm"
 
 
+@pytest.mark.skipif(not confine.available() or confine.DEV not in confine.usable(confine.CPU_PATH),
+                    reason="the private /dev needs root and mknod in a mount namespace (both in CI)")
+def test_a_gpus_nodes_reach_only_a_candidate_given_the_gpu(tmp_path, monkeypatch):
+    """An environment of `gpu = false` runs its candidates on the CPU path: on a host with a GPU, their
+    private /dev holds none of its nodes (the GPU stands in for a character device this host has)."""
+    import json
+    import stat
+    import subprocess
+
+    standin = next(name for name in ("loop-control", "kmsg", "mem", "port")
+                   if os.path.exists(f"/dev/{name}") and stat.S_ISCHR(os.stat(f"/dev/{name}").st_mode))
+    monkeypatch.setattr(confine, "GPU_DEVICES", (standin,))
+    confine._device_nodes.cache_clear()
+    seen = {}
+    try:
+        for gpu in (False, True):
+            argv = confine.wrap([sys.executable, "-I", "-c", "import json, os; print(json.dumps(os.listdir('/dev')))"],
+                                [], pieces=confine.CPU_PATH, folder=tmp_path, gpu=gpu)
+            done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr[-2000:]
+            seen[gpu] = json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        confine._device_nodes.cache_clear()
+    assert standin not in seen[False] and "null" in seen[False], seen
+    assert standin in seen[True], seen
+
+
 def test_an_unknown_confinement_piece_is_refused():
     with pytest.raises(ValueError, match="unknown confinement pieces"):
         confine.wrap(["true"], [], pieces=frozenset({"pid", "gpu"}), check=False)
@@ -301,40 +328,42 @@ def test_a_piece_that_fails_here_is_left_out_not_all_confinement(monkeypatch):
     monkeypatch.setattr(confine.os, "geteuid", lambda: 0)
     monkeypatch.setattr(confine.os, "access", lambda *a: True)
     monkeypatch.setattr(confine, "_probe", lambda pieces, command: confine.DEV not in pieces)
-    confine._working_pieces.cache_clear()
+    confine._found_pieces.cache_clear()
     try:
         assert confine._working_pieces() == confine.CPU_PATH - {confine.DEV}
         monkeypatch.delenv(confine.OFF_VARIABLE, raising=False)
         assert confine.available() and confine.usable(confine.CPU_PATH) == confine.CPU_PATH - {confine.DEV}
         monkeypatch.setattr(confine, "_probe", lambda pieces, command: False)
-        confine._working_pieces.cache_clear()
+        confine._found_pieces.cache_clear()
         assert confine._working_pieces() is None and not confine.available()
     finally:
-        confine._working_pieces.cache_clear()
+        confine._found_pieces.cache_clear()
 
 
 def test_the_scorers_process_takes_the_runners_probe(monkeypatch):
-    """The runner probes once (per console) and passes what works in PIECES_VARIABLE: the scorer's process
-    of each scoring does not probe again (it cost ~0.15 s a scoring)."""
-    from scoring.runner import _host_env
+    """The runner probes once (per console) and passes what works in the scorer's configuration: the
+    scorer's process of each scoring does not probe again (it cost ~0.15 s a scoring)."""
+    from scoring import runner
 
     monkeypatch.setattr(confine.os, "geteuid", lambda: 0)
     monkeypatch.setattr(confine.os, "access", lambda *a: True)
     probes = []
     monkeypatch.setattr(confine, "_probe", lambda pieces, command: probes.append(pieces) or confine.SHM not in pieces)
-    confine._working_pieces.cache_clear()
+    monkeypatch.delenv(confine.PIECES_VARIABLE, raising=False)
+    confine._found_pieces.cache_clear()
     try:
-        word = _host_env(Path("/tmp"))[confine.PIECES_VARIABLE]  # the runner: probes
+        word = runner._probed_pieces()  # the runner: probes
         assert word == "dev+files+net+pid+user" and probes
+        assert confine.PIECES_VARIABLE not in runner._host_env(Path("/tmp"))
         probes.clear()
-        confine._working_pieces.cache_clear()  # the scorer's process: a fresh one, given the word
+        confine._found_pieces.cache_clear()  # the scorer's process: a fresh one, given the word
         monkeypatch.setenv(confine.PIECES_VARIABLE, word)
         assert confine._working_pieces() == confine.CPU_PATH - {confine.SHM} and probes == []
         monkeypatch.setenv(confine.PIECES_VARIABLE, "none")
-        confine._working_pieces.cache_clear()
+        confine._found_pieces.cache_clear()
         assert confine._working_pieces() is None and probes == []
     finally:
-        confine._working_pieces.cache_clear()
+        confine._found_pieces.cache_clear()
 
 
 def test_without_a_folder_to_stage_in_the_staged_pieces_are_left_out(monkeypatch):

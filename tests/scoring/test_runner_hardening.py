@@ -39,6 +39,24 @@ def _candidate(tmp_path: Path, source: str | None = None) -> Path:
     return folder
 
 
+# -- the confinement probe -----------------------------------------------------------------------
+
+
+def test_the_runner_hands_its_probe_to_the_scorers_process(sum_env, tmp_path, monkeypatch):
+    """The runner's probe reaches the scorer's process through its configuration (scoring.host sets
+    PIECES_VARIABLE from it), never through the runner's own environment."""
+    monkeypatch.delenv(confine.PIECES_VARIABLE, raising=False)
+    env = _env_with_scorer(sum_env, tmp_path, f"""
+        import os
+        def score(ctx):
+            return {{"raw": 0.5, "message": "ok", "details": {{"word": os.environ.get("{confine.PIECES_VARIABLE}", "")}}}}
+        """)
+    result = score_candidate(env, None, _candidate(tmp_path), timeout_s=TIMEOUT)
+    assert result.valid, result.message
+    assert result.details["word"] == runner._probed_pieces() != ""
+    assert confine.PIECES_VARIABLE not in os.environ and confine.PIECES_VARIABLE not in _host_env(tmp_path)
+
+
 # -- search paths and the working directory ------------------------------------------------------
 
 
