@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def use_data_dir(data_dir: str | None) -> None:
     """Make --data-dir this process's data folder for everything that asks the environment: the scorer's
-    off-limits list (scoring.candidate.data_dir) only reads REARENA_DATA_DIR, and scorings, sandboxes and
+    off-limits list (scoring.off_limits.data_dir) only reads REARENA_DATA_DIR, and scorings, sandboxes and
     served consoles started from here inherit it."""
     if data_dir:
         os.environ["REARENA_DATA_DIR"] = str(Path(data_dir).expanduser().absolute())
@@ -125,7 +125,7 @@ def use_db(db_url: str | None) -> None:
     SQLite file and its journals for candidates (scoring.runner reads REARENA_DB), and what starts from
     here inherits it. A relative SQLite path is made absolute, as the store opens it from here."""
     if db_url:
-        from scoring.candidate import sqlite_file
+        from scoring.off_limits import sqlite_file
 
         database = sqlite_file(db_url)
         os.environ["REARENA_DB"] = f"sqlite:///{database}" if database is not None and "?" not in db_url else db_url
@@ -173,8 +173,9 @@ def cmd_score(args) -> int:
     import threading
 
     from scoring.normalize import apply_calibration
-    from scoring.runner import score_candidate
+    from scoring.runner import score_candidate, start_probe
 
+    start_probe()  # the confinement probe, meanwhile
     registry = load_registry()
     env, variant = resolve(registry, args.spec)
     if not args.path.is_dir():

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from scoring.candidate import CandidateProcess, off_limits
+from scoring.candidate import CandidateProcess
 from scoring.errors import (  # noqa: F401  (re-exported for scorers)
     CandidateCrashed,
     CandidateError,
@@ -38,6 +38,7 @@ from scoring.errors import (  # noqa: F401  (re-exported for scorers)
     Invalid,
     WrongAnswer,
 )
+from scoring.off_limits import off_limits
 
 
 @dataclass

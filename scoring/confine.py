@@ -383,7 +383,7 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
             steps.append(COVER_FILE.format(path=shlex.quote(path)))
     covered = [os.path.realpath(path) for path in off_limits]
     if shown and not any(shown == path or shown.startswith(path.rstrip("/") + "/") for path in covered):
-        # after the covers (the way down to it is left uncovered: scoring.candidate._data_covers); a folder
+        # after the covers (the way down to it is left uncovered: scoring.off_limits._data_covers); a folder
         # that cannot be made there (a read-only file system) only leaves the path unshown
         quoted = shlex.quote(shown)
         steps.append(f'{{ mkdir -p {quoted} && mount --bind "$(pwd -P)" {quoted}; }} 2>/dev/null || true')

@@ -10,14 +10,23 @@ reserve: past that the candidate gets ENOSPC and the host's disk keeps its room.
 
 Only where the runner is root with confinement on (loop devices, mount), and mkfs.ext4 is there;
 elsewhere the copy is a plain folder, as before (the candidate runs unconfined there anyway).
+
+A runner killed outright (SIGKILL, a console's `kill -9`) unmounts nothing: each mount's folder names
+its runner (OWNER_FILE: pid and start time), and the first run of a later process unmounts and removes
+the file systems of runners that are gone (sweep_stale), so their loop devices and images are not
+left to pile up.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import glob
 import logging
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -30,6 +39,8 @@ MARGIN_BYTES = 64 << 20       # the file system's own blocks (journal, inode tab
 RESERVE_BYTES = 1 << 30       # what the host's disk keeps free whatever the environment's disk size
 SMALLEST_BYTES = 256 << 20
 INODES = 262_144              # above the copy's entry cap (scoring.runner.COPY_CAP_ENTRIES)
+RUN_PREFIX = "rearena-score-"  # scoring.runner's temp folder of a run, which holds the image and its mount
+OWNER_FILE = "disk.owner"     # in that folder: "<pid> <start time>" of the runner that mounted it
 
 
 def _tools() -> dict[str, str] | None:
@@ -44,6 +55,69 @@ def image_size(cap_bytes: int, free_bytes: int) -> int:
     return max(SMALLEST_BYTES, min(wanted, free_bytes - RESERVE_BYTES))
 
 
+def _started(pid: int) -> str | None:
+    """A process's start time (clock ticks since boot, /proc/<pid>/stat's 22nd field): with its pid, it names
+    the process (a pid is reused, the pair is not); None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_gone(folder: Path) -> bool:
+    """Whether the runner named by folder's OWNER_FILE has exited (no file, or an unreadable one: unknown,
+    and left alone)."""
+    try:
+        pid, started = (folder / OWNER_FILE).read_text().split()
+        return _started(int(pid)) != started
+    except (OSError, ValueError):
+        return False
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo", "rb") as info:  # the 5th field, with \040-style escapes
+        return [line.split()[4].decode("unicode_escape", "replace") for line in info if len(line.split()) > 4]
+
+
+def sweep_stale(tmp_root: str | None = None) -> list[str]:
+    """Unmount the run file systems (tmp_root/RUN_PREFIX*/disk) whose runner is gone, and remove their runs'
+    folders; the mount points swept."""
+    root = os.path.realpath(tmp_root or tempfile.gettempdir())
+    pattern = os.path.join(glob.escape(root), RUN_PREFIX + "*", "disk")
+    tools = _tools()
+    swept = []
+    for point in _mount_points():
+        folder = Path(point).parent
+        if tools is None or not fnmatch.fnmatchcase(point, pattern) or not _owner_gone(folder):
+            continue
+        # lazily: a process the dead runner's scorer left may still hold it (the loop device is freed after)
+        done = subprocess.run([tools["umount"], "-l", point], capture_output=True, timeout=60)
+        if done.returncode != 0:
+            logger.warning("a dead run's file system stays mounted at %s: %s", point, done.stderr.decode()[-300:])
+            continue
+        swept.append(point)
+        shutil.rmtree(folder, ignore_errors=True)
+    if swept:
+        logger.warning("unmounted %d file system(s) of runs whose runner died: %s", len(swept), ", ".join(swept))
+    return swept
+
+
+_swept = False
+_sweep_lock = threading.Lock()
+
+
+def _sweep_once() -> None:
+    global _swept
+    with _sweep_lock:
+        if not _swept:
+            _swept = True
+            try:
+                sweep_stale()
+            except (OSError, subprocess.SubprocessError) as exc:  # never in the way of this run
+                logger.warning("the sweep of dead runs' file systems failed: %s", exc)
+
+
 @contextmanager
 def candidate_folder(tmp: Path, cap_bytes: int) -> Iterator[Path]:
     """Where the run's copy of the candidate goes: tmp/disk/candidate on a file system of its own where
@@ -52,8 +126,10 @@ def candidate_folder(tmp: Path, cap_bytes: int) -> Iterator[Path]:
     if tools is None:
         yield tmp / "candidate"
         return
+    _sweep_once()
     image, mount_point = tmp / "disk.img", tmp / "disk"
     try:
+        (tmp / OWNER_FILE).write_text(f"{os.getpid()} {_started(os.getpid())}")
         free = shutil.disk_usage(tmp).free
         with open(image, "wb") as out:
             out.truncate(image_size(cap_bytes, free))

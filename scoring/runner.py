@@ -28,12 +28,13 @@ import time
 from pathlib import Path
 
 from environments.model import Calibration, Environment
-from scoring.candidate import DB_FILE_VARIABLE, ORIGIN_VARIABLE, OutputSink, data_dir, sqlite_file
+from scoring.candidate import OutputSink
 from scoring.channel import ChannelTampered, verify
 from scoring.confine import OFF_VARIABLE, PIECES_KEY, clean_search_paths, pieces_word, tool
 from scoring.cpu_group import remove_groups_of
+from scoring.off_limits import DB_FILE_VARIABLE, ORIGIN_VARIABLE, data_dir, sqlite_file
 from scoring.result import ScoreResult
-from scoring.run_disk import candidate_folder
+from scoring.run_disk import RUN_PREFIX, candidate_folder
 from scoring.tree_walk import TreeRefused, kind, named, open_regular, walk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +183,7 @@ _probing: threading.Thread | None = None
 _probing_lock = threading.Lock()
 
 
-def _start_probe() -> None:
+def start_probe() -> None:
     """Start this process's confinement probe (once: its answer is cached) in a thread, so that it runs
     while the candidate is copied and the scorer's process starts."""
     global _probing
@@ -195,7 +196,7 @@ def _start_probe() -> None:
 def _probed_pieces() -> str:
     """The probe's answer as PIECES_VARIABLE carries it: probed once here (per console), passed to each
     scorer's process in its configuration (PIECES_KEY), which does not probe again."""
-    _start_probe()
+    start_probe()
     _probing.join()
     return pieces_word()
 
@@ -284,9 +285,9 @@ def score_candidate(
 ) -> ScoreResult:
     """Score a candidate folder against an environment variant and return the verdict."""
     started = time.monotonic()
-    _start_probe()
+    start_probe()
     var, calibration, timeout_s, candidate_dir = resolve_request(env, variant, candidate_dir, calibration, timeout_s)
-    tmp = Path(tempfile.mkdtemp(prefix="rearena-score-"))
+    tmp = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
     try:
         payload = _run_host(env, var.name, var.params, candidate_dir, tmp, timeout_s, memory_mb, output_cap_bytes,
                             intermediate, python or sys.executable)

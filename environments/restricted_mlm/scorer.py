@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from scoring.api import Invalid, ScoringContext, WrongAnswer, load_module
-from scoring.candidate import CandidateProcess, off_limits
+from scoring.candidate import CandidateProcess
 from scoring.errors import CandidateProtocolError
 from scoring.lm.source import VOCAB, fresh_rng, source
+from scoring.off_limits import off_limits
 
 HERE = Path(__file__).resolve().parent
 ENTRY_FILE = "model.py"

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from scoring import confine
-from scoring.candidate import CandidateProcess, _candidate_env, off_limits
+from scoring.candidate import CandidateProcess, _candidate_env
 from scoring.errors import CandidateProtocolError
 from scoring.kernel.boot import KERNEL_BOOT
 from scoring.kernel.checks import check_violations, shown
 from scoring.kernel.protocol import MAX_BATCH
+from scoring.off_limits import off_limits
 from scoring.plain_pickle import decode_strict
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from scoring import confine
-from scoring.candidate import CANDIDATE_ENV_KEEP, off_limits
+from scoring.candidate import CANDIDATE_ENV_KEEP
+from scoring.off_limits import off_limits
 from scoring.rubric.judge import EXEC_CATEGORIES, Grade, Judge, Recorder, candidate_files, recorder_for
 from scoring.rubric.model import Node, all_scores, node_score
 from scoring.run_disk import candidate_folder

@@ -100,7 +100,7 @@ def test_a_candidate_cannot_read_a_sqlite_file_named_by_db(tmp_path, relative):
     ("sqlite://", None), ("sqlite:///:memory:", None), ("postgresql://u@h/db", None), (None, None),
 ])
 def test_the_sqlite_file_of_a_url(tmp_path, monkeypatch, url, expected):
-    from scoring.candidate import sqlite_file
+    from scoring.off_limits import sqlite_file
 
     monkeypatch.chdir(tmp_path)
     found = sqlite_file(url)

@@ -18,7 +18,8 @@ import pytest
 
 from scoring import confine
 from scoring.api import ScoringContext
-from scoring.candidate import REPO_ROOT, CandidateProcess, off_limits
+from scoring.candidate import CandidateProcess
+from scoring.off_limits import REPO_ROOT, off_limits
 from scoring.rubric.grading import run_reproduce
 
 needs_confinement = pytest.mark.skipif(not confine.available(),
@@ -96,7 +97,7 @@ def test_an_honest_reproduce_sh_still_writes_its_folder_and_tmp(tmp_path):
 
 def test_a_data_folder_holding_the_repository_is_not_covered(monkeypatch, caplog):
     monkeypatch.setenv("REARENA_DATA_DIR", str(REPO_ROOT.parent))
-    with caplog.at_level(logging.WARNING, logger="scoring.candidate"):
+    with caplog.at_level(logging.WARNING, logger="scoring.off_limits"):
         assert str(REPO_ROOT.parent.resolve()) not in off_limits()
     assert "the repository" in caplog.text
 
@@ -108,7 +109,7 @@ def test_a_data_folder_holding_the_python_is_not_covered(tmp_path, monkeypatch, 
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = str(venv / "bin" / "python")
     monkeypatch.setattr(sys, "prefix", str(venv))
-    with caplog.at_level(logging.WARNING, logger="scoring.candidate"):
+    with caplog.at_level(logging.WARNING, logger="scoring.off_limits"):
         assert str(data.resolve()) not in off_limits()
     assert "prefix" in caplog.text
     folder = tmp_path / "cand"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,57 @@ def test_without_root_or_confinement_the_copy_is_a_plain_folder(tmp_path, monkey
     with run_disk.candidate_folder(tmp_path, 1 << 30) as work:
         assert work == tmp_path / "candidate"
     assert _mounts_under(str(tmp_path)) == []
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from scoring.run_disk import candidate_folder
+with candidate_folder(Path(sys.argv[2]), 1 << 20) as work:
+    print(work, flush=True)
+    time.sleep(120)
+"""
+
+
+@needs_root
+def test_a_killed_runners_file_system_is_swept_by_the_next_run(tmp_path):
+    """A runner killed outright (kill -9) unmounts nothing; the next process's first run unmounts its file
+    system and removes its folder, and leaves a live runner's alone."""
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    from testpaths import REPO
+
+    dead = Path(tempfile.mkdtemp(prefix=run_disk.RUN_PREFIX))
+    live = Path(tempfile.mkdtemp(prefix=run_disk.RUN_PREFIX))
+    holders = [subprocess.Popen([sys.executable, "-c", HOLDER, str(REPO), str(folder)], stdout=subprocess.PIPE,
+                                text=True) for folder in (dead, live)]
+    try:
+        for holder in holders:
+            assert holder.stdout.readline().strip().endswith("disk/candidate")
+        holders[0].send_signal(signal.SIGKILL)
+        holders[0].wait(timeout=30)
+        assert _mounts_under(str(dead)) == [str(dead / "disk")]  # nothing ran its finally
+        swept = run_disk.sweep_stale()
+        assert str(dead / "disk") in swept and str(live / "disk") not in swept
+        assert _mounts_under(str(dead)) == [] and not dead.exists()
+        assert _mounts_under(str(live)) == [str(live / "disk")]
+    finally:
+        for holder in holders:
+            holder.kill()
+            holder.wait(timeout=30)
+        for folder in (dead, live):
+            for point in _mounts_under(str(folder)):
+                subprocess.run(["umount", "-l", point], capture_output=True)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_folder_without_its_owner_or_with_a_live_one_is_not_gone(tmp_path):
+    assert not run_disk._owner_gone(tmp_path)  # no file: unknown, left alone
+    (tmp_path / run_disk.OWNER_FILE).write_text(f"{os.getpid()} {run_disk._started(os.getpid())}")
+    assert not run_disk._owner_gone(tmp_path)
+    (tmp_path / run_disk.OWNER_FILE).write_text(f"{os.getpid()} 1")  # this pid, but another process's start
+    assert run_disk._owner_gone(tmp_path)

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from scoring import confine, runner
-from scoring.candidate import _candidate_env, off_limits
+from scoring.candidate import _candidate_env
 from scoring.confine import clean_search_paths
+from scoring.off_limits import off_limits
 from scoring.runner import _host_env, remove_tree, score_candidate
 
 TIMEOUT = 20.0
