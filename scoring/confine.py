@@ -34,15 +34,18 @@ ones CUDA IPC works with. Where a piece fails its probe on this machine (root in
 may not mknod, say), it is left out and the others kept (`usable`); the runner probes once and passes
 the result to the scorer's process. Elsewhere (not root, no unshare, inside a scoring container)
 nothing changes.
+
+wrap makes the plan; scoring/confine_setup.py carries it out inside the new namespaces (system calls
+from one python process, ~30 ms; a shell script of some 60 programs took ~110 ms) and execs setpriv.
 """
 
 from __future__ import annotations
 
 import functools
 import glob
+import json
 import logging
 import os
-import shlex
 import shutil
 import stat
 import subprocess
@@ -52,17 +55,15 @@ import threading
 
 logger = logging.getLogger(__name__)
 
-# An off-limits folder stays in place as an empty mode-000 folder (recreated when it was in the replaced
-# /tmp), so that an attempt still meets a refusal (recorded as forbidden_access) rather than nothing.
-COVER = "mkdir -p {path} && mount -t tmpfs -o ro,mode=000,size=4k rearena-off-limits {path}"
-COVER_FILE = "if [ -e {path} ]; then mount --bind -o ro /dev/null {path}; fi"
-DROP = "exec {setpriv} {user}--no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- \"$@\""
+# The namespace is laid out by scoring/confine_setup.py (run as root inside it, with the scorer's python)
+# from a plan that wrap makes; it then execs setpriv with these flags, which drop every capability.
+SETUP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "confine_setup.py")
+DROP = ("--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all")
 PID, NET, FILES, SHM, USER, DEV = "pid", "net", "files", "shm", "user", "dev"
 CPU_PATH = frozenset({PID, NET, FILES, SHM, USER, DEV})
 # USER: the candidate runs as this uid and gid (nobody), owning its folder (a copy made for the run)
 CANDIDATE_UID = 65534
-USER_SWITCH = f"--reuid={CANDIDATE_UID} --regid={CANDIDATE_UID} --clear-groups "
-OWN_FOLDER = f"chown -R -h {CANDIDATE_UID}:{CANDIDATE_UID} ."  # the working directory itself, not by its path
+USER_SWITCH = (f"--reuid={CANDIDATE_UID}", f"--regid={CANDIDATE_UID}", "--clear-groups")
 # DEV: a private /dev of the character devices a program expects, a devpts of its own; a GPU's nodes only for
 # a candidate given the GPU (wrap's gpu): an environment of `gpu = false` (scaling_law's CPU budget,
 # optimize_training's wall time) is not run faster, or beyond its limits, on a GPU the host happens to have
@@ -83,62 +84,9 @@ TMP_SIZE, RUN_SIZE, SHM_SIZE = "1g", "16m", "1g"
 # Without SHM, /dev/shm stays shared and writable (torch's CUDA IPC keeps its reference counters there).
 # The candidate's folder, and the python it runs when that lies in /tmp (a checkout there), are staged
 # on a private tmpfs while /tmp is replaced, then bound back where they were.
-PREPARE = r"""
-CAND=$(pwd -P)
-STAGE={stage}
-mount -t tmpfs -o mode=700,size=64k rearena-stage "$STAGE"
-"""
-STAGE_FOLDERS = r"""
-mkdir "$STAGE/cand"
-mount --bind "$CAND" "$STAGE/cand"
-i=0
-for P in {keeps}; do mkdir "$STAGE/k$i"; mount --bind "$P" "$STAGE/k$i"; i=$((i+1)); done
-"""
-# /dev replaced by a tmpfs holding device nodes made anew (real root may mknod in its own namespace) with the
-# host's numbers and modes: no disks, loop devices or terminals of the host (uid 0 without capabilities
-# still opened a root-owned loop device and read a covered folder's file through debugfs). The host's
-# /dev/shm is bound into it (SHM then covers it with a private one).
-PRIVATE_DEV = r"""
-mkdir "$STAGE/dev"
-mount -t tmpfs -o mode=755,size=1m,nosuid rearena-dev "$STAGE/dev"
-{nodes}
-mkdir "$STAGE/dev/shm" "$STAGE/dev/pts"
-if [ -d /dev/shm ]; then mount --bind /dev/shm "$STAGE/dev/shm"; fi
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 rearena-pts "$STAGE/dev/pts" 2>/dev/null || true
-ln -s pts/ptmx "$STAGE/dev/ptmx"; ln -s /proc/self/fd "$STAGE/dev/fd"
-ln -s /proc/self/fd/0 "$STAGE/dev/stdin"; ln -s /proc/self/fd/1 "$STAGE/dev/stdout"; ln -s /proc/self/fd/2 "$STAGE/dev/stderr"
-mount --move "$STAGE/dev" /dev
-cd "$CAND"
-"""
-READ_ONLY = r"""
-{before_pass}
-for m in $(awk '{{print $5}}' /proc/self/mountinfo); do
-  case "$m" in "$STAGE"|"$STAGE"/*{skip}) continue ;; esac
-  mount -o remount,bind,ro "$m" 2>/dev/null || true
-done
-mount -t tmpfs -o mode=1777,size={tmp_size} rearena-tmp /tmp
-{after_tmp}
-mount -t tmpfs -o mode=755,size={run_size} rearena-run /run
-if [ -d /var/run ] && [ ! -L /var/run ]; then mount -t tmpfs -o mode=755,size={run_size} rearena-run /var/run; fi
-"""
-# the staged folders bound back where they were (read-only but for the candidate's), after a tmpfs was laid
-# over each folder on their way that USER's uid could not pass
-RESTORE = r"""
-for H in {hidden}; do mount -t tmpfs -o mode=755,size=64k rearena-hidden "$H"; done
-i=0
-for P in {keeps}; do
-  mkdir -p "$P"; mount --bind "$STAGE/k$i" "$P"; mount -o remount,bind,ro "$P"; i=$((i+1))
-done
-mkdir -p "$CAND"
-mount --bind "$STAGE/cand" "$CAND"
-cd "$CAND"
-"""
-PRIVATE_SHM = f"if [ -d /dev/shm ]; then mount -t tmpfs -o mode=1777,size={SHM_SIZE} rearena-shm /dev/shm; fi"
-# FILES without SHM: /dev/shm made a mount of its own (it may be a plain folder of /dev), which the
-# read-only pass then skips
-SHARED_SHM = "if [ -d /dev/shm ] && [ ! -L /dev/shm ]; then mount --bind /dev/shm /dev/shm; fi"
-# SHM without FILES: nothing is staged, so a candidate's folder inside /dev/shm keeps the shared one
-SHM_ALONE = 'case "$(pwd -P)" in /dev/shm|/dev/shm/*) ;; *) ' + PRIVATE_SHM + ' ;; esac'
+# DEV: /dev replaced by a tmpfs holding device nodes made anew (real root may mknod in its own namespace)
+# with the host's numbers and modes: no disks, loop devices or terminals of the host (uid 0 without
+# capabilities still opened a root-owned loop device and read a covered folder's file through debugfs).
 STAGES = ("/mnt", "/media", "/srv", "/opt")  # an existing folder outside /tmp to stage the candidate's folder
 
 
@@ -178,26 +126,21 @@ def _hidden_ancestors(roots: list[str], skip_tmp: bool) -> dict[str, list[str]]:
 
 
 @functools.lru_cache(maxsize=2)
-def _device_nodes(gpu: bool) -> tuple[str, ...]:
-    """mknod lines for the private /dev: DEVICES, and a GPU's nodes for a candidate that is to use it, as the
-    host has them (numbers, mode); read once per process, not at every candidate's start."""
+def _device_nodes(gpu: bool) -> tuple[tuple[str, int, int, int], ...]:
+    """(name, mode, major, minor) of the nodes of the private /dev: DEVICES, and a GPU's nodes for a candidate
+    that is to use it, as the host has them; read once per process, not at every candidate's start."""
     names = list(DEVICES)
     for pattern in GPU_DEVICES if gpu else ():
         names += sorted(os.path.relpath(path, "/dev") for path in glob.glob(os.path.join("/dev", pattern)))
-    lines = []
+    nodes = []
     for name in names:
         try:
             info = os.stat(os.path.join("/dev", name))
         except OSError:
             continue
-        if not stat.S_ISCHR(info.st_mode):
-            continue
-        target = shlex.quote(name)
-        if "/" in name:
-            lines.append(f'mkdir -p "$STAGE/dev/"{shlex.quote(os.path.dirname(name))}')
-        lines.append(f'mknod -m {stat.S_IMODE(info.st_mode):o} "$STAGE/dev/"{target} c '
-                     f'{os.major(info.st_rdev)} {os.minor(info.st_rdev)}')
-    return tuple(lines)
+        if stat.S_ISCHR(info.st_mode):
+            nodes.append((name, stat.S_IMODE(info.st_mode), os.major(info.st_rdev), os.minor(info.st_rdev)))
+    return tuple(nodes)
 
 
 # Variables that name folders or files to search or load. An empty or relative entry names the working
@@ -343,12 +286,9 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
         if not available():
             return argv
         pieces = usable(pieces)
-    steps = ["set -e", "umask 022"]  # folders made on the way (tmpfs parents) must be reachable by USER
     stage = _stage()
     pieces = _stageable(pieces)
     files, dev, user = (piece in pieces for piece in (FILES, DEV, USER))
-    if files or dev or user:
-        steps.append(PREPARE.format(stage=shlex.quote(stage)).strip())
     own = os.path.realpath(folder) if folder is not None else None
     shown = os.path.realpath(origin) if origin is not None and os.path.isabs(origin) else None
     shown = shown if shown != own else None
@@ -358,39 +298,30 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
     # staged, then bound back: the pythons in /tmp (a private /tmp hides them) and those on a hidden way
     in_tmp = [root for root in roots if root.startswith("/tmp/")] if files else []
     keeps = in_tmp + [p for found in hidden.values() for p in found if p not in ways]
-    keep_words = " ".join(shlex.quote(p) for p in keeps)  # may be none: `for P in ; do`
-    if files or user:
-        steps.append(STAGE_FOLDERS.format(keeps=keep_words).strip())
-    if dev:
-        steps.append(PRIVATE_DEV.format(nodes="\n".join(_device_nodes(gpu))).strip())
-    if files:
-        # a private /dev/shm goes after the read-only pass (which would catch it) and before the
-        # candidate's folder is bound back (which may lie inside it)
-        steps.append(READ_ONLY.format(before_pass="" if SHM in pieces else SHARED_SHM,
-                                      skip="" if SHM in pieces else "|/dev/shm",
-                                      after_tmp=PRIVATE_SHM if SHM in pieces else "",
-                                      tmp_size=TMP_SIZE, run_size=RUN_SIZE).strip())
-    elif SHM in pieces:
-        steps.append(SHM_ALONE)
-    if files or user:
-        steps.append(RESTORE.format(keeps=keep_words, hidden=" ".join(shlex.quote(h) for h in hidden)).strip())
+    covers = []
     for path in off_limits:
         if path.startswith("/proc/"):
             continue  # not coverable (the tripwire guards them; in a PID namespace its own /proc has none)
         if os.path.isdir(path):
-            steps.append(COVER.format(path=shlex.quote(path)))
+            covers.append((path, True))
         elif os.path.exists(path):
-            steps.append(COVER_FILE.format(path=shlex.quote(path)))
+            covers.append((path, False))
     covered = [os.path.realpath(path) for path in off_limits]
-    if shown and not any(shown == path or shown.startswith(path.rstrip("/") + "/") for path in covered):
-        # after the covers (the way down to it is left uncovered: scoring.off_limits._data_covers); a folder
-        # that cannot be made there (a read-only file system) only leaves the path unshown
-        quoted = shlex.quote(shown)
-        steps.append(f'{{ mkdir -p {quoted} && mount --bind "$(pwd -P)" {quoted}; }} 2>/dev/null || true')
-    if USER in pieces:
-        steps.append(OWN_FOLDER)  # its folder is the run's copy: no link is followed (-h)
-    script = "\n".join(steps) + "\n" + DROP.format(setpriv=shlex.quote(tool("setpriv")),
-                                                   user=USER_SWITCH if USER in pieces else "")
+    if shown and any(shown == path or shown.startswith(path.rstrip("/") + "/") for path in covered):
+        shown = None  # under a cover (the way down to it is left uncovered: scoring.off_limits._data_covers)
+    plan = {
+        "pieces": sorted(pieces),
+        "stage": stage if files or dev or user else None,
+        "keeps": keeps if files or user else [],
+        "hidden": list(hidden) if files or user else [],
+        "nodes": list(_device_nodes(gpu)) if dev else [],
+        "sizes": {"tmp": TMP_SIZE, "run": RUN_SIZE, "shm": SHM_SIZE},
+        "covers": covers,
+        "shown": shown,  # after the covers; a folder that cannot be made there only leaves it unshown
+        "uid": CANDIDATE_UID,  # USER: its folder is the run's copy, owned by it (no link followed)
+        "setpriv": tool("setpriv"),
+        "drop": [*(USER_SWITCH if user else ()), *DROP],
+    }
     namespaces = ["--mount", "--propagation", "private"]
     if PID in pieces:
         namespaces += ["--pid", "--fork", "--kill-child", "--mount-proc"]
@@ -398,4 +329,9 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
         namespaces += ["--net"]
     if USER in pieces:  # the uid is shared by every confined candidate: SysV IPC objects of its own
         namespaces += ["--ipc"]
-    return [tool("unshare"), *namespaces, "--", "/bin/sh", "-c", script, "rearena-confine", *argv]
+    return [tool("unshare"), *namespaces, "--", sys.executable, "-I", "-S", "-B", SETUP, json.dumps(plan), "--", *argv]
+
+
+def plan_of(argv: list[str]) -> dict:
+    """The plan in an argv that wrap made (for tests and benchmarks)."""
+    return json.loads(argv[argv.index(SETUP) + 1])

@@ -193,6 +193,45 @@ def test_a_gpus_nodes_reach_only_a_candidate_given_the_gpu(tmp_path, monkeypatch
     assert standin in seen[True], seen
 
 
+@pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
+def test_the_read_only_pass_keeps_each_mounts_nosuid_nodev_and_noexec(tmp_path):
+    """Remounting read-only must not clear a mount's other flags (a remount sets them all at once): a
+    host mount of nosuid, nodev and noexec stays so, and read-only, in the candidate's namespace."""
+    import subprocess
+
+    flagged = tmp_path / "flagged"
+    flagged.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "nosuid,nodev,noexec,size=1m", "rearena-flags", str(flagged)],
+                   check=True)
+    try:
+        argv = confine.wrap([sys.executable, "-I", "-c", "print(open('/proc/self/mountinfo').read())"], [],
+                            pieces=confine.CPU_PATH, folder=tmp_path)
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    finally:
+        subprocess.run(["umount", "-l", str(flagged)], check=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    options = [line.split()[5] for line in done.stdout.splitlines() if line.split()[4:5] == [str(flagged)]]
+    assert options and set(options[0].split(",")) >= {"ro", "nosuid", "nodev", "noexec"}, options
+
+
+@pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
+def test_a_step_that_fails_stops_the_candidate_before_it_runs(tmp_path):
+    """The set-up fails closed: a cover that cannot be laid (here under a plain file) ends it, naming what
+    failed, and the candidate never runs half confined."""
+    import json
+    import subprocess
+
+    (tmp_path / "plain").write_text("x")
+    marker = tmp_path / "ran"
+    argv = confine.wrap(["/bin/sh", "-c", f"touch {marker}"], [], pieces=confine.CPU_PATH, folder=tmp_path)
+    plan = confine.plan_of(argv)
+    plan["covers"] = [[str(tmp_path / "plain" / "below"), True]]
+    argv[argv.index(confine.SETUP) + 1] = json.dumps(plan)
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and not marker.exists(), (done.returncode, done.stderr)
+    assert "rearena-confine: the set-up failed" in done.stderr and "plain/below" in done.stderr, done.stderr
+
+
 def test_an_unknown_confinement_piece_is_refused():
     with pytest.raises(ValueError, match="unknown confinement pieces"):
         confine.wrap(["true"], [], pieces=frozenset({"pid", "gpu"}), check=False)
@@ -262,8 +301,10 @@ def test_helpers_run_by_absolute_path_whatever_path_says(monkeypatch):
     monkeypatch.setenv("PATH", ":.:" + os.environ.get("PATH", "/usr/bin:/bin"))
     argv = confine.wrap(["true"], [], check=False)
     assert os.path.isabs(argv[0]) and os.path.basename(argv[0]) == "unshare", argv[0]
-    script = argv[argv.index("-c") + 1]
-    assert "exec /" in script and "/setpriv --reuid=" in script and " --no-new-privs " in script, script[-200:]
+    plan = confine.plan_of(argv)
+    assert os.path.isabs(plan["setpriv"]) and os.path.basename(plan["setpriv"]) == "setpriv", plan
+    assert "--no-new-privs" in plan["drop"] and f"--reuid={confine.CANDIDATE_UID}" in plan["drop"], plan
+    assert os.path.isabs(argv[argv.index(confine.SETUP) - 4]), argv  # the set-up's python
 
 
 @pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
@@ -317,8 +358,8 @@ def test_the_scorers_python_in_tmp_is_kept_for_scripts_that_run_python(monkeypat
     private /tmp, whatever program argv starts (here bash)."""
     monkeypatch.setattr(confine.sys, "executable", "/tmp/checkout/.venv/bin/python")
     monkeypatch.setattr(confine, "available", lambda: True)
-    script = confine.wrap(["/bin/bash", "reproduce.sh"], [], check=False)[-4]
-    assert "for P in /tmp/checkout/.venv" in script, script  # (then the pythons on hidden ways, USER)
+    plan = confine.plan_of(confine.wrap(["/bin/bash", "reproduce.sh"], [], check=False))
+    assert plan["keeps"][0] == "/tmp/checkout/.venv", plan  # (then the pythons on hidden ways, USER)
 
 
 def test_a_piece_that_fails_here_is_left_out_not_all_confinement(monkeypatch):
@@ -372,5 +413,6 @@ def test_without_a_folder_to_stage_in_the_staged_pieces_are_left_out(monkeypatch
     monkeypatch.setattr(confine, "_stage", lambda: None)
     monkeypatch.setattr(confine, "_working_pieces", lambda: confine.CPU_PATH)
     assert confine.usable(confine.CPU_PATH) == {confine.PID, confine.NET, confine.SHM}
-    script = confine.wrap(["/bin/true"], [], check=False)[-4]
-    assert "--reuid" not in script and "mknod" not in script and "rearena-stage" not in script, script
+    plan = confine.plan_of(confine.wrap(["/bin/true"], [], check=False))
+    assert plan["pieces"] == ["net", "pid", "shm"] and plan["stage"] is None and plan["nodes"] == [], plan
+    assert not any(flag.startswith("--reuid") for flag in plan["drop"]), plan
