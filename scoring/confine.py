@@ -299,9 +299,12 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
     in_tmp = [root for root in roots if root.startswith("/tmp/")] if files else []
     keeps = in_tmp + [p for found in hidden.values() for p in found if p not in ways]
     covers = []
+    folders = [os.path.normpath(path) for path in off_limits if os.path.isdir(path)]
     for path in off_limits:
         if path.startswith("/proc/"):
             continue  # not coverable (the tripwire guards them; in a PID namespace its own /proc has none)
+        if any(os.path.normpath(path).startswith(folder.rstrip("/") + "/") for folder in folders):
+            continue  # inside a covered folder: hidden with it (and its mount point could not be made there)
         if os.path.isdir(path):
             covers.append((path, True))
         elif os.path.exists(path):
@@ -320,6 +323,7 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
         "shown": shown,  # after the covers; a folder that cannot be made there only leaves it unshown
         "uid": CANDIDATE_UID,  # USER: its folder is the run's copy, owned by it (no link followed)
         "setpriv": tool("setpriv"),
+        "chown": tool("chown"),
         "drop": [*(USER_SWITCH if user else ()), *DROP],
     }
     namespaces = ["--mount", "--propagation", "private"]

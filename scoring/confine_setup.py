@@ -20,18 +20,21 @@ CPU path's set-up took ~110 ms that way.
    each folder on their way that USER's uid cannot pass (PLAN["hidden"]);
 5. the covers: an empty read-only tmpfs of mode 000 on each off-limits folder, /dev/null on each file;
 6. the participant's folder (PLAN["shown"]) showing the candidate's copy (allowed to fail);
-7. USER: the candidate's folder (the run's copy) owned by its uid, links not followed.
+7. USER: the candidate's folder (the run's copy) owned by its uid, links not followed (chown -R -h);
+8. the stage detached, unless something bound back lies inside it.
 """
 
 import ctypes
 import json
 import os
 import re
+import signal
 import stat
 import sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NOSYMFOLLOW = 1, 2, 4, 8, 256
 MS_REMOUNT, MS_BIND, MS_MOVE = 32, 4096, 8192
+MNT_DETACH = 2
 # per-mount flags a read-only remount keeps, by their name in /proc/self/mountinfo and their statvfs bit
 KEPT = {"nosuid": (MS_NOSUID, 2), "nodev": (MS_NODEV, 4), "noexec": (MS_NOEXEC, 8), "nosymfollow": (MS_NOSYMFOLLOW, 8192)}
 LINKS = (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
@@ -39,6 +42,7 @@ LINKS = (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
 
 
 def _bytes(value):
@@ -73,12 +77,24 @@ def _unescape(field):
     return os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field))
 
 
+def parse_mountinfo(text):
+    """(mount point, flags to keep) of each line of /proc/self/mountinfo. Fields are split on single spaces
+    only: the kernel escapes space, tab, newline and backslash in a path (\\ooo), but not \\v, \\f or \\r,
+    which a plain split() would take for separators (and then miss that mount)."""
+    found = []
+    for line in text.split(b"\n"):
+        fields = line.split(b" ")
+        if len(fields) > 5:
+            options = fields[5].split(b",")
+            found.append((_unescape(fields[4]), sum(flag for name, (flag, _) in KEPT.items()
+                                                    if name.encode() in options)))
+    return found
+
+
 def mounts():
     """(mount point, flags to keep) of every mount of this namespace, in /proc/self/mountinfo's order."""
     with open("/proc/self/mountinfo", "rb") as info:
-        rows = [line.split() for line in info]
-    return [(_unescape(row[4]), sum(KEPT[name][0] for name in row[5].decode().split(",") if name in KEPT))
-            for row in rows if len(row) > 5]
+        return parse_mountinfo(info.read())
 
 
 def private_shm(size):
@@ -151,15 +167,12 @@ def cover(path, is_folder):
         remount_read_only(path, kept_flags(path))
 
 
-def own_folder(uid):
-    """chown -R -h: the working directory and all below it, links themselves (never what they name)."""
-    def fail(exc):
-        raise exc
-
-    os.lchown(".", uid, uid)
-    for root, folders, files in os.walk(".", onerror=fail):
-        for name in folders + files:
-            os.lchown(os.path.join(root, name), uid, uid)
+def run(argv):
+    """Run a program (by absolute path) and wait for it; an error unless it exits 0."""
+    pid = os.posix_spawn(argv[0], argv, os.environ)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise OSError(f"{' '.join(argv)} failed ({os.waitstatus_to_exitcode(status)})")
 
 
 def set_up(plan):
@@ -191,8 +204,22 @@ def set_up(plan):
             bind(os.getcwd(), plan["shown"])
         except OSError:
             pass  # allowed to fail (a read-only file system there): the path is only left unshown
-    if "user" in pieces:
-        own_folder(plan["uid"])
+    if "user" in pieces:  # chown -R -h: links themselves, never what they name; any depth (no recursion)
+        run([plan["chown"], "-R", "-h", f"{plan['uid']}:{plan['uid']}", "."])
+    if stage is not None and not any(_inside(path, stage) for path in
+                                     [cand, *plan["keeps"], *plan["hidden"], plan["shown"] or "",
+                                      *(path for path, _ in plan["covers"])]):
+        detach(stage)  # what was staged is bound where it belongs: nothing is left to reach through it
+
+
+def _inside(path, folder):
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def detach(target):
+    if _libc.umount2(os.fsencode(target), MNT_DETACH) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno), target)
 
 
 def main():
@@ -204,6 +231,10 @@ def main():
         sys.stderr.write(f"rearena-confine: the set-up failed: {type(exc).__name__}: {exc}\n")
         sys.stderr.flush()
         os._exit(1)
+    # python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec: the candidate gets
+    # them as any program does (a shell pipeline ends when its reader does; a write past its file limit kills)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     os.execv(plan["setpriv"], [plan["setpriv"], *plan["drop"], "--", *argv])
 
 

@@ -232,6 +232,88 @@ def test_a_step_that_fails_stops_the_candidate_before_it_runs(tmp_path):
     assert "rearena-confine: the set-up failed" in done.stderr and "plain/below" in done.stderr, done.stderr
 
 
+def test_mountinfo_is_split_on_spaces_only():
+    """The kernel escapes space, tab, newline and backslash in a mount point, not \\v, \\f or \\r: a mount
+    whose path holds one must still be found (and made read-only), its flags with it."""
+    from scoring import confine_setup
+
+    text = (b"36 25 0:32 / /srv/sp\\040ace rw,nosuid,relatime shared:1 - tmpfs a rw\n"
+            b"37 25 0:33 / /srv/v\x0bt\x0c\r rw,nodev,noexec - tmpfs b\x0b\xff rw\n"
+            b"38 25 0:34 / /srv/back\\134slash ro,nosymfollow - tmpfs c rw\n")
+    found = confine_setup.parse_mountinfo(text)
+    assert found == [("/srv/sp ace", confine_setup.MS_NOSUID),
+                     ("/srv/v\x0bt\x0c\r", confine_setup.MS_NODEV | confine_setup.MS_NOEXEC),
+                     ("/srv/back\\slash", confine_setup.MS_NOSYMFOLLOW)], found
+
+
+STATUS_PROBE = r'''
+import json, os
+mounts = [line.split(" - ", 1)[1].split()[:2] for line in open("/proc/self/mountinfo")]
+deep = os.environ.get("DEEP")
+print(json.dumps({"ignored": int(os.environ["SIGIGN"].split(":")[1].strip(), 16), "sources": [m[1] for m in mounts],
+                  "deep owner": os.stat(deep).st_uid if deep else None,
+                  "inner": sorted(os.listdir(os.environ["INNER"])) if os.environ.get("INNER") else None}))
+'''
+
+
+def _confined_status(tmp_path, folder, off_limits=(), **env):
+    import json
+    import subprocess
+
+    # through sh: python ignores SIGPIPE itself, a shell keeps what it was given
+    command = 'SIGIGN=$(grep SigIgn /proc/self/status) exec "$0" -I -c "$1"'
+    argv = confine.wrap(["/bin/sh", "-c", command, sys.executable, STATUS_PROBE], [str(p) for p in off_limits],
+                        pieces=confine.CPU_PATH, folder=folder)
+    done = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=120, env=dict(os.environ, **env))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
+def test_the_candidate_gets_default_signals_and_no_stage(tmp_path):
+    """The set-up's python ignores SIGPIPE and SIGXFSZ; the candidate must not inherit that (a shell pipeline
+    would run on after its reader ended). And once all is bound back, the stage is gone (a uid-0 candidate
+    could have written the pythons kept there)."""
+    import signal
+
+    seen = _confined_status(tmp_path, tmp_path)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        assert not seen["ignored"] & (1 << (sig - 1)), (sig, hex(seen["ignored"]))
+    assert "rearena-stage" not in seen["sources"], seen["sources"]
+    assert "rearena-dev" in seen["sources"] and "rearena-tmp" in seen["sources"], seen["sources"]
+
+
+@pytest.mark.skipif(not confine.available() or confine.USER not in confine.usable(confine.CPU_PATH),
+                    reason="confinement needs root and unshare (it runs as root in CI)")
+def test_a_folder_of_any_depth_is_made_the_candidates_own(tmp_path):
+    """The copy accepts a tree deeper than Python's recursion limit; the candidate must still start, owning
+    all of it."""
+    (tmp_path / "cand").mkdir()
+    fd = os.open(tmp_path / "cand", os.O_RDONLY)
+    for _ in range(1100):  # (os.makedirs and pathlib recurse too)
+        os.mkdir("d", dir_fd=fd)
+        fd, above = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(above)
+    os.close(fd)
+    seen = _confined_status(tmp_path, tmp_path / "cand", DEEP=str(tmp_path / "cand") + "/d" * 1100)
+    assert seen["deep owner"] == confine.CANDIDATE_UID, seen
+
+
+@pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
+def test_an_off_limits_folder_inside_another_is_covered_with_it(tmp_path):
+    """A cover inside a covered folder cannot be laid (its mount point is on a read-only, empty tmpfs); it
+    is hidden with its parent, and the candidate starts."""
+    (tmp_path / "off" / "inner").mkdir(parents=True)
+    (tmp_path / "off" / "inner" / "secret").write_text("x")
+    (tmp_path / "cand").mkdir()
+    seen = _confined_status(tmp_path, tmp_path / "cand", [tmp_path / "off" / "inner", tmp_path / "off"],
+                            INNER=str(tmp_path / "cand"))
+    assert seen["inner"] == [], seen
+    plan = confine.plan_of(confine.wrap(["/bin/true"], [str(tmp_path / "off" / "inner"), str(tmp_path / "off")],
+                                        check=False))
+    assert plan["covers"] == [[str(tmp_path / "off"), True]], plan
+
+
 def test_an_unknown_confinement_piece_is_refused():
     with pytest.raises(ValueError, match="unknown confinement pieces"):
         confine.wrap(["true"], [], pieces=frozenset({"pid", "gpu"}), check=False)
