@@ -2,7 +2,7 @@
 
     unshare --mount --propagation private [--pid ...] -- PYTHON -I -S -B confine_setup.py PLAN -- ARGV...
 
-It lays the mount namespace out as PLAN (JSON, made by confine.wrap) says, in the order below, then
+It lays the mount namespace out as PLAN (marshal, in hex, made by confine.wrap) says, in the order below, then
 execs setpriv, which drops every capability (and, for USER, switches to the candidate's uid) and runs
 ARGV. Standard library only, all imported before anything is covered. A failing step ends it (exit 1,
 naming the step) before the candidate runs, but for the few allowed to fail (noted). It does with
@@ -24,11 +24,10 @@ CPU path's set-up took ~110 ms that way.
 8. the stage detached, unless something bound back lies inside it.
 """
 
+import _signal  # (not signal, json or re: their imports cost more than the rest of the set-up)
 import ctypes
-import json
+import marshal
 import os
-import re
-import signal
 import stat
 import sys
 
@@ -74,7 +73,16 @@ def remount_read_only(target, flags):
 
 
 def _unescape(field):
-    return os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field))
+    """A mountinfo path with its \\ooo escapes undone."""
+    head, *rest = field.split(b"\\")
+    parts = [head]
+    for part in rest:
+        octal = part[:3]
+        if len(octal) == 3 and all(48 <= c <= 55 for c in octal):
+            parts.append(bytes([int(octal, 8) & 0xFF]) + part[3:])
+        else:
+            parts.append(b"\\" + part)
+    return os.fsdecode(b"".join(parts))
 
 
 def parse_mountinfo(text):
@@ -223,7 +231,7 @@ def detach(target):
 
 
 def main():
-    plan = json.loads(sys.argv[1])
+    plan = marshal.loads(bytes.fromhex(sys.argv[1]))  # made by confine.wrap with this same python
     argv = sys.argv[3:]  # after "--"
     try:
         set_up(plan)
@@ -233,8 +241,8 @@ def main():
         os._exit(1)
     # python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec: the candidate gets
     # them as any program does (a shell pipeline ends when its reader does; a write past its file limit kills)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
     os.execv(plan["setpriv"], [plan["setpriv"], *plan["drop"], "--", *argv])
 
 

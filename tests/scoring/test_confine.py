@@ -218,15 +218,14 @@ def test_the_read_only_pass_keeps_each_mounts_nosuid_nodev_and_noexec(tmp_path):
 def test_a_step_that_fails_stops_the_candidate_before_it_runs(tmp_path):
     """The set-up fails closed: a cover that cannot be laid (here under a plain file) ends it, naming what
     failed, and the candidate never runs half confined."""
-    import json
     import subprocess
 
     (tmp_path / "plain").write_text("x")
     marker = tmp_path / "ran"
     argv = confine.wrap(["/bin/sh", "-c", f"touch {marker}"], [], pieces=confine.CPU_PATH, folder=tmp_path)
     plan = confine.plan_of(argv)
-    plan["covers"] = [[str(tmp_path / "plain" / "below"), True]]
-    argv[argv.index(confine.SETUP) + 1] = json.dumps(plan)
+    plan["covers"] = [(str(tmp_path / "plain" / "below"), True)]
+    argv = confine.with_plan(argv, plan)
     done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and not marker.exists(), (done.returncode, done.stderr)
     assert "rearena-confine: the set-up failed" in done.stderr and "plain/below" in done.stderr, done.stderr
@@ -288,6 +287,8 @@ def test_the_candidate_gets_default_signals_and_no_stage(tmp_path):
 def test_a_folder_of_any_depth_is_made_the_candidates_own(tmp_path):
     """The copy accepts a tree deeper than Python's recursion limit; the candidate must still start, owning
     all of it."""
+    import subprocess
+
     (tmp_path / "cand").mkdir()
     fd = os.open(tmp_path / "cand", os.O_RDONLY)
     for _ in range(1100):  # (os.makedirs and pathlib recurse too)
@@ -295,7 +296,10 @@ def test_a_folder_of_any_depth_is_made_the_candidates_own(tmp_path):
         fd, above = os.open("d", os.O_RDONLY, dir_fd=fd), fd
         os.close(above)
     os.close(fd)
-    seen = _confined_status(tmp_path, tmp_path / "cand", DEEP=str(tmp_path / "cand") + "/d" * 1100)
+    try:
+        seen = _confined_status(tmp_path, tmp_path / "cand", DEEP=str(tmp_path / "cand") + "/d" * 1100)
+    finally:  # (pytest's own clean-up recurses too)
+        subprocess.run(["rm", "-rf", "--", str(tmp_path / "cand")], check=True)
     assert seen["deep owner"] == confine.CANDIDATE_UID, seen
 
 
@@ -311,7 +315,7 @@ def test_an_off_limits_folder_inside_another_is_covered_with_it(tmp_path):
     assert seen["inner"] == [], seen
     plan = confine.plan_of(confine.wrap(["/bin/true"], [str(tmp_path / "off" / "inner"), str(tmp_path / "off")],
                                         check=False))
-    assert plan["covers"] == [[str(tmp_path / "off"), True]], plan
+    assert plan["covers"] == [(str(tmp_path / "off"), True)], plan
 
 
 def test_an_unknown_confinement_piece_is_refused():
