@@ -125,10 +125,13 @@ def use_db(db_url: str | None) -> None:
     SQLite file and its journals for candidates (scoring.runner reads REARENA_DB), and what starts from
     here inherits it. A relative SQLite path is made absolute, as the store opens it from here."""
     if db_url:
+        from urllib.parse import quote
+
         from scoring.off_limits import sqlite_file
 
         database = sqlite_file(db_url)
-        os.environ["REARENA_DB"] = f"sqlite:///{database}" if database is not None and "?" not in db_url else db_url
+        os.environ["REARENA_DB"] = (f"sqlite:///{quote(str(database))}" if database is not None and "?" not in db_url
+                                    else db_url)
 
 
 def load_registry():

@@ -12,7 +12,7 @@ def default_data_dir() -> Path:
     if os.environ.get("REARENA_DATA_DIR"):
         return Path(os.environ["REARENA_DATA_DIR"]).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "rearena"
+    return Path(base).expanduser() / "rearena"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def sqlite_file(url: str | None) -> Path | None:
     another database, an in-memory one, or no URL."""
     if not url or not url.startswith("sqlite:///"):
         return None
-    path = url[len("sqlite:///"):].split("?", 1)[0]
+    path = unquote(url[len("sqlite:///"):].split("?", 1)[0])  # %XX decoded, as SQLAlchemy's make_url does
     return Path(os.path.abspath(path)) if path and path != ":memory:" else None
 
 

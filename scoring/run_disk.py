@@ -12,15 +12,13 @@ Only where the runner is root with confinement on (loop devices, mount), and mkf
 elsewhere the copy is a plain folder, as before (the candidate runs unconfined there anyway).
 
 A runner killed outright (SIGKILL, a console's `kill -9`) unmounts nothing: each mount's folder names
-its runner (OWNER_FILE: pid and start time), and the first run of a later process unmounts and removes
-the file systems of runners that are gone (sweep_stale), so their loop devices and images are not
-left to pile up.
+its runner (OWNER_FILE: pid, start time, boot and namespaces), and the first run of a later process in
+the same namespaces unmounts and removes the file systems of runners that are gone (sweep_stale), so
+their loop devices and images are not left to pile up.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import glob
 import logging
 import os
 import shutil
@@ -40,6 +38,7 @@ RESERVE_BYTES = 1 << 30       # what the host's disk keeps free whatever the env
 SMALLEST_BYTES = 256 << 20
 INODES = 262_144              # above the copy's entry cap (scoring.runner.COPY_CAP_ENTRIES)
 RUN_PREFIX = "rearena-score-"  # scoring.runner's temp folder of a run, which holds the image and its mount
+REPRODUCE_PREFIX = "rearena-reproduce-"  # scoring.rubric.grading's, for a reproduce.sh run
 OWNER_FILE = "disk.owner"     # in that folder: "<pid> <start time>" of the runner that mounted it
 
 
@@ -65,31 +64,53 @@ def _started(pid: int) -> str | None:
         return None
 
 
-def _owner_gone(folder: Path) -> bool:
-    """Whether the runner named by folder's OWNER_FILE has exited (no file, or an unreadable one: unknown,
-    and left alone)."""
+def _where() -> str | None:
+    """This boot, PID namespace and mount namespace, in which a pid and a start time name one process;
+    None where one cannot be read."""
     try:
-        pid, started = (folder / OWNER_FILE).read_text().split()
-        return _started(int(pid)) != started
+        with open("/proc/sys/kernel/random/boot_id") as boot:
+            parts = [boot.read().strip(), os.readlink("/proc/self/ns/pid"), os.readlink("/proc/self/ns/mnt")]
+    except OSError:
+        return None
+    return " ".join(part.replace(" ", "_") for part in parts)
+
+
+def _owner_line() -> str | None:
+    """OWNER_FILE's line for this process; None where it cannot be named (its folder is then never swept)."""
+    started, where = _started(os.getpid()), _where()
+    return None if started is None or where is None else f"{os.getpid()} {started} {where}"
+
+
+def _owner_gone(folder: Path) -> bool:
+    """Whether the runner named by folder's OWNER_FILE has exited. Only a runner of this boot, PID namespace
+    and mount namespace can be told gone (another namespace's pid means nothing here: a container sharing
+    /tmp would have swept a live run); no file, or an unreadable one, is unknown and left alone."""
+    try:
+        pid, started, *where = (folder / OWNER_FILE).read_text().split()
     except (OSError, ValueError):
         return False
+    if not pid.isdigit() or " ".join(where) != _where():
+        return False
+    return _started(int(pid)) != started
 
 
 def _mount_points() -> list[str]:
-    with open("/proc/self/mountinfo", "rb") as info:  # the 5th field, with \040-style escapes
-        return [line.split()[4].decode("unicode_escape", "replace") for line in info if len(line.split()) > 4]
+    from scoring.confine_setup import mounts
+
+    return [point for point, _ in mounts()]
 
 
 def sweep_stale(tmp_root: str | None = None) -> list[str]:
-    """Unmount the run file systems (tmp_root/RUN_PREFIX*/disk) whose runner is gone, and remove their runs'
-    folders; the mount points swept."""
+    """Unmount the run file systems (tmp_root/.../RUN_PREFIX*/disk, and REPRODUCE_PREFIX's) whose runner is gone,
+    and remove their runs' folders; the mount points swept."""
     root = os.path.realpath(tmp_root or tempfile.gettempdir())
-    pattern = os.path.join(glob.escape(root), RUN_PREFIX + "*", "disk")
     tools = _tools()
     swept = []
     for point in _mount_points():
         folder = Path(point).parent
-        if tools is None or not fnmatch.fnmatchcase(point, pattern) or not _owner_gone(folder):
+        ours = (Path(point).name == "disk" and folder.name.startswith((RUN_PREFIX, REPRODUCE_PREFIX))
+                and point.startswith(root.rstrip("/") + "/"))
+        if tools is None or not ours or not _owner_gone(folder):
             continue
         # lazily: a process the dead runner's scorer left may still hold it (the loop device is freed after)
         done = subprocess.run([tools["umount"], "-l", point], capture_output=True, timeout=60)
@@ -128,8 +149,10 @@ def candidate_folder(tmp: Path, cap_bytes: int) -> Iterator[Path]:
         return
     _sweep_once()
     image, mount_point = tmp / "disk.img", tmp / "disk"
+    owner = _owner_line()
     try:
-        (tmp / OWNER_FILE).write_text(f"{os.getpid()} {_started(os.getpid())}")
+        if owner is not None:
+            (tmp / OWNER_FILE).write_text(owner)
         free = shutil.disk_usage(tmp).free
         with open(image, "wb") as out:
             out.truncate(image_size(cap_bytes, free))

@@ -189,8 +189,15 @@ def start_probe() -> None:
     global _probing
     with _probing_lock:
         if _probing is None:
-            _probing = threading.Thread(target=pieces_word, name="rearena-confine-probe", daemon=True)
+            _probing = threading.Thread(target=_probe_quietly, name="rearena-confine-probe", daemon=True)
             _probing.start()
+
+
+def _probe_quietly() -> None:
+    try:
+        pieces_word()
+    except Exception:  # noqa: BLE001  (asked again in _probed_pieces, which raises where the scoring can say so)
+        pass
 
 
 def _probed_pieces() -> str:
@@ -381,7 +388,13 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
     )
     os.close(write_fd)
     scorer_output = OutputSink(proc.stdout, output_cap_bytes, on_flood=lambda: None)
-    config[PIECES_KEY] = _probed_pieces()  # waited for only now, while the scorer's process was starting
+    try:
+        config[PIECES_KEY] = _probed_pieces()  # waited for only now, while the scorer's process was starting
+    except BaseException:
+        _kill_group(proc)
+        proc.wait()
+        os.close(read_fd)
+        raise
     try:
         proc.stdin.write(json.dumps(config).encode())
         proc.stdin.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from console.store.records import CALIBRATION_FIELDS, CalibrationRecord
 from console.store.version import DB_FILENAME, SCHEMA_VERSION
@@ -24,12 +24,12 @@ def database_file(url: str | None, data_dir: Path) -> Path | None:
     """The SQLite file that open_store would open for these settings; None where it is not a plain file
     (another database, an in-memory one, a URL with options)."""
     if not url:
-        return data_dir / DB_FILENAME
+        return Path(data_dir).expanduser() / DB_FILENAME
     if "://" not in url:
         return Path(url).expanduser().absolute()
     if not url.startswith("sqlite:///") or "?" in url:
         return None
-    path = url[len("sqlite:///"):]
+    path = unquote(url[len("sqlite:///"):])  # %XX decoded, as SQLAlchemy's make_url does
     return Path(path).absolute() if path and path != ":memory:" else None  # as SQLite opens it (no ~)
 
 

@@ -33,7 +33,7 @@ from scoring.candidate import CANDIDATE_ENV_KEEP
 from scoring.off_limits import off_limits
 from scoring.rubric.judge import EXEC_CATEGORIES, Grade, Judge, Recorder, candidate_files, recorder_for
 from scoring.rubric.model import Node, all_scores, node_score
-from scoring.run_disk import candidate_folder
+from scoring.run_disk import REPRODUCE_PREFIX, candidate_folder
 
 GRADES_FILE = "rubric_grades.json"
 REPRODUCE = "reproduce.sh"
@@ -73,7 +73,7 @@ def run_reproduce(candidate_dir: str | Path, timeout_s: float, output_cap: int =
     if not (src / REPRODUCE).is_file():
         return ReproduceResult(False, None, False, 0.0, "", reason=f"no {REPRODUCE} in the candidate")
     # its copy on a file system of its own (scoring/run_disk.py): what it writes cannot fill the host's disk
-    with tempfile.TemporaryDirectory(prefix="rearena-reproduce-") as tmp, \
+    with tempfile.TemporaryDirectory(prefix=REPRODUCE_PREFIX) as tmp, \
             candidate_folder(Path(tmp), REPRODUCE_DISK_BYTES) as work:
         shutil.copytree(src, work, symlinks=True, ignore=shutil.ignore_patterns(".git", "__pycache__"))
         started = time.monotonic()

@@ -129,8 +129,52 @@ def test_a_killed_runners_file_system_is_swept_by_the_next_run(tmp_path):
 
 
 def test_a_folder_without_its_owner_or_with_a_live_one_is_not_gone(tmp_path):
+    owner = tmp_path / run_disk.OWNER_FILE
     assert not run_disk._owner_gone(tmp_path)  # no file: unknown, left alone
-    (tmp_path / run_disk.OWNER_FILE).write_text(f"{os.getpid()} {run_disk._started(os.getpid())}")
+    here = run_disk._where()
+    owner.write_text(run_disk._owner_line())
     assert not run_disk._owner_gone(tmp_path)
-    (tmp_path / run_disk.OWNER_FILE).write_text(f"{os.getpid()} 1")  # this pid, but another process's start
+    owner.write_text(f"{os.getpid()} 1 {here}")  # this pid, but another process's start
     assert run_disk._owner_gone(tmp_path)
+    owner.write_text(f"{os.getpid()} 1")  # an owner file of no namespace: unknown
+    assert not run_disk._owner_gone(tmp_path)
+    boot, pid_ns, mnt_ns = here.split()
+    for where in (f"{boot} pid:[1] {mnt_ns}", f"{boot} {pid_ns} mnt:[1]", f"other-boot {pid_ns} {mnt_ns}"):
+        owner.write_text(f"{os.getpid()} 1 {where}")  # a pid of another namespace (or boot) means nothing here
+        assert not run_disk._owner_gone(tmp_path), where
+
+
+SWEEPER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from scoring.run_disk import sweep_stale
+print(json.dumps(sweep_stale()))
+"""
+
+
+@needs_root
+def test_a_sweep_from_another_pid_namespace_leaves_a_live_run_alone(tmp_path):
+    """A container or namespace sharing /tmp reads the owner's pid in its own PID namespace, where it names
+    no process (or another): it must not take the live run for a dead one."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    from testpaths import REPO
+
+    live = Path(tempfile.mkdtemp(prefix=run_disk.RUN_PREFIX))
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(REPO), str(live)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip().endswith("disk/candidate")
+        done = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", SWEEPER, str(REPO)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+        assert _mounts_under(str(live)) == [str(live / "disk")] and (live / run_disk.OWNER_FILE).exists()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+        for point in _mounts_under(str(live)):
+            subprocess.run(["umount", "-l", point], capture_output=True)
+        shutil.rmtree(live, ignore_errors=True)

@@ -56,6 +56,10 @@ def test_it_gives_way_to_the_store_where_it_could_answer_differently(tmp_path):
     db = data / "rearena.db"
     assert quick_calibrations(f"sqlite:///{db}", tmp_path / "elsewhere", "env_a") is not None
     assert quick_calibrations(str(db), tmp_path / "elsewhere", "env_a") is not None  # --db PATH
+    spaced = tmp_path / "my db.db"
+    db.rename(spaced)  # %XX is decoded, as SQLAlchemy does
+    assert quick_calibrations(f"sqlite:///{tmp_path}/my%20db.db", data, "env_a").calibrations("env_a")
+    spaced.rename(db)
     for url in ("postgresql+psycopg://u@h/db", "sqlite://", "sqlite:///:memory:", f"sqlite:///{db}?mode=ro",
                 f"sqlite+pysqlite:///{db}"):
         assert quick_calibrations(url, data, "env_a") is None, url
@@ -71,9 +75,26 @@ def test_the_file_named_is_the_one_the_store_opens(tmp_path, monkeypatch):
     from console.store.db import resolve
 
     monkeypatch.chdir(tmp_path)
-    for url in (None, "plain.db", "~/x.db", "sqlite:///rel/a.db", "sqlite:///~/b.db", f"sqlite:///{tmp_path}/abs.db"):
+    for url in (None, "plain.db", "~/x.db", "sqlite:///rel/a.db", "sqlite:///~/b.db", f"sqlite:///{tmp_path}/abs.db",
+                "sqlite:///my%20db.db", "sqlite:///a%23b.db"):
         parsed, _, _ = resolve(url, tmp_path / "data")
         assert database_file(url, tmp_path / "data") == Path(parsed.database).absolute(), url
+
+
+def test_a_data_folder_named_with_a_tilde_is_the_stores(tmp_path, monkeypatch):
+    """XDG_DATA_HOME="~/xdg": the store expands it; so do the settings, the reader and the off-limits list."""
+    from console.config import Settings
+    from scoring.off_limits import data_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("REARENA_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", "~/xdg")
+    settings = Settings.load()
+    assert settings.data_dir == tmp_path / "xdg" / "rearena" and data_dir() == tmp_path / "xdg" / "rearena"
+    with open_store(data_dir=settings.data_dir) as store:
+        store.save_calibration("env_a", "main", _cal(1.0))
+    quick = quick_calibrations(None, settings.data_dir, "env_a")
+    assert quick.find_calibration("env_a", "main", "fp-a", "d1").start == 1.0
 
 
 def test_scoring_without_record_never_imports_sqlalchemy(tmp_path):
