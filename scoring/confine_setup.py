@@ -243,7 +243,15 @@ def main():
     # them as any program does (a shell pipeline ends when its reader does; a write past its file limit kills)
     _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
     _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
-    os.execv(plan["setpriv"], [plan["setpriv"], *plan["drop"], "--", *argv])
+    os.execve(plan["setpriv"], [plan["setpriv"], *plan["drop"], "--", *argv], environment_given())
+
+
+def environment_given():
+    """The environment this process was started with, as /proc/self/environ keeps it: python's start may add
+    to its own (LC_CTYPE=C.UTF-8 where the locale was C), which the candidate must not inherit."""
+    with open("/proc/self/environ", "rb") as environ:
+        items = environ.read().split(b"\0")
+    return dict(item.split(b"=", 1) for item in items if b"=" in item)
 
 
 if __name__ == "__main__":

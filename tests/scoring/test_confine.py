@@ -282,6 +282,19 @@ def test_the_candidate_gets_default_signals_and_no_stage(tmp_path):
     assert "rearena-dev" in seen["sources"] and "rearena-tmp" in seen["sources"], seen["sources"]
 
 
+@pytest.mark.skipif(not confine.available(), reason="confinement needs root and unshare (it runs as root in CI)")
+def test_the_candidate_gets_the_environment_it_was_given(tmp_path):
+    """Exactly: the set-up's python adds LC_CTYPE=C.UTF-8 to its own where the locale is C (PEP 538)."""
+    import subprocess
+
+    env = {"PATH": "/usr/bin:/bin", "REARENA_MARK": "a b=c"}
+    argv = confine.wrap(["/bin/sh", "-c", 'echo "${LC_CTYPE-unset}|${LANG-unset}|$REARENA_MARK"'], [],
+                        pieces=confine.CPU_PATH, folder=tmp_path)
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "unset|unset|a b=c", done.stdout
+
+
 @pytest.mark.skipif(not confine.available() or confine.USER not in confine.usable(confine.CPU_PATH),
                     reason="confinement needs root and unshare (it runs as root in CI)")
 def test_a_folder_of_any_depth_is_made_the_candidates_own(tmp_path):
