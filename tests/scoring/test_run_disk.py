@@ -44,6 +44,20 @@ def _mounts_under(prefix: str) -> list[str]:
         return [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
 
 
+def _left(before: list[str]) -> list[str]:
+    """Run mounts now present that were not in `before` and that no other live process owns (other test runs
+    may be scoring meanwhile; a mount left by this process has its owner file naming it, or removed)."""
+    left = []
+    for point in _mounts_under("/tmp/rearena-score-"):
+        try:
+            owner = (Path(point).parent / run_disk.OWNER_FILE).read_text().split()
+        except OSError:
+            owner = []
+        if point not in before and (not owner or owner[0] == str(os.getpid())):
+            left.append(point)
+    return left
+
+
 def test_the_image_is_the_cap_and_a_margin_within_the_free_space():
     gib = 1 << 30
     assert run_disk.image_size(gib, 100 * gib) == gib + gib // 4 + run_disk.MARGIN_BYTES
@@ -58,10 +72,11 @@ def test_a_candidate_writing_without_end_meets_a_full_disk_of_its_own(sum_env, t
     folder.mkdir()
     (folder / "solution.py").write_text(textwrap.dedent(FILLER).replace("{limit}", str(limit)))
     free_before = shutil.disk_usage("/tmp").free
+    mounted_before = _mounts_under("/tmp/rearena-score-")
     result = score_candidate(sum_env, "tiny", folder)
     assert result.valid, result  # right only if its writes stopped with ENOSPC below the image's size
     assert free_before - shutil.disk_usage("/tmp").free < (512 << 20)
-    assert _mounts_under("/tmp/rearena-score-") == []
+    assert _left(mounted_before) == []
 
 
 @needs_root
