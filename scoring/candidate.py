@@ -293,13 +293,17 @@ class CandidateProcess:
             group.remove_when_empty()
 
     def kill(self, by_us: bool = True) -> None:
-        """Kill the candidate's process group."""
+        """Kill the candidate's process group, and every process of its cgroup: a candidate that left its
+        group (setsid) and refused to exit outlived the kill otherwise, its PID namespace with it (the
+        `unshare --kill-child` signal does not survive the uid switch)."""
         if by_us and self.proc.poll() is None:
             self._killed_by_us = True
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if self.cpu_group is not None:
+            self.cpu_group.kill_all()
         try:
             self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:

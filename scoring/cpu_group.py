@@ -19,6 +19,7 @@ import atexit
 import functools
 import logging
 import os
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -161,6 +162,28 @@ class CpuGroup:
                 return any(line.rstrip("\n").endswith("/" + self.path.name) for line in groups)
         except OSError:
             return False
+
+    def kill_all(self, wait_s: float = 1.0) -> None:
+        """SIGKILL every process in the group until none is left (or wait_s has passed): no process leaves
+        a cgroup by setsid, a fork or a PID namespace of its own (cgroup.kill where the kernel has it)."""
+        deadline = time.monotonic() + wait_s
+        kill_file = self.path / "cgroup.kill"
+        while True:
+            try:
+                pids = [int(word) for word in (self.path / "cgroup.procs").read_text().split()]
+            except (OSError, ValueError):
+                return
+            if not pids or time.monotonic() > deadline:
+                return
+            try:
+                kill_file.write_text("1")
+            except OSError:  # cgroup v1, or a kernel before 5.14: one by one (forks meanwhile: next round)
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+            time.sleep(0.002)
 
     def remove_when_empty(self, wait_s: float = 1.0) -> None:
         """Remove the group once its last process has gone (killed ones take a moment to leave)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import time
 
 import pytest
 
@@ -89,3 +90,45 @@ def test_no_group_is_left_after_a_scoring_that_timed_out(sum_env, tmp_path):
     left = [name for name in {p.name for p in root.iterdir() if p.name.startswith(PREFIX)} - before
             if not os.path.exists(f"/proc/{name[len(PREFIX):].split('-')[0]}")]
     assert left == [], left
+
+
+LEAVES_ITS_GROUP = """
+import os, sys, threading, time
+
+def _stay(*args, **kwargs):
+    time.sleep(3600)
+
+os._exit = sys.exit = _stay  # the boot's way out, replaced
+
+def leave():
+    os.setsid()  # out of the process group the scorer kills
+    threading.Thread(target=time.sleep, args=(3600,)).start()  # and a normal exit waits for this
+    return 1
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return "\\tZ" not in next(line for line in status if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return False
+
+
+@pytest.mark.skipif(not _groups_here(), reason="needs root and a cgroup hierarchy (CI has both)")
+def test_a_candidate_that_leaves_its_process_group_is_killed_with_its_cgroup(tmp_path):
+    """setsid took the candidate out of the process group that close() kills, and `unshare --kill-child`'s
+    signal does not survive the uid switch: it ran on, its PID namespace with it. Its cgroup holds it."""
+    (tmp_path / "solution.py").write_text(textwrap.dedent(LEAVES_ITS_GROUP))
+    proc = CandidateProcess(tmp_path, "solution.py", "leave", memory_mb=1024, output_cap_bytes=1 << 20,
+                            startup_timeout_s=30)
+    try:
+        assert proc.call(timeout=30) == 1
+        with open(f"/proc/{proc.proc.pid}/task/{proc.proc.pid}/children") as children:
+            below = [int(pid) for pid in children.read().split()] or [proc.proc.pid]
+    finally:
+        proc.close()
+    deadline = time.monotonic() + 5  # (a killed process leaves its cgroup a moment before it is a zombie)
+    while any(_alive(pid) for pid in below) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(_alive(pid) for pid in below), below
