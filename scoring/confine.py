@@ -53,6 +53,8 @@ import sys
 import tempfile
 import threading
 
+from scoring.confine_setup import inside
+
 logger = logging.getLogger(__name__)
 
 # The namespace is laid out by scoring/confine_setup.py (run as root inside it, with the scorer's python)
@@ -234,7 +236,7 @@ def _found_pieces() -> frozenset[str] | None:
     namespace may not mknod, say), the covers alone and each piece alone are probed and the ones that work
     are kept, so that one failing piece does not leave every candidate unconfined."""
     if os.name != "posix" or os.geteuid() != 0 or not all(os.access(tool(name), os.X_OK)
-                                                          for name in ("unshare", "setpriv", "mount", "awk")):
+                                                          for name in ("unshare", "setpriv", "chown")):
         return None
     given = os.environ.get(PIECES_VARIABLE)
     if given:  # the runner's probe, on this machine, a moment ago
@@ -303,14 +305,15 @@ def wrap(argv: list[str], off_limits: list[str], *, pieces: frozenset[str] = CPU
     for path in off_limits:
         if path.startswith("/proc/"):
             continue  # not coverable (the tripwire guards them; in a PID namespace its own /proc has none)
-        if any(os.path.normpath(path).startswith(folder.rstrip("/") + "/") for folder in folders):
+        below = os.path.normpath(path)
+        if any(below != folder and inside(below, folder) for folder in folders):
             continue  # inside a covered folder: hidden with it (and its mount point could not be made there)
         if os.path.isdir(path):
             covers.append((path, True))
         elif os.path.exists(path):
             covers.append((path, False))
     covered = [os.path.realpath(path) for path in off_limits]
-    if shown and any(shown == path or shown.startswith(path.rstrip("/") + "/") for path in covered):
+    if shown and any(inside(shown, path) for path in covered):
         shown = None  # under a cover (the way down to it is left uncovered: scoring.off_limits._data_covers)
     plan = {
         "pieces": sorted(pieces),

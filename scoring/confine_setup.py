@@ -48,10 +48,14 @@ def _bytes(value):
     return None if value is None else os.fsencode(value)
 
 
-def mount(source, target, fstype=None, flags=0, data=None):
-    if _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data)) != 0:
+def _checked(result, target):
+    if result != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno), target)
+
+
+def mount(source, target, fstype=None, flags=0, data=None):
+    _checked(_libc.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data)), target)
 
 
 def tmpfs(name, target, options, flags=0):
@@ -214,20 +218,19 @@ def set_up(plan):
             pass  # allowed to fail (a read-only file system there): the path is only left unshown
     if "user" in pieces:  # chown -R -h: links themselves, never what they name; any depth (no recursion)
         run([plan["chown"], "-R", "-h", f"{plan['uid']}:{plan['uid']}", "."])
-    if stage is not None and not any(_inside(path, stage) for path in
+    if stage is not None and not any(inside(path, stage) for path in
                                      [cand, *plan["keeps"], *plan["hidden"], plan["shown"] or "",
                                       *(path for path, _ in plan["covers"])]):
         detach(stage)  # what was staged is bound where it belongs: nothing is left to reach through it
 
 
-def _inside(path, folder):
+def inside(path, folder):
+    """Whether path is folder or lies below it (as written: no link is resolved)."""
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def detach(target):
-    if _libc.umount2(os.fsencode(target), MNT_DETACH) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno), target)
+    _checked(_libc.umount2(os.fsencode(target), MNT_DETACH), target)
 
 
 def main():

@@ -27,15 +27,23 @@ from __future__ import annotations
 import os
 
 
-def _stat(pid: str) -> tuple[int, int, int] | None:
-    """(ppid, pgrp, utime + stime + cutime + cstime in clock ticks) of a process; None if it is gone."""
+def stat_fields(pid: int | str) -> list[bytes]:
+    """/proc/<pid>/stat after the command name: [state, ppid, pgrp, ...]; [] if the process is gone. (The
+    name may hold spaces and parentheses: the fields start after the last ')'.)"""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-        # the command name may hold spaces and parentheses: the fields start after the last ')'
-        fields = data[data.rfind(b")") + 2:].split()  # state ppid pgrp ... utime(11) stime cutime cstime
+            stat = f.read()
+    except OSError:
+        return []
+    return stat[stat.rfind(b")") + 2:].split()
+
+
+def _stat(pid: str) -> tuple[int, int, int] | None:
+    """(ppid, pgrp, utime + stime + cutime + cstime in clock ticks) of a process; None if it is gone."""
+    fields = stat_fields(pid)  # state ppid pgrp ... utime(11) stime cutime cstime
+    try:
         return int(fields[1]), int(fields[2]), sum(int(v) for v in fields[11:15])
-    except (OSError, IndexError, ValueError):
+    except (IndexError, ValueError):
         return None
 
 

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from scoring.api import ScoringContext
 from scoring.channel import sign
 from scoring.confine import PIECES_KEY, PIECES_VARIABLE
+from scoring.cpu_usage import stat_fields
 from scoring.errors import Invalid
 from scoring.payload import as_dict, safe_payload, text_of, unencodable
 
@@ -37,22 +38,12 @@ def _prctl(option: int, value: int) -> None:
         pass
 
 
-def _stat_fields(pid: int | str) -> list[bytes]:
-    """/proc/<pid>/stat after the command name: [state, ppid, ...]; [] if the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return []
-    return stat[stat.rfind(b")") + 2:].split()
-
-
 def _parents() -> dict[int, int]:
     """Every process's parent, from one pass over /proc."""
     found = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
-            fields = _stat_fields(entry.name)
+            fields = stat_fields(entry.name)
             if len(fields) > 1:
                 found[int(entry.name)] = int(fields[1])
     return found
@@ -110,7 +101,7 @@ _STOPPED = (b"T", b"t", b"Z", b"X")  # stopped, traced, zombie, dead: none of th
 
 def _state(pid: int) -> bytes:
     """A process's state letter from /proc (b"X" once it is gone)."""
-    return (_stat_fields(pid) or [b"X"])[0]
+    return (stat_fields(pid) or [b"X"])[0]
 
 
 # the processes pause_strays stopped, each held by a pidfd: the signals go to those very processes,
@@ -125,7 +116,7 @@ def _stop_ours(pid: int, tree: set[int]) -> bool:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):  # gone, or no pidfds here
         fd = None
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     if len(fields) > 1 and int(fields[1]) not in tree:  # the pid was given to another process
         if fd is not None:
             os.close(fd)

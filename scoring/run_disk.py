@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Iterator
 
 from scoring import confine
+from scoring.confine_setup import inside, mounts
+from scoring.cpu_usage import stat_fields
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +59,8 @@ def image_size(cap_bytes: int, free_bytes: int) -> int:
 def _started(pid: int) -> str | None:
     """A process's start time (clock ticks since boot, /proc/<pid>/stat's 22nd field): with its pid, it names
     the process (a pid is reused, the pair is not); None when there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return None
+    fields = stat_fields(pid)
+    return fields[19].decode() if len(fields) > 19 else None
 
 
 def _where() -> str | None:
@@ -94,22 +93,16 @@ def _owner_gone(folder: Path) -> bool:
     return _started(int(pid)) != started
 
 
-def _mount_points() -> list[str]:
-    from scoring.confine_setup import mounts
-
-    return [point for point, _ in mounts()]
-
-
 def sweep_stale(tmp_root: str | None = None) -> list[str]:
     """Unmount the run file systems (tmp_root/.../RUN_PREFIX*/disk, and REPRODUCE_PREFIX's) whose runner is gone,
     and remove their runs' folders; the mount points swept."""
     root = os.path.realpath(tmp_root or tempfile.gettempdir())
     tools = _tools()
     swept = []
-    for point in _mount_points():
+    for point, _ in mounts():
         folder = Path(point).parent
         ours = (Path(point).name == "disk" and folder.name.startswith((RUN_PREFIX, REPRODUCE_PREFIX))
-                and point.startswith(root.rstrip("/") + "/"))
+                and inside(point, root))
         if tools is None or not ours or not _owner_gone(folder):
             continue
         # lazily: a process the dead runner's scorer left may still hold it (the loop device is freed after)

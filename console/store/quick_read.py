@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from console.store.records import CALIBRATION_FIELDS, CalibrationRecord
 from console.store.version import DB_FILENAME, SCHEMA_VERSION
+from scoring.off_limits import sqlite_file
 
 _COLUMNS = ("environment", "variant", "saved_at", *CALIBRATION_FIELDS)
 
@@ -27,10 +28,7 @@ def database_file(url: str | None, data_dir: Path) -> Path | None:
         return Path(data_dir).expanduser() / DB_FILENAME
     if "://" not in url:
         return Path(url).expanduser().absolute()
-    if not url.startswith("sqlite:///") or "?" in url:
-        return None
-    path = unquote(url[len("sqlite:///"):])  # %XX decoded, as SQLAlchemy's make_url does
-    return Path(path).absolute() if path and path != ":memory:" else None  # as SQLite opens it (no ~)
+    return None if "?" in url else sqlite_file(url)  # %XX decoded, no ~ expanded: as SQLAlchemy and SQLite do
 
 
 class QuickCalibrations:

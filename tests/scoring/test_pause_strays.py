@@ -18,6 +18,7 @@ PLAY = textwrap.dedent('''
     import json, os, subprocess, sys, time
     sys.path.insert(0, sys.argv[1])
     from scoring import host
+    from scoring.cpu_usage import stat_fields
 
     host._prctl(host.PR_SET_CHILD_SUBREAPER, 1)
     host._CHILDREN_FILES = host._CHILDREN_FILES and sys.argv[2] != "scan"
@@ -39,7 +40,7 @@ PLAY = textwrap.dedent('''
     time.sleep(1.0)
 
     def state(pid):
-        return host._stat_fields(pid)[0].decode()
+        return stat_fields(pid)[0].decode()
 
     try:
         tree = host._below(os.getpid(), set())
@@ -88,6 +89,7 @@ FORKER = textwrap.dedent('''
     import json, os, subprocess, sys, time
     sys.path.insert(0, sys.argv[1])
     from scoring import host
+    from scoring.cpu_usage import stat_fields
 
     host._prctl(host.PR_SET_CHILD_SUBREAPER, 1)
     # a candidate that forks all the time: each child spins a little and exits, and is not waited for
