@@ -28,9 +28,9 @@ and, piece by piece (`pieces`; the CPU path takes them all):
   the host (a red team read a covered folder's file from a loop device with debugfs, and wrote to
   a root terminal).
 
-CUDA failed to start with the first four on an H100 (benchmarks/confine_gpu.py, which probes the pieces
-one by one), so a GPU candidate gets only those in GPU_PATH, none until that probe has named the
-ones CUDA IPC works with. Where a piece fails its probe on this machine (root in a user namespace
+CUDA failed to start with the first four on an H100, so a GPU candidate gets only the pieces that CUDA IPC
+works with on this machine: the runner probes them once per boot (scoring/kernel/gpu_confine.py) and
+passes them to the scorer's process (gpu_path); without that answer, GPU_PATH (none). Where a piece fails its probe on this machine (root in a user namespace
 may not mknod, say), it is left out and the others kept (`usable`); the runner probes once and passes
 the result to the scorer's process. Elsewhere (not root, no unshare, inside a scoring container)
 nothing changes.
@@ -72,9 +72,14 @@ USER_SWITCH = (f"--reuid={CANDIDATE_UID}", f"--regid={CANDIDATE_UID}", "--clear-
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 GPU_DEVICES = ("nvidia*", "nvidia-caps/*")
 # The GPU path: CUDA IPC between the scorer and the candidate. With the first four pieces cudaGetDeviceCount
-# failed (error 304) on an H100; benchmarks/confine_gpu.py finds which pieces it works with. Until
-# that has run on a GPU: none (the covers and the dropped capabilities only).
+# failed (error 304) on an H100; which pieces it works with depends on the machine, so the runner probes
+# (scoring/kernel/gpu_confine.py, once per boot) and passes the answer (gpu_path). Where it has none: these
+# (the covers and the dropped capabilities only).
 GPU_PATH: frozenset[str] = frozenset()
+# Set in the scorer's process from its configuration (GPU_PIECES_KEY): the pieces the runner's GPU probe found
+# CUDA IPC working with here, as pieces_word writes them.
+GPU_PIECES_VARIABLE = "REARENA_GPU_CONFINE_PIECES"
+GPU_PIECES_KEY = "gpu_confine_pieces"
 
 # The private tmpfs mounts are sized: unsized, each could take half of the machine's memory (tmpfs pages
 # count against no limit of the candidate's). torch on the CPU keeps shared tensors in /dev/shm.
@@ -211,6 +216,15 @@ def usable(pieces: frozenset[str]) -> frozenset[str]:
 # again (~0.15 s). Only the runner's word sets it.
 PIECES_VARIABLE = "REARENA_CONFINE_PIECES"
 PIECES_KEY = "confine_pieces"
+
+
+def gpu_path() -> frozenset[str]:
+    """The pieces a GPU candidate gets: those the runner's probe found CUDA IPC working with on this machine
+    (GPU_PIECES_VARIABLE), else GPU_PATH."""
+    given = os.environ.get(GPU_PIECES_VARIABLE)
+    if not given:
+        return GPU_PATH
+    return frozenset() if given == "covers" else frozenset(given.split("+")) & CPU_PATH
 
 
 def pieces_word() -> str:

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from scoring.api import ScoringContext
 from scoring.channel import sign
-from scoring.confine import PIECES_KEY, PIECES_VARIABLE
+from scoring.confine import GPU_PIECES_KEY, GPU_PIECES_VARIABLE, PIECES_KEY, PIECES_VARIABLE
 from scoring.cpu_usage import stat_fields
 from scoring.errors import Invalid
 from scoring.payload import as_dict, safe_payload, text_of, unencodable
@@ -309,6 +309,9 @@ def main() -> None:
     pieces = config.pop(PIECES_KEY, None)
     if pieces:  # the runner's confinement probe: not run again here
         os.environ[PIECES_VARIABLE] = pieces
+    gpu_pieces = config.pop(GPU_PIECES_KEY, None)
+    if gpu_pieces:  # the runner's GPU probe (scoring/kernel/gpu_confine.py): the pieces CUDA IPC works with
+        os.environ[GPU_PIECES_VARIABLE] = gpu_pieces
     result_fd = config.pop("result_fd")
     os.set_inheritable(result_fd, False)
     payload = run(config)

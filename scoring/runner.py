@@ -11,6 +11,7 @@ The runner returns within the timeout plus a few seconds, whatever the candidate
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
@@ -30,7 +31,8 @@ from pathlib import Path
 from environments.model import Calibration, Environment
 from scoring.candidate import OutputSink
 from scoring.channel import ChannelTampered, verify
-from scoring.confine import OFF_VARIABLE, PIECES_KEY, clean_search_paths, pieces_word, tool
+from scoring.confine import (GPU_PIECES_KEY, OFF_VARIABLE, PIECES_KEY, PIECES_VARIABLE, clean_search_paths,
+                             pieces_word, tool)
 from scoring.cpu_group import remove_groups_of
 from scoring.off_limits import DB_FILE_VARIABLE, ORIGIN_VARIABLE, data_dir, sqlite_file
 from scoring.result import ScoreResult
@@ -208,6 +210,25 @@ def _probed_pieces() -> str:
     return pieces_word()
 
 
+def _has_gpu() -> bool:
+    """Whether this machine has an NVIDIA GPU (its device nodes)."""
+    return bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def _gpu_pieces(env: Environment, python: str, host_env: dict[str, str]) -> str | None:
+    """For an environment on a GPU, where this machine has an NVIDIA GPU and candidates are confined: the
+    confinement pieces CUDA IPC works with here (scoring/kernel/gpu_confine.py: cached for this boot, probed
+    the first time, ~10-20 s). None otherwise, or where the probe gives no answer."""
+    if not env.hardware.gpu or env.kind == "metr" or not _has_gpu():
+        return None
+    word = _probed_pieces()
+    if word == "none" or host_env.get(OFF_VARIABLE) == "1":
+        return None
+    from scoring.kernel import gpu_confine
+
+    return gpu_confine.pieces_word(python, data_dir(), env={**host_env, PIECES_VARIABLE: word})
+
+
 def _host_env(tmp: Path) -> dict[str, str]:
     from scoring.candidate import CANDIDATE_ENV_KEEP  # the GPU variables too, or the scorer sees no GPU
 
@@ -375,6 +396,9 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
         host_env.update(HOME=home, **{HOME_VARIABLE: home})
     if not os.path.isabs(argv[0]):
         argv = [tool(argv[0]), *argv[1:]]
+    gpu_pieces = _gpu_pieces(env, python, host_env)
+    if gpu_pieces:
+        config[GPU_PIECES_KEY] = gpu_pieces
     proc = subprocess.Popen(
         argv,
         # not in the candidate's folder (a METR family's scorer works in /home/agent, which it is)

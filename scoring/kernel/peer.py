@@ -196,8 +196,8 @@ class KernelPeer:
             env=peer_env(Path(folder), mode),
             boot=KERNEL_BOOT,
             boot_args=(mode, str(spin_s), *([] if trusted else off_limits())),
-            # CUDA IPC with the scorer: only the confinement pieces known to let it work
-            confinement=confine.GPU_PATH if mode == "cuda" else confine.CPU_PATH,
+            # CUDA IPC with the scorer: only the confinement pieces found to let it work here
+            confinement=confine.gpu_path() if mode == "cuda" else confine.CPU_PATH,
             gpu=mode == "cuda",  # a private /dev (DEV) holds the GPU's nodes only then
             bounded=False,  # checked_answer checks every answer against ANSWERS, outside the timed window
             decoder=decode_strict,  # ... after decoding it there: no dict key but an atom (no hash bomb)

@@ -116,7 +116,7 @@ print(json.dumps(seen))
 @pytest.mark.parametrize("where", ["tmp", "shm"])
 def test_each_confinement_piece_does_what_it_says_and_nothing_more(tmp_path, pieces, where):
     """The GPU path takes a subset of the pieces (the ones CUDA IPC works with, found on a GPU by
-    benchmarks/confine_gpu.py), so each must work alone: a PID namespace without the read-only file
+    scoring/kernel/gpu_confine.py), so each must work alone: a PID namespace without the read-only file
     system, a private /dev/shm without a private /tmp, and so on. /dev/shm stays writable (torch's
     CUDA IPC needs it), and the candidate's folder stays reachable by its path wherever it lies,
     /dev/shm included."""
@@ -334,38 +334,6 @@ def test_an_off_limits_folder_inside_another_is_covered_with_it(tmp_path):
 def test_an_unknown_confinement_piece_is_refused():
     with pytest.raises(ValueError, match="unknown confinement pieces"):
         confine.wrap(["true"], [], pieces=frozenset({"pid", "gpu"}), check=False)
-
-
-@pytest.mark.parametrize("breaks, expected", [
-    (lambda pieces: confine.NET in pieces, "dev+files+pid+shm+user"),  # one piece breaks CUDA on its own
-    (lambda pieces: len(pieces) == len(confine.CPU_PATH), "dev+files+net+pid+shm"),  # each alone works, all do not
-    (lambda pieces: {confine.PID, confine.SHM} <= pieces, "dev+files+net+pid+user"),  # a pair that does not mix
-])
-def test_the_gpu_probe_names_only_a_set_of_pieces_that_it_saw_work(monkeypatch, capsys, breaks, expected):
-    """benchmarks/confine_gpu.py's verdict, with the CUDA child replaced by a rule (no GPU here): the set
-    it recommends for GPU_PATH was itself probed and worked."""
-    import importlib.util
-
-    torch = pytest.importorskip("torch")
-    spec = importlib.util.spec_from_file_location("confine_gpu_probe", Path(__file__).parents[2] / "benchmarks"
-                                                  / "confine_gpu.py")
-    probe_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe_module)
-    worked = set()
-
-    def fake_probe(_torch, pieces):
-        if pieces is not None and breaks(pieces):
-            return "FAILED in the child: error 304"
-        worked.add(pieces)
-        return "works"
-
-    monkeypatch.setattr(probe_module, "probe", fake_probe)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "a GPU")
-    assert probe_module.main() == 0
-    out = capsys.readouterr().out
-    assert f"GPU_PATH these results support: {expected}" in out, out
-    assert frozenset(expected.split("+")) in worked
 
 
 def test_a_candidate_process_runs_on_the_cpus_it_is_given(tmp_path):
