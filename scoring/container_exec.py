@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from scoring.tree_walk import TreeRefused, kind, named, open_regular, walk
+from scoring.tree_walk import TreeRefused, kind, link_escapes, named, open_regular, walk
 
 DRAIN_GRACE_S = 2.5  # after a kill: how long to keep reading (dockerd waits 2 s for streams it cannot close)
 EXIT_GRACE_S = 0.2  # after the command says it is done: how long to wait for output of what it left running
@@ -196,10 +196,11 @@ def tar_folder(src: Path, prefix: str = "", skip: Callable[[Path], bool] | None 
 
 def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Path], bool] | None = None,
               mode: Callable[[tarfile.TarInfo], tarfile.TarInfo] | None = None, cap_bytes: int | None = None,
-              what: str = "the folder") -> list[str]:
+              what: str = "the folder", links_inside: bool = False) -> list[str]:
     """Write a tar of src's folders, regular files and symlinks (as links) to `out`, walked without recursion,
-    owners cleared; returns the rest (pipes, sockets, devices), named. TreeRefused: past cap_bytes of files
-    (folder_too_large) or something unreadable (copy_failed); `what` names src in its message."""
+    owners cleared; returns the rest (pipes, sockets, devices; with links_inside, links that reach outside
+    src, and loops: tree_walk.link_escapes), named. TreeRefused: past cap_bytes of files (folder_too_large) or something
+    unreadable (copy_failed); `what` names src in its message."""
     total, largest, skipped = 0, (0, ""), []
     try:
         with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -213,6 +214,10 @@ def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Pat
                 path = Path(src, rel)
                 if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
                     skipped.append(f"{rel} ({kind(info.st_mode)})")
+                    continue
+                wrong = link_escapes(Path(src), rel) if links_inside and stat.S_ISLNK(info.st_mode) else ""
+                if wrong:
+                    skipped.append(f"{rel} ({wrong})")
                     continue
                 if not stat.S_ISREG(info.st_mode):
                     member = _member(rel, prefix, info, os.readlink(path) if stat.S_ISLNK(info.st_mode) else "")

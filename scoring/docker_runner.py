@@ -16,7 +16,9 @@ root, tmpfs disks, the manifest's limits); the participant's container is not us
   LD_LIBRARY_PATH...) stripped of empty and relative entries: no entry names the working directory,
   so no library or program the candidate leaves in its folder stands in for the scorer's.
 - The candidate's folder goes in as a tar walked without recursion, within runner.copy_cap(env):
-  folders, regular files and symlinks; pipes, sockets and devices are left out (details.not_copied).
+  folders, regular files and symlinks that stay inside it; pipes, sockets, devices and links that reach
+  outside (tree_walk.link_escapes: the scorer's process reads the folder as root) are left out
+  (details.not_copied).
 - Every candidate process the scorer starts
   goes through /opt/rearena/bin/candidate-python, which drops to uid 1000 with
   setpriv (no capabilities, no new privileges) before python starts. So the candidate
@@ -144,7 +146,8 @@ def _score(env, var, candidate_dir, timeout_s, memory_mb, output_cap_bytes, inte
         config["variant"] = metr_task_name(env, var.name)
     with tempfile.SpooledTemporaryFile(max_size=64 << 20) as candidate_tar:
         try:
-            skipped = write_tar(candidate_dir, candidate_tar, cap_bytes=copy_cap(env), what="the candidate's folder")
+            skipped = write_tar(candidate_dir, candidate_tar, cap_bytes=copy_cap(env), what="the candidate's folder",
+                                links_inside=True)  # the scorer's process reads it as root
         except TreeRefused as exc:
             return _invalid(exc.reason, exc.message)
         candidate_tar.seek(0)

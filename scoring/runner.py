@@ -37,7 +37,7 @@ from scoring.cpu_group import remove_groups_of
 from scoring.off_limits import DB_FILE_VARIABLE, ORIGIN_VARIABLE, data_dir, sqlite_file
 from scoring.result import ScoreResult
 from scoring.run_disk import RUN_PREFIX, candidate_folder
-from scoring.tree_walk import TreeRefused, kind, named, open_regular, walk
+from scoring.tree_walk import TreeRefused, kind, link_escapes, named, open_regular, walk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from scoring.host import main; main()"
@@ -77,11 +77,10 @@ CopyRefused = TreeRefused  # the candidate's folder cannot be scored as it is: r
 def _copy_candidate(src: Path, dest: Path, cap_bytes: int | None = None) -> list[str]:
     """Copy the candidate's folder to dest: its folders, regular files and symbolic links within it (as
     links, as they are), walked without recursion (tree_walk), within cap_bytes and COPY_CAP_ENTRIES in
-    all. Pipes, sockets, devices and links out of the folder are left out and returned, named; a file
+    all. Pipes, sockets, devices, links out of the folder and link loops are left out and returned, named; a file
     that cannot be read, or too much, raises CopyRefused."""
     cap = COPY_CAP_BYTES if cap_bytes is None else cap_bytes
-    skipped, total, largest, count, part = [], 0, (0, ""), 0, Path()
-    real_src = src.resolve()
+    skipped, total, largest, count, part, links = [], 0, (0, ""), 0, Path(), []
     os.mkdir(dest)
     try:
         for rel, info in walk(src, named(frozenset(NOT_COPIED))):
@@ -90,11 +89,8 @@ def _copy_candidate(src: Path, dest: Path, cap_bytes: int | None = None) -> list
                 raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds more than "
                                   f"{COPY_CAP_ENTRIES:,} files, folders and links, the cap")
             if stat.S_ISLNK(info.st_mode):
-                # a link out of the folder would let trusted readers (the judge, rule checkers) read any file
-                if not (src / part).resolve().is_relative_to(real_src):
-                    skipped.append(f"{part} (a symbolic link to outside the folder)")
-                    continue
                 os.symlink(os.readlink(src / part), dest / part)
+                links.append(part)
             elif stat.S_ISDIR(info.st_mode):
                 os.mkdir(dest / part)
             elif stat.S_ISREG(info.st_mode):
@@ -107,6 +103,13 @@ def _copy_candidate(src: Path, dest: Path, cap_bytes: int | None = None) -> list
                                       f"at its full size)")
             else:
                 skipped.append(f"{part} ({kind(info.st_mode)})")
+        # a link out of the folder would let trusted readers (the judge, rule checkers) read any file: judged
+        # in the copy, which the participant cannot change meanwhile, once it is whole
+        wrong = [(link, link_escapes(dest, link)) for link in links]
+        for link, what in wrong:
+            if what:
+                os.unlink(dest / link)
+                skipped.append(f"{link} ({what})")
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
         where = str(_relative(exc.filename, src, dest) if getattr(exc, "filename", None) else part)
         where = where if len(where) <= 200 else f"{where[:80]}...{where[-80:]} ({where.count('/') + 1} levels deep)"

@@ -80,3 +80,43 @@ def open_regular(path: Path) -> BinaryIO:
         fh.close()
         raise OSError(0, "it is no longer a regular file", str(path))
     return fh
+
+
+LINK_HOPS = 40  # symbolic links followed in one resolution, as Linux allows (then ELOOP)
+
+
+def link_escapes(root: Path, rel: PurePosixPath) -> str:
+    """What is wrong with the symbolic link at root/rel, in words ("" if nothing): resolved one step at a
+    time against the links under root, as the kernel resolves it wherever root is mounted (a trusted reader
+    in a scoring container follows it at /candidate), it is absolute, leads through an absolute link or
+    climbs above root at any step (`x/up -> ..` then `l -> x/up/../..`: lexically inside, physically the
+    parent), all "to outside the folder"; or it loops. A target that does not exist is inside (a dangling
+    link reads nothing)."""
+    outside = "a symbolic link to outside the folder"
+    stack: list[str] = []
+    todo = list(reversed(PurePosixPath(rel).parts))
+    hops = 0
+    while todo:
+        part = todo.pop()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not stack:
+                return outside
+            stack.pop()
+            continue
+        stack.append(part)
+        try:
+            info = os.lstat(Path(root, *stack))
+        except OSError:  # nothing there: the rest of the path names nothing either
+            return ""
+        if stat.S_ISLNK(info.st_mode):
+            hops += 1
+            if hops > LINK_HOPS:
+                return "a symbolic link loop"
+            target = os.readlink(Path(root, *stack))
+            if os.path.isabs(target):
+                return outside
+            stack.pop()
+            todo.extend(reversed(PurePosixPath(target).parts))
+    return ""

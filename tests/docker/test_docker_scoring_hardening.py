@@ -39,6 +39,21 @@ def test_a_socket_and_a_named_pipe_are_left_out(small_registry, images, tmp_path
     assert sorted(result.details["not_copied"]) == ["pipe (a named pipe)", "sock (a socket)"]
 
 
+def test_links_to_the_scorers_files_do_not_enter_the_container(small_registry, images, tmp_path):
+    """The scorer's process reads the candidate's folder as root at /candidate: a link to its run's
+    configuration (the result's key), directly or through another link, is left out."""
+    env = small_registry.get("sum_env")
+    folder = _starting_copy(env, tmp_path)
+    os.symlink("/opt/rearena/run/config.json", folder / "key.json")
+    (folder / "x").mkdir()
+    os.symlink("..", folder / "x" / "up")
+    os.symlink("x/up/../opt/rearena/run/config.json", folder / "key2.json")  # /candidate/../opt/...
+    result = score_in_container(env, "tiny", folder, timeout_s=TIMEOUT)
+    assert result.valid, (result.reason, result.message)
+    assert sorted(result.details["not_copied"]) == ["key.json (a symbolic link to outside the folder)",
+                                                    "key2.json (a symbolic link to outside the folder)"]
+
+
 def test_a_tree_1200_folders_deep_gets_a_verdict(small_registry, images, tmp_path, monkeypatch):
     env = small_registry.get("sum_env")
     folder = _starting_copy(env, tmp_path)

@@ -57,14 +57,68 @@ def test_the_copy_leaves_out_links_to_outside_the_folder_and_keeps_links_within(
     assert os.readlink(work / "inside.md") == "sub/notes.md" and (work / "inside.md").read_text() == "inside\n"
 
 
-def test_a_link_loop_is_a_copy_failure_not_a_crash(tmp_path):
+def test_a_link_loop_is_left_out_not_a_crash(tmp_path):
     folder = tmp_path / "cand"
     folder.mkdir()
     os.symlink("b", folder / "a")
     os.symlink("a", folder / "b")
-    with pytest.raises(CopyRefused) as refused:
-        runner._copy_candidate(folder, tmp_path / "copy")
-    assert refused.value.reason == "copy_failed"
+    (folder / "solution.py").write_text("x = 1\n")
+    skipped = runner._copy_candidate(folder, tmp_path / "copy")
+    assert sorted(skipped) == ["a (a symbolic link loop)", "b (a symbolic link loop)"]
+    assert (tmp_path / "copy" / "solution.py").read_text() == "x = 1\n"
+
+
+def _chains(tmp_path: Path) -> Path:
+    """Links that stay inside only when read lexically: each reaches outside through another link."""
+    folder = tmp_path / "cand"
+    (folder / "x" / "y").mkdir(parents=True)
+    (folder / "x" / "y" / "data.txt").write_text("inside\n")
+    os.symlink("..", folder / "x" / "up")                    # inside: x/.. is the folder
+    os.symlink("x/up/../..", folder / "root_parent")         # lexically ".", physically the folder's parent
+    os.symlink("x/up/../cand/x", folder / "round_trip")      # out and back in by the folder's name on this host
+    os.symlink("root_parent/outside.md", folder / "through")  # through a link that reaches outside
+    os.symlink("/", folder / "x" / "abs")
+    os.symlink("x/abs/etc", folder / "via_abs")               # through an absolute link
+    os.symlink("x/up/x/y/data.txt", folder / "fine")         # a chain that stays inside
+    os.symlink("y/../y/data.txt", folder / "x" / "fine2")    # ".." inside the folder
+    os.symlink("missing/../../..", folder / "dangling")      # names nothing (ENOENT at "missing")
+    (tmp_path / "outside.md").write_text("outside\n")
+    return folder
+
+
+ESCAPING = {"root_parent", "round_trip", "through", "via_abs", "x/abs"}
+
+
+def test_links_that_reach_outside_through_other_links_are_left_out_of_the_copy(tmp_path):
+    """The judge and rule checkers read the copy as root: no link in it may lead outside, however it
+    gets there. (`round_trip` is inside on this host, but in the copy, or at /candidate in a scoring
+    container, the folder's name is another's.)"""
+    folder, work = _chains(tmp_path), tmp_path / "copy"
+    skipped = runner._copy_candidate(folder, work)
+    assert sorted(skipped) == sorted(f"{name} (a symbolic link to outside the folder)" for name in ESCAPING)
+    assert (work / "fine").read_text() == "inside\n" and (work / "x" / "fine2").read_text() == "inside\n"
+    assert os.path.islink(work / "dangling") and not os.path.exists(work / "dangling")
+    for name in ESCAPING:
+        assert not os.path.lexists(work / name)
+
+
+def test_the_scoring_containers_tar_leaves_out_the_same_links(tmp_path):
+    """scoring.docker_runner sends the candidate's folder with links_inside: what it leaves out is what
+    the local copy leaves out; the scorer's own files (links_inside off) keep their links."""
+    import io
+    import tarfile
+
+    from scoring.container_exec import write_tar
+
+    folder = _chains(tmp_path)
+    out = io.BytesIO()
+    skipped = write_tar(folder, out, links_inside=True)
+    assert sorted(skipped) == sorted(f"{name} (a symbolic link to outside the folder)" for name in ESCAPING)
+    names = set(tarfile.open(fileobj=io.BytesIO(out.getvalue())).getnames())
+    assert {"fine", "x/fine2", "dangling", "x/up", "x/y/data.txt"} <= names and not names & ESCAPING
+    out = io.BytesIO()
+    assert write_tar(folder, out) == []
+    assert ESCAPING <= set(tarfile.open(fileobj=io.BytesIO(out.getvalue())).getnames())
 
 
 def test_too_many_entries_are_refused(tmp_path, monkeypatch):
