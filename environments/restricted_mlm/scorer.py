@@ -6,11 +6,14 @@
 2. Fresh hidden text: `n_seqs` sequences of 64 tokens from scoring/lm's source, drawn with a seed
    from the scorer's secret RNG; in each, 10 positions (15.6%) are replaced by MASK = 48.
 3. The candidate's load_model() runs in its own process under checked_boot.py, which records every
-   aten op of each forward; batches of masked tokens go in, logits [B, 64, 48] come back with the
-   record. Any op outside rules.ALLOWED_PACKETS, or memory read as two dtypes -> "disallowed_op";
-   data leaving torch ->
+   aten op of a forward on a tracing batch (fresh masked sequences of their own). Any op outside
+   rules.ALLOWED_PACKETS, or memory read as two dtypes -> "disallowed_op"; data leaving torch ->
    "data_escape"; a forward the recorder could not follow -> "unchecked_forward".
-4. loss = mean cross-entropy at the masked positions, log_softmax applied here (float64).
+4. The same forward written down as a graph of aten ops (a dispatch mode in the candidate's process), checked here
+   op by op (graph.py: the same rules) and run here on the tracing batch: logits other than the
+   forward's -> "unchecked_forward". The hidden batches never reach the candidate's process: the
+   graph computes their logits in this process, so what is checked is what is scored.
+5. loss = mean cross-entropy at the masked positions, log_softmax applied here (float64).
 
 raw = ln(loss - FLOOR); lower is better. FLOOR = 0.25 nats: the Bayes-optimal masked loss of this
 source (the exact posterior of each masked token given every unmasked one) is about 0.32, so no
@@ -19,7 +22,9 @@ model can go below the floor except by chance on a tiny sample (then loss - FLOO
 
 from __future__ import annotations
 
+import importlib
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +51,9 @@ def _sibling(name: str):
 
 
 rules = _sibling("rules")
+graphs = _sibling("graph")
 CHECKED_BOOT = _sibling("checked_boot").CHECKED_BOOT
+AGREE_RTOL, AGREE_ATOL = 1e-3, 1e-4  # the graph's logits against the forward's, on the tracing batch
 
 
 def _params(ctx: ScoringContext) -> tuple[int, int, float]:
@@ -119,6 +126,44 @@ def check_record(answer: object, batch: int) -> np.ndarray:
     return logits
 
 
+def program_of(answer: object):
+    """The checked program of the candidate's traced forward (graph.py); Invalid naming what is refused."""
+    try:
+        return graphs.program_of(answer, rules.disallowed_ops)
+    except graphs.GraphRefused as refused:
+        raise Invalid(refused.message, reason=refused.reason, details={"disallowed": refused.names}) from None
+
+
+def graph_logits(program, inputs: np.ndarray, batch: int) -> np.ndarray:
+    """The program's logits for `inputs` (at most `batch` rows; padded to the batch it was traced with),
+    computed here; Invalid or WrongAnswer where it fails or its output is not logits."""
+    import torch
+
+    rows = len(inputs)
+    padded = np.concatenate([inputs, np.repeat(inputs[-1:], batch - rows, axis=0)]) if rows < batch else inputs
+    try:
+        with torch.no_grad():
+            out = graphs.run(program, torch.from_numpy(padded.astype(np.int64)))
+    except graphs.GraphRefused as refused:
+        raise Invalid(refused.message, reason=refused.reason) from None
+    except Exception as exc:  # noqa: BLE001 - any failure of the candidate's graph is its verdict
+        raise Invalid(f"the traced forward failed when the scorer ran it: {type(exc).__name__}: {str(exc)[:300]}",
+                      reason="unchecked_forward") from None
+    expected = [batch, SEQ_LEN, VOCAB]
+    if not isinstance(out, torch.Tensor):
+        raise WrongAnswer(f"the traced forward must return a torch.Tensor of logits {expected}, got "
+                          f"{type(out).__name__}", reason="wrong_output")
+    if list(out.shape) != expected:
+        raise WrongAnswer(f"wrong logits shape from the traced forward: expected {expected}, got {list(out.shape)}",
+                          reason="wrong_shape")
+    if not out.is_floating_point():
+        raise WrongAnswer(f"the logits must be floating point, got dtype {out.dtype}", reason="wrong_output")
+    logits = out.to(torch.float32).numpy()[:rows]
+    if not np.isfinite(logits).all():
+        raise WrongAnswer("the logits contain NaN or infinite values", reason="non_finite_logits")
+    return logits
+
+
 def masked_nll(logits: np.ndarray, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """-log_softmax(logits)[true token] at each masked position (float64)."""
     chosen = logits[mask].astype(np.float64)
@@ -129,30 +174,40 @@ def masked_nll(logits: np.ndarray, tokens: np.ndarray, mask: np.ndarray) -> np.n
 
 def score(ctx: ScoringContext) -> dict:
     n_seqs, batch, call_timeout = _params(ctx)
+    # torch, which runs the graph here, imported while the candidate's process starts (~1.5 s)
+    threading.Thread(target=importlib.import_module, args=("torch",), daemon=True).start()
     # static_check = false exists for tests only: they prove the runtime checker alone catches what
     # the static check would have caught first. No variant of the manifest sets it.
     files = static_check(ctx.candidate_dir) if ctx.params.get("static_check", True) else []
-    inputs, tokens, mask = masked_eval_set(fresh_rng(ctx.rng), n_seqs)
-    losses: list[np.ndarray] = []
-    op_counts: dict[str, int] = {}
+    rng = fresh_rng(ctx.rng)
+    inputs, tokens, mask = masked_eval_set(rng, n_seqs)
+    traced, _, _ = masked_eval_set(rng, batch)  # a batch of its own: the hidden one never leaves this process
     proc = CandidateProcess(
         ctx.candidate_dir, ENTRY_FILE, ENTRY_FUNCTION, memory_mb=ctx.memory_mb,
         output_cap_bytes=ctx.output_cap_bytes, startup_timeout_s=max(0.1, ctx.remaining()),
         python=ctx.python, boot=CHECKED_BOOT, boot_args=tuple(off_limits()))
     ctx.processes.append(proc)
     proc.function = "the forward pass of load_model"  # how timeouts and crashes name the calls
+    data = traced.astype("<i8").tobytes()
     try:
-        for start in range(0, n_seqs, batch):
-            rows = slice(start, min(start + batch, n_seqs))
-            b = rows.stop - rows.start
-            answer = proc.call(inputs[rows].astype("<i8").tobytes(), b, SEQ_LEN,
-                               timeout=min(call_timeout, ctx.remaining()))
-            logits = check_record(answer, b)
-            losses.append(masked_nll(logits, tokens[rows], mask[rows]))
-            for name, count in answer["ops"].items():
-                op_counts[name] = op_counts.get(name, 0) + int(count)
+        # the forward under the recorder, then traced into a graph: both on the tracing batch
+        answer = proc.call(data, batch, SEQ_LEN, timeout=min(call_timeout, ctx.remaining()))
+        forward_logits = check_record(answer, batch)
+        program = program_of(proc.call("graph", data, batch, SEQ_LEN, timeout=min(call_timeout, ctx.remaining())))
     finally:
         proc.close()
+    ctx.log(f"traced forward: {sum(program.ops.values())} ops, {len(program.constants)} constants")
+    graph_check = graph_logits(program, traced, batch)
+    if not np.allclose(graph_check, forward_logits, rtol=AGREE_RTOL, atol=AGREE_ATOL):
+        worst = float(np.abs(graph_check.astype(np.float64) - forward_logits).max())
+        raise Invalid(f"unchecked forward: the traced graph of the forward pass computes other logits than the "
+                      f"forward returned (largest difference {worst:.3g}): part of the forward is not torch ops "
+                      "(numpy, values computed outside torch, a thread?)", reason="unchecked_forward",
+                      details={"largest_difference": worst})
+    losses: list[np.ndarray] = []
+    for start in range(0, n_seqs, batch):  # the hidden batches, run here by the program
+        rows = slice(start, min(start + batch, n_seqs))
+        losses.append(masked_nll(graph_logits(program, inputs[rows], batch), tokens[rows], mask[rows]))
     nll = np.concatenate(losses)
     loss = float(nll.mean())
     raw = math.log(max(loss - FLOOR, MIN_GAP))
@@ -163,5 +218,6 @@ def score(ctx: ScoringContext) -> dict:
                    f"raw = ln(loss - {FLOOR})",
         "details": {"loss": loss, "loss_sem": float(nll.std(ddof=1) / math.sqrt(len(nll))) if len(nll) > 1 else 0.0,
                     "floor": FLOOR, "masked_tokens": int(len(nll)), "n_seqs": n_seqs,
-                    "clamped": loss - FLOOR < MIN_GAP, "ops": op_counts, "files_checked": files},
+                    "clamped": loss - FLOOR < MIN_GAP, "ops": program.ops, "forward_ops": answer["ops"],
+                    "files_checked": files},
     }

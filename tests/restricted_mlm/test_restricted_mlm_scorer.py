@@ -71,6 +71,8 @@ def test_a_legitimate_model_full_of_allowed_ops_is_valid(tmp_path):
     result = score_directly(NAME, candidate, n_seqs=32, batch=16)
     assert result["valid"], result["message"]
     assert result["details"]["masked_tokens"] == 32 * 10
+    # the recorder's ops of the forward, and the ops of its graph that the scorer ran
+    assert {"aten.bmm.default", "aten.lift_fresh.default", "aten.where.self"} <= set(result["details"]["forward_ops"])
     assert {"aten.bmm.default", "aten.lift_fresh.default", "aten.where.self"} <= set(result["details"]["ops"])
 
 
@@ -168,3 +170,39 @@ def test_the_checked_boot_reads_no_global_after_the_candidate_is_imported():
     assert not found, found
     # the module level names nothing the loop uses: it only builds the server and runs it
     assert boot.CHECKED_BOOT.rstrip().endswith("_make_server()()")
+
+
+def test_a_forger_that_owns_its_answer_pipe_gets_only_what_its_graph_computes(tmp_path):
+    """The candidate's process can answer anything (here it writes its own records to the answer pipe and
+    never returns to the checker), so the hidden batches never go there: it is asked one forward and its
+    graph, both on the tracing batch, and the hidden batches' logits are its graph's, computed by the
+    scorer. Its constant (uniform) logits score exactly ln 48, whatever it would have answered them."""
+    import math
+    import shutil
+
+    candidate = starting_candidate(NAME, tmp_path)
+    shutil.copy2(HERE / "forger" / "model.py", candidate / "model.py")
+    result = score_directly(NAME, candidate, n_seqs=256, batch=64, static_check=False)
+    assert result["valid"], result["message"]
+    assert "asked: forward graph" in result["candidate_output"], result["candidate_output"]
+    assert "forward forward" not in result["candidate_output"]
+    assert abs(result["details"]["loss"] - math.log(48)) < 1e-6
+    assert result["details"]["masked_tokens"] == 256 * 10
+
+
+def test_a_forward_that_is_not_a_function_of_its_tokens_is_unchecked(tmp_path):
+    """The graph the scorer runs must compute what the recorded forward returned on the same batch: a
+    model that answers its second call (the trace) otherwise is refused, naming the difference."""
+    candidate = starting_candidate(NAME, tmp_path)
+    model = candidate / "model.py"
+    model.write_text(model.read_text().replace(
+        "    def forward(self, tokens: torch.Tensor) -> torch.Tensor:\n        return self.head(self.features(tokens))",
+        "    def forward(self, tokens: torch.Tensor) -> torch.Tensor:\n"
+        "        self.calls = getattr(self, 'calls', 0) + 1\n"
+        "        out = self.head(self.features(tokens))\n"
+        "        return out if self.calls == 1 else out + 3.0"))
+    assert "out + 3.0" in model.read_text()
+    result = score_directly(NAME, candidate, n_seqs=64, batch=64)
+    assert not result["valid"] and result["reason"] == "unchecked_forward", result["message"]
+    assert "computes other logits than the forward returned" in result["message"]
+    assert result["details"]["largest_difference"] == pytest.approx(3.0, abs=1e-3)

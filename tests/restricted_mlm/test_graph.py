@@ -1,0 +1,137 @@
+"""restricted_mlm's graph check (environments/restricted_mlm/graph.py): the scorer runs only aten ops that
+the rules allow, looked up by name in torch's registry, with arguments of known kinds, and refuses the
+rest before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from envsupport import ENVIRONMENTS, load_module, require_modules
+
+require_modules("torch", "numpy")
+
+import torch  # noqa: E402
+
+graph = load_module(ENVIRONMENTS / "restricted_mlm" / "graph.py", "restricted_mlm_graph_under_test")
+rules = load_module(ENVIRONMENTS / "restricted_mlm" / "rules.py", "restricted_mlm_rules_under_test")
+
+
+def const(tensor: torch.Tensor) -> tuple:
+    return (str(tensor.dtype).replace("torch.", ""), list(tensor.shape),
+            tensor.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+
+
+def op(schema: str, *args, overload: str = "Tensor", **kwargs) -> tuple:
+    return ("op", schema, overload, list(args), kwargs)
+
+
+def ref(node: int) -> dict:
+    return {"ref": node}
+
+
+def program(nodes: list, constants: list | None = None):
+    return graph.program_of({"nodes": nodes, "constants": constants or []}, rules.disallowed_ops)
+
+
+def refused(nodes: list, constants: list | None = None) -> graph.GraphRefused:
+    with pytest.raises(graph.GraphRefused) as caught:
+        program(nodes, constants)
+    return caught.value
+
+
+def test_a_graph_of_allowed_ops_runs_here():
+    weight = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    checked = program([("input",), ("const", 0), op("aten::mm", ref(0), ref(1), overload="default"),
+                       op("aten::add", ref(2), 1.0, overload="Scalar"),
+                       op("aten::_to_copy", ref(3), overload="default", dtype={"dtype": "float64"}),
+                       ("output", ref(4))], [const(weight)])
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    out = graph.run(checked, x)
+    assert out.dtype == torch.float64 and torch.equal(out, (x @ weight + 1).double())
+    assert checked.ops == {"aten.mm.default": 1, "aten.add.Scalar": 1, "aten._to_copy.default": 1}
+
+
+@pytest.mark.parametrize("schema, overload", [
+    ("aten::exp", "default"), ("aten::div", "Tensor"), ("aten::_softmax", "default"),
+    ("aten::view", "dtype"),  # bit reinterpretation
+    ("aten::empty", "memory_format"),  # uninitialised memory
+    ("prims::mul", "default"),  # another namespace
+    ("aten::mm.x", "default"),  # a dotted name
+])
+def test_a_disallowed_op_is_refused_by_name_before_anything_runs(schema, overload):
+    why = refused([("input",), op(schema, ref(0), overload=overload), ("output", ref(1))])
+    assert why.reason == "disallowed_op", why.message
+
+
+def test_an_allowed_packet_with_an_overload_torch_lacks_is_refused():
+    why = refused([("input",), op("aten::mm", ref(0), ref(0), overload="bogus"), ("output", ref(1))])
+    assert why.reason == "disallowed_op" and "aten.mm.bogus" in why.message
+
+
+@pytest.mark.parametrize("nodes", [
+    [("input",), op("aten::mul", ref(2), 2.0, overload="Scalar"), ("output", ref(1))],  # a later node
+    [("input",), op("aten::mul", ref(1), 2.0, overload="Scalar"), ("output", ref(1))],  # itself
+    [("input",), op("aten::_to_copy", ref(0), overload="default", device={"device": "cuda"}), ("output", ref(1))],
+    [("input",), op("aten::_to_copy", ref(0), overload="default", dtype={"dtype": "complex64"}), ("output", ref(1))],
+    [("input",), op("aten::einsum", "x" * 300, [ref(0)], overload="default"), ("output", ref(1))],
+    [("input",), op("aten::cat", [[[[[ref(0)]]]]], overload="default"), ("output", ref(1))],  # nested too deep
+    [("input",), ("input",), ("output", ref(1))],  # two inputs
+    [("input",), op("aten::mul", ref(0), 2.0, overload="Scalar")],  # no output
+    [("input",), ("output", ref(0)), op("aten::mul", ref(0), 2.0, overload="Scalar")],  # output not last
+    [("input",), ("const", 0), ("output", ref(1))],  # no such constant
+    [("input",), ("op", "aten::mul", "Scalar", [ref(0), 2.0], {"not a name": 1}), ("output", ref(1))],
+    [("input",), ("op", "aten::mul", "Scalar", [ref(0), 2.0], {}, "extra"), ("output", ref(1))],
+    [("input",), {"op": "aten::mul"}, ("output", ref(0))],
+])
+def test_a_malformed_graph_is_refused_before_anything_runs(nodes):
+    assert refused(nodes).reason == "unchecked_forward"
+
+
+def test_a_size_past_the_limit_is_refused_before_anything_allocates():
+    why = refused([("input",), op("aten::zeros", [1 << 20, 1 << 20], overload="default"), ("output", ref(1))])
+    assert why.reason == "unchecked_forward" and "elements" in why.message
+
+
+def test_a_chain_of_doublings_stops_at_the_limit(monkeypatch):
+    monkeypatch.setattr(graph, "MAX_ELEMENTS", 1 << 12)
+    nodes = [("input",)]
+    for _ in range(20):
+        nodes.append(op("aten::cat", [ref(len(nodes) - 1), ref(len(nodes) - 1)], overload="default"))
+    checked = program(nodes + [("output", ref(len(nodes) - 1))])
+    with pytest.raises(graph.GraphRefused, match="elements"):
+        graph.run(checked, torch.ones(16))
+
+
+@pytest.mark.parametrize("item", [
+    ("float32", [2, 2], b"\0" * 15),  # too few bytes
+    ("float32", [-1], b""),  # a negative size
+    ("complex64", [1], b"\0" * 8),  # an unknown dtype
+    ("float32", [2], "not bytes"),
+])
+def test_a_malformed_constant_is_refused(item):
+    assert refused([("input",), ("output", ref(0))], [item]).reason == "unchecked_forward"
+
+
+def test_a_bool_constant_is_only_true_or_false():
+    checked = program([("input",), ("const", 0), ("output", ref(1))], [("bool", [3], bytes([0, 1, 7]))])
+    out = graph.run(checked, torch.zeros(1))
+    assert out.tolist() == [False, True, True] and out.view(torch.uint8).tolist() == [0, 1, 1]
+
+
+def test_an_in_place_op_on_a_constant_carries_nothing_to_the_next_run():
+    """A model could keep state across the hidden batches by writing into its weights: each run starts
+    from fresh copies of the constants."""
+    checked = program([("input",), ("const", 0), op("aten::add_", ref(1), ref(0)), ("output", ref(2))],
+                      [const(torch.zeros(3))])
+    first = graph.run(checked, torch.ones(3)).clone()
+    second = graph.run(checked, torch.ones(3))
+    assert torch.equal(first, torch.ones(3)) and torch.equal(second, torch.ones(3))
+
+
+def test_an_item_of_a_multi_output_op():
+    checked = program([("input",), op("aten::split", ref(0), 2, overload="Tensor"), ("item", 1, 1),
+                       ("output", ref(2))])
+    assert graph.run(checked, torch.arange(4.0)).tolist() == [2.0, 3.0]
+    with pytest.raises(graph.GraphRefused, match="part 5"):
+        graph.run(program([("input",), op("aten::split", ref(0), 2, overload="Tensor"), ("item", 1, 5),
+                           ("output", ref(2))]), torch.arange(4.0))
