@@ -1,31 +1,35 @@
-"""The forward pass as a graph of aten ops, checked and run by the scorer: what is checked is what computes.
+"""The forward pass as a graph of aten ops, checked by the scorer and run apart: what is checked is what scores.
 
 The candidate's process runs its forward on a tracing batch under a dispatch mode that writes down every
-aten op (checked_boot.py's grapher) and sends the graph as plain values. `program_of` checks every node: each op an aten overload whose packet is
-in rules.ALLOWED_PACKETS (and not a refused overload), looked up in torch's registry by that name only;
-arguments plain values, earlier nodes, known dtypes, the CPU, the strided layout and the memory formats;
-size lists within MAX_ELEMENTS; constants well-formed tensors. `run` evaluates the program in this process
-on the hidden batches, which the candidate's process never sees, with fresh copies of the constants each
-time (an in-place op carries nothing from one batch to the next).
+aten op (checked_boot.py's grapher) and sends the graph as plain values. `check` (plain Python, in the
+scorer's process) checks every node: each op named aten.<packet>.<overload> and allowed by the rules
+(rules.disallowed_ops); arguments plain values, earlier nodes, known dtypes, the CPU, the strided layout
+and the memory formats; size lists within MAX_ELEMENTS; constants of the right number of bytes.
+`program_of` (graph_runner.py's process) checks the graph again, looks each op up in torch's registry by
+that name only (never an object of the candidate's) and makes the constants tensors; `run` evaluates the
+program on a batch, with fresh copies of the constants each time (an in-place op carries nothing from
+one batch to the next).
 
 So nothing that runs in the candidate's process (a patched checker, a thread, numpy on a tensor's memory,
-values computed outside torch) reaches the logits that are scored: the program can only compute with
-allowed ops from its constants (the weights) and the masked tokens.
+answers written straight to its pipe) reaches the logits that are scored: the program computes with
+allowed ops only, from its constants (the weights) and the masked tokens.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-import torch
-
-DTYPES = {name: getattr(torch, name) for name in (
-    "float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")}
-LAYOUTS = {"strided": torch.strided}
-FORMATS = {name: getattr(torch, name) for name in ("contiguous_format", "preserve_format", "channels_last")}
+ITEM_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2,
+              "int8": 1, "uint8": 1, "bool": 1}
+TOKENS = {"dtype": frozenset(ITEM_BYTES), "layout": frozenset({"strided"}), "device": frozenset({"cpu"}),
+          "memory_format": frozenset({"contiguous_format", "preserve_format", "channels_last"})}
 MAX_NODES = 50_000
 MAX_DEPTH = 4  # nesting of argument lists
 MAX_ELEMENTS = 1 << 28  # a size list's product (1 GiB of float32): factories, views, expands, repeats
+# Overloads run as a checked equivalent: _reshape_alias makes a view of any size and strides over its
+# input's storage without checking that it stays inside (a view of 65,536 floats over 4 read the heap
+# beyond them); as_strided, with the input's own storage offset, is the same view, checked.
+CHECKED_INSTEAD = {"aten._reshape_alias.default": "aten.as_strided.default"}
 
 
 class GraphRefused(Exception):
@@ -36,25 +40,44 @@ class GraphRefused(Exception):
         self.reason, self.message, self.names = reason, message, names or []
 
 
+class Ref:
+    """An earlier node's value, in a checked argument."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: int):
+        self.node = node
+
+
+class Token:
+    """A dtype, layout, device or memory format, by name, in a checked argument."""
+
+    __slots__ = ("kind", "name")
+
+    def __init__(self, kind: str, name: str):
+        self.kind, self.name = kind, name
+
+
 class Program:
-    """A checked graph: its nodes with ops resolved, its constants as tensors, and its op counts. (Not a
+    """A checked graph ready to run: nodes with ops resolved, constants as tensors, op counts. (Not a
     dataclass: the scorer loads this file by path, outside sys.modules.)"""
 
-    def __init__(self, nodes: list[tuple], constants: list[torch.Tensor], ops: dict[str, int]):
+    def __init__(self, nodes: list[tuple], constants: list, ops: dict[str, int]):
         self.nodes, self.constants, self.ops = nodes, constants, ops
 
 
-def program_of(answer: Any, disallowed: Callable[[dict[str, int]], list[str]]) -> Program:
-    """The checked program of the candidate's graph answer, its ops judged by `disallowed` (rules.py's
-    disallowed_ops, which the recorder's ops are judged by too); GraphRefused naming what is wrong."""
+def check(answer: Any, disallowed: Callable[[dict[str, int]], list[str]]) -> tuple[list[tuple], dict[str, int]]:
+    """The graph's nodes, checked (arguments with Ref and Token), and its op counts; GraphRefused naming
+    what is wrong. `disallowed` is rules.disallowed_ops (which the recorder's ops are judged by too)."""
     if not isinstance(answer, dict) or not isinstance(answer.get("nodes"), list) \
             or not isinstance(answer.get("constants"), list):
         raise GraphRefused("unchecked_forward", "the traced forward is not a graph (nodes and constants)")
-    raw_nodes, raw_constants = answer["nodes"], answer["constants"]
+    raw_nodes, constants = answer["nodes"], answer["constants"]
     if not raw_nodes or len(raw_nodes) > MAX_NODES:
         raise GraphRefused("unchecked_forward", f"the traced forward has {len(raw_nodes)} nodes "
                                                 f"(1 to {MAX_NODES:,} are accepted)")
-    constants = [_constant(item, k) for k, item in enumerate(raw_constants)]
+    for k, item in enumerate(constants):
+        _check_constant(item, k)
     nodes, ops, inputs = [], {}, 0
     for i, node in enumerate(raw_nodes):
         if not isinstance(node, (list, tuple)) or not node or not isinstance(node[0], str):
@@ -82,15 +105,24 @@ def program_of(answer: Any, disallowed: Callable[[dict[str, int]], list[str]]) -
     if refused:
         raise GraphRefused("disallowed_op", f"disallowed op in the traced forward: {', '.join(refused[:10])}",
                            refused)
-    nodes = [("op", _resolved(node[1]), *node[2:]) if node[0] == "op" else node for node in nodes]
     if inputs != 1 or nodes[-1][0] != "output":
         raise GraphRefused("unchecked_forward", "the traced forward must take one input (the tokens) and end "
                                                 "with its output")
-    return Program(nodes, constants, ops)
+    return nodes, ops
 
 
-def run(program: Program, tokens: torch.Tensor) -> Any:
-    """The program's output for `tokens`, computed here with fresh copies of its constants."""
+def program_of(answer: Any, disallowed: Callable[[dict[str, int]], list[str]]) -> Program:
+    """The graph checked (check), its ops looked up in torch's registry and its constants made tensors."""
+    nodes, ops = check(answer, disallowed)
+    nodes = [("op", _resolved(node[1]), _torch_values(node[2]), _torch_values(node[3])) if node[0] == "op"
+             else ("output", _torch_values(node[1])) if node[0] == "output" else node for node in nodes]
+    return Program(nodes, [_tensor(item) for item in answer["constants"]], ops)
+
+
+def run(program: Program, tokens: Any) -> Any:
+    """The program's output for `tokens`, with fresh copies of its constants."""
+    import torch
+
     values: list[Any] = []
     for node in program.nodes:
         kind = node[0]
@@ -105,28 +137,17 @@ def run(program: Program, tokens: torch.Tensor) -> Any:
                                                         f"a {type(whole).__name__}")
             values.append(whole[node[2]])
         elif kind == "op":
-            args = _resolve(node[2], values)
-            kwargs = {key: _resolve(value, values) for key, value in node[3].items()}
-            out = node[1](*args, **kwargs)
+            out = node[1](*_values(node[2], values), **_values(node[3], values))
             if isinstance(out, torch.Tensor) and out.numel() > MAX_ELEMENTS:  # a chain of doublings stops here
                 raise GraphRefused("unchecked_forward", f"an op of the traced forward made {out.numel():,} "
                                                         f"elements (at most {MAX_ELEMENTS:,})")
             values.append(out)
         else:
-            return _resolve(node[1], values)
+            return _values(node[1], values)
     raise GraphRefused("unchecked_forward", "the traced forward has no output")
 
 
-# -- checks --------------------------------------------------------------------------------------
-
-
-class _Ref:
-    """An earlier node's value, in a checked argument."""
-
-    __slots__ = ("node",)
-
-    def __init__(self, node: int):
-        self.node = node
+# -- checks (plain Python) -------------------------------------------------------------------------
 
 
 def _index(value: Any, bound: int) -> bool:
@@ -139,18 +160,6 @@ def _op_name(schema: str, overload: str) -> str:
     return f"{namespace}.{packet}.{overload or 'default'}"
 
 
-def _resolved(name: str):
-    """The aten overload of an allowed name, from torch's registry (never a candidate's object)."""
-    parts = name.split(".")
-    if len(parts) != 3 or parts[0] != "aten" or not all(part.isidentifier() for part in parts):
-        raise GraphRefused("disallowed_op", f"the traced forward names an op that is not aten's: {name}", [name])
-    found = getattr(torch.ops.aten, parts[1], None)
-    overload = parts[2]
-    if found is None or overload not in found.overloads():
-        raise GraphRefused("disallowed_op", f"the traced forward names an op torch does not have: {name}", [name])
-    return getattr(found, overload)
-
-
 def _keyword(key: Any, node: int) -> str:
     if not isinstance(key, str) or not key.isidentifier():
         raise GraphRefused("unchecked_forward", f"node {node} of the traced forward has a keyword {str(key)[:60]!r}")
@@ -158,7 +167,7 @@ def _keyword(key: Any, node: int) -> str:
 
 
 def _argument(value: Any, node: int, depth: int) -> Any:
-    """A checked argument: plain values, lists of them, earlier nodes (_Ref) and the known torch tokens."""
+    """A checked argument: plain values, lists of them, earlier nodes (Ref) and the known tokens (Token)."""
     if value is None or type(value) in (bool, int, float, str):
         if type(value) is str and len(value) > 256:
             raise GraphRefused("unchecked_forward", f"node {node} of the traced forward has a string of "
@@ -173,12 +182,9 @@ def _argument(value: Any, node: int, depth: int) -> Any:
     if isinstance(value, dict) and len(value) == 1:
         (key, item), = value.items()
         if key == "ref" and _index(item, node):
-            return _Ref(item)
-        known = {"dtype": DTYPES, "layout": LAYOUTS, "memory_format": FORMATS}.get(key)
-        if known is not None and item in known:
-            return known[item]
-        if key == "device" and item == "cpu":
-            return torch.device("cpu")
+            return Ref(item)
+        if key in TOKENS and item in TOKENS[key]:
+            return Token(key, item)
     raise GraphRefused("unchecked_forward", f"node {node} of the traced forward has an argument the scorer does "
                                             f"not run: {str(value)[:120]}")
 
@@ -194,28 +200,65 @@ def _within_elements(items: list, node: int) -> None:
                                                         f"{MAX_ELEMENTS:,} elements: {items[:8]}")
 
 
-def _constant(item: Any, k: int) -> torch.Tensor:
-    if not (isinstance(item, (list, tuple)) and len(item) == 3 and item[0] in DTYPES
+def _check_constant(item: Any, k: int) -> None:
+    if not (isinstance(item, (list, tuple)) and len(item) == 3 and item[0] in ITEM_BYTES
             and isinstance(item[1], list) and all(_index(n, MAX_ELEMENTS + 1) for n in item[1])
             and isinstance(item[2], bytes)):
         raise GraphRefused("unchecked_forward", f"constant {k} of the traced forward is malformed")
-    dtype, shape, data = DTYPES[item[0]], item[1], item[2]
     numel = 1
-    for n in shape:
-        numel *= n
-    size = numel * torch.empty((), dtype=dtype).element_size()
-    if numel > MAX_ELEMENTS or len(data) != size:
-        raise GraphRefused("unchecked_forward", f"constant {k} of the traced forward has {len(data)} bytes for "
-                                                f"{shape} {item[0]}")
-    if not numel:
+    for n in item[1]:
+        numel = min(numel * n, MAX_ELEMENTS + 1)
+    if numel > MAX_ELEMENTS or len(item[2]) != numel * ITEM_BYTES[item[0]]:
+        raise GraphRefused("unchecked_forward", f"constant {k} of the traced forward has {len(item[2])} bytes for "
+                                                f"{item[1]} {item[0]}")
+
+
+# -- the program (torch) ---------------------------------------------------------------------------
+
+
+def _resolved(name: str):
+    """The aten overload of an allowed name, from torch's registry (never a candidate's object)."""
+    import torch
+
+    name = CHECKED_INSTEAD.get(name, name)
+    parts = name.split(".")
+    if len(parts) != 3 or parts[0] != "aten" or not all(part.isidentifier() for part in parts):
+        raise GraphRefused("disallowed_op", f"the traced forward names an op that is not aten's: {name}", [name])
+    found = getattr(torch.ops.aten, parts[1], None)
+    if found is None or parts[2] not in found.overloads():
+        raise GraphRefused("disallowed_op", f"the traced forward names an op torch does not have: {name}", [name])
+    return getattr(found, parts[2])
+
+
+def _torch_values(value: Any) -> Any:
+    """A checked argument with its Tokens made torch's objects."""
+    import torch
+
+    if isinstance(value, Token):
+        return torch.device(value.name) if value.kind == "device" else getattr(torch, value.name)
+    if isinstance(value, list):
+        return [_torch_values(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _torch_values(item) for key, item in value.items()}
+    return value
+
+
+def _tensor(item: tuple) -> Any:
+    import torch
+
+    dtype, shape, data = getattr(torch, item[0]), item[1], item[2]
+    if not data:
         return torch.zeros(shape, dtype=dtype)
     raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)
     return (raw != 0 if dtype is torch.bool else raw.view(dtype)).reshape(shape)  # a bool is 0 or 1, nothing else
 
 
-def _resolve(value: Any, values: list) -> Any:
-    if isinstance(value, _Ref):
+def _values(value: Any, values: list) -> Any:
+    """An argument with its Refs replaced by the nodes' values."""
+    if isinstance(value, Ref):
         return values[value.node]
     if isinstance(value, list):
-        return [_resolve(item, values) for item in value]
+        return [_values(item, values) for item in value]
+    if isinstance(value, dict):
+        return {key: _values(item, values) for key, item in value.items()}
     return value

@@ -22,8 +22,9 @@ model can go below the floor except by chance on a tiny sample (then loss - FLOO
 
 from __future__ import annotations
 
-import importlib
 import math
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def _sibling(name: str):
 
 rules = _sibling("rules")
 graphs = _sibling("graph")
+GRAPH_FILES = ("graph.py", "graph_runner.py")  # what the graph's runner runs, copied to a folder of its own
 CHECKED_BOOT = _sibling("checked_boot").CHECKED_BOOT
 AGREE_RTOL, AGREE_ATOL = 1e-3, 1e-4  # the graph's logits against the forward's, on the tracing batch
 
@@ -126,42 +128,66 @@ def check_record(answer: object, batch: int) -> np.ndarray:
     return logits
 
 
-def program_of(answer: object):
-    """The checked program of the candidate's traced forward (graph.py); Invalid naming what is refused."""
+def check_graph(answer: object) -> dict[str, int]:
+    """The op counts of the candidate's traced forward once graph.check has passed it; Invalid naming what
+    is refused."""
     try:
-        return graphs.program_of(answer, rules.disallowed_ops)
+        return graphs.check(answer, rules.disallowed_ops)[1]
     except graphs.GraphRefused as refused:
         raise Invalid(refused.message, reason=refused.reason, details={"disallowed": refused.names}) from None
 
 
-def graph_logits(program, inputs: np.ndarray, batch: int) -> np.ndarray:
-    """The program's logits for `inputs` (at most `batch` rows; padded to the batch it was traced with),
-    computed here; Invalid or WrongAnswer where it fails or its output is not logits."""
-    import torch
+class GraphRunner:
+    """graph_runner.py, with graph.py beside it in a folder of its own, started as a candidate is (confined,
+    limited): it runs the checked graph on batches of masked tokens and holds nothing else."""
 
-    rows = len(inputs)
-    padded = np.concatenate([inputs, np.repeat(inputs[-1:], batch - rows, axis=0)]) if rows < batch else inputs
+    def __init__(self, ctx: ScoringContext):
+        self.folder = Path(tempfile.mkdtemp(prefix="rearena-graph-runner-"))
+        self.folder.chmod(0o755)  # a scoring container runs it as uid 1000 (locally, confinement makes it its own)
+        for name in GRAPH_FILES:
+            shutil.copy2(HERE / name, self.folder / name)
+        self.proc = CandidateProcess(self.folder, "graph_runner.py", "execute", memory_mb=ctx.memory_mb,
+                                     output_cap_bytes=ctx.output_cap_bytes, startup_timeout_s=max(0.1, ctx.remaining()),
+                                     python=ctx.python)
+        self.proc.function = "the scorer's run of the traced forward"  # how its failures are named
+        ctx.processes.append(self.proc)
+
+    def load(self, answer: object, timeout: float) -> None:
+        self.proc.call("load", answer, sorted(rules.ALLOWED_PACKETS), sorted(rules.DISALLOWED_OVERLOADS),
+                       timeout=timeout)
+
+    def logits(self, inputs: np.ndarray, batch: int, timeout: float) -> np.ndarray:
+        """The graph's logits for `inputs` (at most `batch` rows, padded to the batch it was traced with)."""
+        rows = len(inputs)
+        padded = np.concatenate([inputs, np.repeat(inputs[-1:], batch - rows, axis=0)]) if rows < batch else inputs
+        answer = self.proc.call("run", padded.astype("<i8").tobytes(), batch, SEQ_LEN, timeout=timeout)
+        expected = [batch, SEQ_LEN, VOCAB]
+        if not isinstance(answer, dict) or answer.get("type") != "Tensor":
+            raise WrongAnswer(f"the traced forward must return a torch.Tensor of logits {expected}, got "
+                              f"{str(answer.get('type') if isinstance(answer, dict) else answer)[:100]}",
+                              reason="wrong_output")
+        if answer.get("shape") != expected:
+            raise WrongAnswer(f"wrong logits shape from the traced forward: expected {expected}, got "
+                              f"{str(answer.get('shape'))[:100]}", reason="wrong_shape")
+        data = answer.get("logits")
+        if not isinstance(data, bytes) or len(data) != batch * SEQ_LEN * VOCAB * 4:
+            raise WrongAnswer(f"the logits must be floating point, got dtype {str(answer.get('dtype'))[:40]}",
+                              reason="wrong_output")
+        logits = np.frombuffer(data, dtype=np.float32).reshape(expected)[:rows]
+        if not np.isfinite(logits).all():
+            raise WrongAnswer("the logits contain NaN or infinite values", reason="non_finite_logits")
+        return logits
+
+    def close(self) -> None:
+        self.proc.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _start_runner(ctx: ScoringContext, box: dict) -> None:
     try:
-        with torch.no_grad():
-            out = graphs.run(program, torch.from_numpy(padded.astype(np.int64)))
-    except graphs.GraphRefused as refused:
-        raise Invalid(refused.message, reason=refused.reason) from None
-    except Exception as exc:  # noqa: BLE001 - any failure of the candidate's graph is its verdict
-        raise Invalid(f"the traced forward failed when the scorer ran it: {type(exc).__name__}: {str(exc)[:300]}",
-                      reason="unchecked_forward") from None
-    expected = [batch, SEQ_LEN, VOCAB]
-    if not isinstance(out, torch.Tensor):
-        raise WrongAnswer(f"the traced forward must return a torch.Tensor of logits {expected}, got "
-                          f"{type(out).__name__}", reason="wrong_output")
-    if list(out.shape) != expected:
-        raise WrongAnswer(f"wrong logits shape from the traced forward: expected {expected}, got {list(out.shape)}",
-                          reason="wrong_shape")
-    if not out.is_floating_point():
-        raise WrongAnswer(f"the logits must be floating point, got dtype {out.dtype}", reason="wrong_output")
-    logits = out.to(torch.float32).numpy()[:rows]
-    if not np.isfinite(logits).all():
-        raise WrongAnswer("the logits contain NaN or infinite values", reason="non_finite_logits")
-    return logits
+        box["runner"] = GraphRunner(ctx)
+    except BaseException as exc:  # noqa: BLE001 - raised again in the scoring's own thread
+        box["error"] = exc
 
 
 def masked_nll(logits: np.ndarray, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -174,40 +200,55 @@ def masked_nll(logits: np.ndarray, tokens: np.ndarray, mask: np.ndarray) -> np.n
 
 def score(ctx: ScoringContext) -> dict:
     n_seqs, batch, call_timeout = _params(ctx)
-    # torch, which runs the graph here, imported while the candidate's process starts (~1.5 s)
-    threading.Thread(target=importlib.import_module, args=("torch",), daemon=True).start()
     # static_check = false exists for tests only: they prove the runtime checker alone catches what
     # the static check would have caught first. No variant of the manifest sets it.
     files = static_check(ctx.candidate_dir) if ctx.params.get("static_check", True) else []
     rng = fresh_rng(ctx.rng)
     inputs, tokens, mask = masked_eval_set(rng, n_seqs)
     traced, _, _ = masked_eval_set(rng, batch)  # a batch of its own: the hidden one never leaves this process
-    proc = CandidateProcess(
-        ctx.candidate_dir, ENTRY_FILE, ENTRY_FUNCTION, memory_mb=ctx.memory_mb,
-        output_cap_bytes=ctx.output_cap_bytes, startup_timeout_s=max(0.1, ctx.remaining()),
-        python=ctx.python, boot=CHECKED_BOOT, boot_args=tuple(off_limits()))
-    ctx.processes.append(proc)
-    proc.function = "the forward pass of load_model"  # how timeouts and crashes name the calls
-    data = traced.astype("<i8").tobytes()
+    box: dict = {}  # the graph's runner starts (imports torch) while the candidate's process does
+    starting = threading.Thread(target=_start_runner, args=(ctx, box), daemon=True)
+    starting.start()
     try:
-        # the forward under the recorder, then traced into a graph: both on the tracing batch
-        answer = proc.call(data, batch, SEQ_LEN, timeout=min(call_timeout, ctx.remaining()))
-        forward_logits = check_record(answer, batch)
-        program = program_of(proc.call("graph", data, batch, SEQ_LEN, timeout=min(call_timeout, ctx.remaining())))
+        proc = CandidateProcess(
+            ctx.candidate_dir, ENTRY_FILE, ENTRY_FUNCTION, memory_mb=ctx.memory_mb,
+            output_cap_bytes=ctx.output_cap_bytes, startup_timeout_s=max(0.1, ctx.remaining()),
+            python=ctx.python, boot=CHECKED_BOOT, boot_args=tuple(off_limits()))
+        ctx.processes.append(proc)
+        proc.function = "the forward pass of load_model"  # how timeouts and crashes name the calls
+        data = traced.astype("<i8").tobytes()
+        try:
+            # the forward under the recorder, then written down as a graph: both on the tracing batch
+            answer = proc.call(data, batch, SEQ_LEN, timeout=min(call_timeout, ctx.remaining()))
+            forward_logits = check_record(answer, batch)
+            graph = proc.call("graph", data, batch, SEQ_LEN, timeout=min(call_timeout, ctx.remaining()))
+        finally:
+            proc.close()
+        ops = check_graph(graph)
+        starting.join(max(0.1, ctx.remaining()))
+        if "error" in box:
+            raise box["error"]
+        runner = box.get("runner")
+        if runner is None:
+            raise Invalid("the scorer's runner of the traced forward did not start in time", reason="timeout")
+        runner.load(graph, timeout=min(call_timeout, ctx.remaining()))
+        ctx.log(f"traced forward: {sum(ops.values())} ops, {len(graph['constants'])} constants")
+        graph_check = runner.logits(traced, batch, timeout=min(call_timeout, ctx.remaining()))
+        if not np.allclose(graph_check, forward_logits, rtol=AGREE_RTOL, atol=AGREE_ATOL):
+            worst = float(np.abs(graph_check.astype(np.float64) - forward_logits).max())
+            raise Invalid(f"unchecked forward: the traced graph of the forward pass computes other logits than the "
+                          f"forward returned (largest difference {worst:.3g}): part of the forward is not torch "
+                          "ops (numpy, values computed outside torch, a thread?)", reason="unchecked_forward",
+                          details={"largest_difference": worst})
+        losses: list[np.ndarray] = []
+        for start in range(0, n_seqs, batch):  # the hidden batches, run by the graph's runner
+            rows = slice(start, min(start + batch, n_seqs))
+            logits = runner.logits(inputs[rows], batch, timeout=min(call_timeout, ctx.remaining()))
+            losses.append(masked_nll(logits, tokens[rows], mask[rows]))
     finally:
-        proc.close()
-    ctx.log(f"traced forward: {sum(program.ops.values())} ops, {len(program.constants)} constants")
-    graph_check = graph_logits(program, traced, batch)
-    if not np.allclose(graph_check, forward_logits, rtol=AGREE_RTOL, atol=AGREE_ATOL):
-        worst = float(np.abs(graph_check.astype(np.float64) - forward_logits).max())
-        raise Invalid(f"unchecked forward: the traced graph of the forward pass computes other logits than the "
-                      f"forward returned (largest difference {worst:.3g}): part of the forward is not torch ops "
-                      "(numpy, values computed outside torch, a thread?)", reason="unchecked_forward",
-                      details={"largest_difference": worst})
-    losses: list[np.ndarray] = []
-    for start in range(0, n_seqs, batch):  # the hidden batches, run here by the program
-        rows = slice(start, min(start + batch, n_seqs))
-        losses.append(masked_nll(graph_logits(program, inputs[rows], batch), tokens[rows], mask[rows]))
+        starting.join(max(0.1, ctx.remaining()))
+        if box.get("runner") is not None:
+            box["runner"].close()
     nll = np.concatenate(losses)
     loss = float(nll.mean())
     raw = math.log(max(loss - FLOOR, MIN_GAP))
@@ -218,6 +259,7 @@ def score(ctx: ScoringContext) -> dict:
                    f"raw = ln(loss - {FLOOR})",
         "details": {"loss": loss, "loss_sem": float(nll.std(ddof=1) / math.sqrt(len(nll))) if len(nll) > 1 else 0.0,
                     "floor": FLOOR, "masked_tokens": int(len(nll)), "n_seqs": n_seqs,
-                    "clamped": loss - FLOOR < MIN_GAP, "ops": program.ops, "forward_ops": answer["ops"],
+                    "clamped": loss - FLOOR < MIN_GAP, "ops": ops, "forward_ops": answer["ops"],
+                    "graph_runner_confinement": box["runner"].proc.confinement,
                     "files_checked": files},
     }

@@ -135,3 +135,32 @@ def test_an_item_of_a_multi_output_op():
     with pytest.raises(graph.GraphRefused, match="part 5"):
         graph.run(program([("input",), op("aten::split", ref(0), 2, overload="Tensor"), ("item", 1, 5),
                            ("output", ref(2))]), torch.arange(4.0))
+
+
+def test_reshape_alias_runs_checked():
+    """_reshape_alias checks no bounds (a view of 65,536 floats over 4 read the heap): the runner runs
+    as_strided in its place, the same view when it stays inside its storage, refused when not."""
+    x = torch.arange(6.0)[1:]
+    inside = program([("input",), op("aten::_reshape_alias", ref(0), [2, 2], [2, 1], overload="default"),
+                      ("output", ref(1))])
+    assert graph.run(inside, x).tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    outside = program([("input",), op("aten::_reshape_alias", ref(0), [1 << 16], [1], overload="default"),
+                       ("output", ref(1))])
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        graph.run(outside, x)
+
+
+def test_the_scorers_check_needs_no_torch():
+    """The scorer's process checks the graph without importing torch (the graph runs in the runner's)."""
+    import subprocess
+    import sys
+
+    code = (f"import sys; sys.path.insert(0, {str(ENVIRONMENTS.parent)!r})\n"
+            "from scoring.api import load_module\n"
+            f"g = load_module(__import__('pathlib').Path({str(ENVIRONMENTS / 'restricted_mlm' / 'graph.py')!r}), 'g')\n"
+            "nodes, ops = g.check({'nodes': [('input',), ('op', 'aten::mul', 'Scalar', [{'ref': 0}, 2.0], {}),"
+            " ('output', {'ref': 1})], 'constants': [('float32', [2], bytes(8))]}, lambda ops: [])\n"
+            "assert ops == {'aten.mul.Scalar': 1}, ops\n"
+            "assert 'torch' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -188,6 +188,11 @@ def test_a_forger_that_owns_its_answer_pipe_gets_only_what_its_graph_computes(tm
     assert "forward forward" not in result["candidate_output"]
     assert abs(result["details"]["loss"] - math.log(48)) < 1e-6
     assert result["details"]["masked_tokens"] == 256 * 10
+    # the graph ran in a process of its own, confined as a candidate is wherever this machine can
+    from scoring import confine
+
+    expected = "+".join(sorted(confine.usable(confine.CPU_PATH))) if confine.available() else "none"
+    assert result["details"]["graph_runner_confinement"] == (expected or "covers only")
 
 
 def test_a_forward_that_is_not_a_function_of_its_tokens_is_unchecked(tmp_path):
