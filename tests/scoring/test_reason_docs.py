@@ -72,5 +72,6 @@ def test_readme_states_the_copy_cap_and_the_private_mount_sizes():
     assert runner.COPY_CAP_BYTES == 1 << 30 and "participant disk (`hardware.disk_gb`, 1 GiB at least)" in flat
     assert (confine.TMP_SIZE, confine.SHM_SIZE, confine.RUN_SIZE) == ("1g", "1g", "16m")
     assert "/tmp and /dev/shm (1 GiB tmpfs each) and /run (16 MiB)" in flat
-    assert "named pipes, sockets, devices and links out of the folder are left out" in flat
+    assert ("named pipes, sockets, devices, link loops and links that lead out of the folder, directly, through an "
+            "absolute link or by climbing above it through another link, are left out") in flat
     assert "keep only absolute entries" in flat
