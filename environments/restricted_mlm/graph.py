@@ -17,15 +17,20 @@ allowed ops only, from its constants (the weights) and the masked tokens.
 
 from __future__ import annotations
 
+import re
+import reprlib
 from typing import Any, Callable
 
 ITEM_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2,
-              "int8": 1, "uint8": 1, "bool": 1}
+              "int8": 1, "uint8": 1, "uint16": 2, "uint32": 4, "uint64": 8, "bool": 1}
 TOKENS = {"dtype": frozenset(ITEM_BYTES), "layout": frozenset({"strided"}), "device": frozenset({"cpu"}),
           "memory_format": frozenset({"contiguous_format", "preserve_format", "channels_last"})}
 MAX_NODES = 50_000
+# an op's name as the recorder writes it (namespace.packet.overload), whatever the namespace
+OP_NAME = re.compile(r"[a-z_][a-z0-9_]{0,30}\.[A-Za-z_][A-Za-z0-9_]{0,80}\.[A-Za-z_][A-Za-z0-9_]{0,40}")
 MAX_DEPTH = 4  # nesting of argument lists
-MAX_ELEMENTS = 1 << 28  # a size list's product (1 GiB of float32): factories, views, expands, repeats
+MAX_ELEMENTS = 1 << 28  # elements of one tensor (1 GiB of float32), a constant's or an op's output
+MAX_CONSTANT_BYTES = 256 << 20  # all constants together: the scorer holds them, then sends them on
 # Overloads run as a checked equivalent: _reshape_alias makes a view of any size and strides over its
 # input's storage without checking that it stays inside (a view of 65,536 floats over 4 read the heap
 # beyond them); as_strided, with the input's own storage offset, is the same view, checked.
@@ -38,6 +43,21 @@ class GraphRefused(Exception):
     def __init__(self, reason: str, message: str, names: list[str] | None = None):
         super().__init__(message)
         self.reason, self.message, self.names = reason, message, names or []
+
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 80
+_BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxdict = 6
+_BRIEF.maxlevel = 3
+
+
+def brief(value: Any) -> str:
+    """A short repr of a value from the candidate: only its first items and characters are ever formatted
+    (str() of a list of 100,000 references to one 1 MB string would build 100 GB)."""
+    try:
+        return _BRIEF.repr(value)
+    except Exception:  # noqa: BLE001 - a value whose repr fails is shown by its type
+        return f"a {type(value).__name__}"
 
 
 class Ref:
@@ -68,7 +88,18 @@ class Program:
 
 def check(answer: Any, disallowed: Callable[[dict[str, int]], list[str]]) -> tuple[list[tuple], dict[str, int]]:
     """The graph's nodes, checked (arguments with Ref and Token), and its op counts; GraphRefused naming
-    what is wrong. `disallowed` is rules.disallowed_ops (which the recorder's ops are judged by too)."""
+    what is wrong (any other error of a malformed graph too). `disallowed` is rules.disallowed_ops (which
+    the recorder's ops are judged by too)."""
+    try:
+        return _checked(answer, disallowed)
+    except GraphRefused:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as exc:
+        raise GraphRefused("unchecked_forward", f"the traced forward is malformed: {type(exc).__name__}: "
+                                                f"{brief(str(exc))}") from None
+
+
+def _checked(answer: Any, disallowed: Callable[[dict[str, int]], list[str]]) -> tuple[list[tuple], dict[str, int]]:
     if not isinstance(answer, dict) or not isinstance(answer.get("nodes"), list) \
             or not isinstance(answer.get("constants"), list):
         raise GraphRefused("unchecked_forward", "the traced forward is not a graph (nodes and constants)")
@@ -76,8 +107,10 @@ def check(answer: Any, disallowed: Callable[[dict[str, int]], list[str]]) -> tup
     if not raw_nodes or len(raw_nodes) > MAX_NODES:
         raise GraphRefused("unchecked_forward", f"the traced forward has {len(raw_nodes)} nodes "
                                                 f"(1 to {MAX_NODES:,} are accepted)")
-    for k, item in enumerate(constants):
-        _check_constant(item, k)
+    total = sum(_check_constant(item, k) for k, item in enumerate(constants))
+    if total > MAX_CONSTANT_BYTES:
+        raise GraphRefused("unchecked_forward", f"the traced forward's constants hold {total:,} bytes (at most "
+                                                f"{MAX_CONSTANT_BYTES:,})")
     nodes, ops, inputs = [], {}, 0
     for i, node in enumerate(raw_nodes):
         if not isinstance(node, (list, tuple)) or not node or not isinstance(node[0], str):
@@ -93,14 +126,16 @@ def check(answer: Any, disallowed: Callable[[dict[str, int]], list[str]]) -> tup
         elif kind == "op" and len(node) == 5 and isinstance(node[1], str) and isinstance(node[2], str) \
                 and isinstance(node[4], dict):
             name = _op_name(node[1], node[2])
+            if not OP_NAME.fullmatch(name):
+                raise GraphRefused("unchecked_forward", f"node {i} of the traced forward names an op not as aten "
+                                                        f"does: {brief(name)}")
             ops[name] = ops.get(name, 0) + 1
             nodes.append(("op", name, _argument(node[3], i, 0), {
                 _keyword(key, i): _argument(value, i, 0) for key, value in node[4].items()}))
         elif kind == "output" and len(node) == 2 and i == len(raw_nodes) - 1:
             nodes.append(("output", _argument(node[1], i, 0)))
         else:
-            raise GraphRefused("unchecked_forward", f"node {i} of the traced forward is malformed: "
-                                                    f"{str(node)[:200]}")
+            raise GraphRefused("unchecked_forward", f"node {i} of the traced forward is malformed: {brief(node)}")
     refused = disallowed(ops)
     if refused:
         raise GraphRefused("disallowed_op", f"disallowed op in the traced forward: {', '.join(refused[:10])}",
@@ -114,9 +149,16 @@ def check(answer: Any, disallowed: Callable[[dict[str, int]], list[str]]) -> tup
 def program_of(answer: Any, disallowed: Callable[[dict[str, int]], list[str]]) -> Program:
     """The graph checked (check), its ops looked up in torch's registry and its constants made tensors."""
     nodes, ops = check(answer, disallowed)
-    nodes = [("op", _resolved(node[1]), _torch_values(node[2]), _torch_values(node[3])) if node[0] == "op"
-             else ("output", _torch_values(node[1])) if node[0] == "output" else node for node in nodes]
-    return Program(nodes, [_tensor(item) for item in answer["constants"]], ops)
+    built = []
+    for i, node in enumerate(nodes):
+        if node[0] == "op":
+            op = _resolved(node[1])
+            _bound(op, node[1], node[2], node[3], i)
+            node = ("op", op, _torch_values(node[2]), _torch_values(node[3]))
+        elif node[0] == "output":
+            node = ("output", _torch_values(node[1]))
+        built.append(node)
+    return Program(built, [_tensor(item) for item in answer["constants"]], ops)
 
 
 def run(program: Program, tokens: Any) -> Any:
@@ -162,7 +204,7 @@ def _op_name(schema: str, overload: str) -> str:
 
 def _keyword(key: Any, node: int) -> str:
     if not isinstance(key, str) or not key.isidentifier():
-        raise GraphRefused("unchecked_forward", f"node {node} of the traced forward has a keyword {str(key)[:60]!r}")
+        raise GraphRefused("unchecked_forward", f"node {node} of the traced forward has a keyword {brief(key)}")
     return key
 
 
@@ -176,32 +218,20 @@ def _argument(value: Any, node: int, depth: int) -> Any:
     if isinstance(value, list):
         if depth >= MAX_DEPTH:
             raise GraphRefused("unchecked_forward", f"node {node} of the traced forward nests lists too deep")
-        items = [_argument(item, node, depth + 1) for item in value]
-        _within_elements(items, node)
-        return items
+        return [_argument(item, node, depth + 1) for item in value]
     if isinstance(value, dict) and len(value) == 1:
         (key, item), = value.items()
         if key == "ref" and _index(item, node):
             return Ref(item)
-        if key in TOKENS and item in TOKENS[key]:
+        if type(key) is str and key in TOKENS and type(item) is str and item in TOKENS[key]:
             return Token(key, item)
     raise GraphRefused("unchecked_forward", f"node {node} of the traced forward has an argument the scorer does "
-                                            f"not run: {str(value)[:120]}")
+                                            f"not run: {brief(value)}")
 
 
-def _within_elements(items: list, node: int) -> None:
-    """A list of sizes may not ask for more than MAX_ELEMENTS (checked before any op allocates)."""
-    if items and all(type(item) is int for item in items):
-        product = 1
-        for item in items:
-            product *= max(abs(item), 1)
-            if product > MAX_ELEMENTS:
-                raise GraphRefused("unchecked_forward", f"node {node} of the traced forward asks for more than "
-                                                        f"{MAX_ELEMENTS:,} elements: {items[:8]}")
-
-
-def _check_constant(item: Any, k: int) -> None:
-    if not (isinstance(item, (list, tuple)) and len(item) == 3 and item[0] in ITEM_BYTES
+def _check_constant(item: Any, k: int) -> int:
+    """The constant's size in bytes, once its dtype, shape and bytes agree."""
+    if not (isinstance(item, (list, tuple)) and len(item) == 3 and type(item[0]) is str and item[0] in ITEM_BYTES
             and isinstance(item[1], list) and all(_index(n, MAX_ELEMENTS + 1) for n in item[1])
             and isinstance(item[2], bytes)):
         raise GraphRefused("unchecked_forward", f"constant {k} of the traced forward is malformed")
@@ -210,7 +240,8 @@ def _check_constant(item: Any, k: int) -> None:
         numel = min(numel * n, MAX_ELEMENTS + 1)
     if numel > MAX_ELEMENTS or len(item[2]) != numel * ITEM_BYTES[item[0]]:
         raise GraphRefused("unchecked_forward", f"constant {k} of the traced forward has {len(item[2])} bytes for "
-                                                f"{item[1]} {item[0]}")
+                                                f"{brief(item[1])} {item[0]}")
+    return len(item[2])
 
 
 # -- the program (torch) ---------------------------------------------------------------------------
@@ -228,6 +259,34 @@ def _resolved(name: str):
     if found is None or parts[2] not in found.overloads():
         raise GraphRefused("disallowed_op", f"the traced forward names an op torch does not have: {name}", [name])
     return getattr(found, parts[2])
+
+
+# Where an op's schema takes a dtype, layout, memory format or device, torch also takes a plain int (or a
+# string for a device): an int outside its table of dtypes read past it (a segfault with dtype -100, or
+# an excluded dtype). Such an argument must be a Token of its kind, or None.
+SCHEMA_TOKENS = {"ScalarType": "dtype", "Layout": "layout", "MemoryFormat": "memory_format", "Device": "device"}
+
+
+def _bound(op: Any, name: str, args: list, kwargs: dict, node: int) -> None:
+    """Refuse arguments that do not fit the op's schema: too many, unknown keywords, and anything but a Token
+    of its kind (or None) where the schema takes a dtype, layout, memory format or device."""
+    arguments = op._schema.arguments
+    positional = [a for a in arguments if not a.kwarg_only]
+    if len(args) > len(positional):
+        raise GraphRefused("unchecked_forward", f"node {node} ({name}) has {len(args)} arguments for "
+                                                f"{len(positional)}")
+    given = dict(zip((a.name for a in positional), args))
+    for key, value in kwargs.items():
+        if key in given or key not in {a.name for a in arguments}:
+            raise GraphRefused("unchecked_forward", f"node {node} ({name}) has an unknown or repeated argument "
+                                                    f"{brief(key)}")
+        given[key] = value
+    for argument in arguments:
+        kind = next((token for word, token in SCHEMA_TOKENS.items() if word in str(argument.real_type)), None)
+        value = given.get(argument.name)
+        if kind and value is not None and not (isinstance(value, Token) and value.kind == kind):
+            raise GraphRefused("unchecked_forward", f"node {node} ({name}): its argument {argument.name} must be a "
+                                                    f"{kind} such as {{'{kind}': ...}}, got {brief(value)}")
 
 
 def _torch_values(value: Any) -> Any:

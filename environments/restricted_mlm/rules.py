@@ -9,6 +9,7 @@ model.py does not import (train.py) may use anything.
 from __future__ import annotations
 
 import ast
+import stat
 from pathlib import Path
 
 from scoring.api import parse_python
@@ -195,10 +196,24 @@ def _local_imports(tree: ast.AST, folder: Path) -> list[Path]:
     return paths
 
 
+# Files Python imports without source (a model.py of `from impl import load_model` beside impl.pyc), which
+# the source check cannot read: refused wherever they lie in the folder (__pycache__ is never copied).
+COMPILED_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd")
+
+
+def _compiled_files(folder: Path) -> list[str]:
+    from scoring.tree_walk import named, walk
+
+    return [f"{rel}:0: compiled code (a .pyc file or an extension module), which the source check cannot read"
+            for rel, info in walk(folder, named(frozenset({"__pycache__"})), unreadable="skip")
+            if rel.suffix in COMPILED_SUFFIXES and not stat.S_ISDIR(info.st_mode)]
+
+
 def static_findings(folder: Path, entry_file: str) -> tuple[list[str], list[str]]:
-    """(findings, files checked): the entry file and every local module it imports, transitively."""
+    """(findings, files checked): the entry file and every local module it imports, transitively, and any
+    compiled module in the folder."""
     folder = Path(folder)
-    todo, seen, found = [folder / entry_file], [], []
+    todo, seen, found = [folder / entry_file], [], _compiled_files(folder)
     while todo:
         path = todo.pop(0)
         if path in seen or not path.is_file():

@@ -89,38 +89,62 @@ def static_check(folder: Path) -> list[str]:
     return files
 
 
-def check_record(answer: object, batch: int) -> np.ndarray:
-    """Judge one forward's record from the checked boot; return its logits [batch, 64, 48]."""
+MAX_OP_NAMES = 1_000  # distinct ops of one forward (an honest one has a few dozen)
+NOTES = ("escapes", "unchecked", "bitcasts")  # the record's lists of short texts
+
+
+def _record_form(answer: object) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """The record's op counts and notes once their form is the checked boot's: op names as the recorder
+    writes them (namespace.packet.overload) with counts, notes as lists of texts; CandidateProtocolError
+    otherwise. Nothing of the candidate's is formatted before this (a list of 100,000 references to one
+    1 MB string, formatted whole, would take 100 GB)."""
     if not isinstance(answer, dict) or not isinstance(answer.get("ops"), dict):
         raise CandidateProtocolError("the checked boot's answer is not a record of the forward pass")
-    ops = {str(k): int(v) for k, v in answer["ops"].items()}
+    ops = answer["ops"]
+    if len(ops) > MAX_OP_NAMES or not all(type(k) is str and graphs.OP_NAME.fullmatch(k) and type(v) is int
+                                          and 0 < v < 1 << 40 for k, v in ops.items()):
+        raise CandidateProtocolError(f"the checked boot's record names ops not as the recorder does: "
+                                     f"{graphs.brief(ops)}")
+    notes = {}
+    for key in NOTES:
+        value = answer.get(key, [])
+        if not isinstance(value, list) or len(value) > 10_000 or not all(type(v) is str for v in value):
+            raise CandidateProtocolError(f"the checked boot's record has {key} that are not a list of texts: "
+                                         f"{graphs.brief(value)}")
+        notes[key] = [v[:500] for v in value[:100]]
+    return ops, notes
+
+
+def check_record(answer: object, batch: int) -> np.ndarray:
+    """Judge one forward's record from the checked boot; return its logits [batch, 64, 48]."""
+    ops, notes = _record_form(answer)
     bad = rules.disallowed_ops(ops)
     if bad:
         raise Invalid(f"disallowed op in the forward pass: {', '.join(bad[:10])} (only multiplications, "
                       "additions, ReLU-like and shape ops are allowed; see instructions.md)",
                       reason="disallowed_op", details={"disallowed": bad, "ops": ops})
-    if answer.get("bitcasts"):
-        raise Invalid(f"bit reinterpretation in the forward pass: {answer['bitcasts'][0]}; reading a float's "
+    if notes["bitcasts"]:
+        raise Invalid(f"bit reinterpretation in the forward pass: {notes['bitcasts'][0]}; reading a float's "
                       "bits as integers (or back) is as forbidden as the exp and division it emulates",
-                      reason="disallowed_op", details={"bitcasts": answer["bitcasts"], "ops": ops})
-    if answer.get("escapes"):
-        names = ", ".join(f"Tensor.{e}" for e in answer["escapes"][:10])
+                      reason="disallowed_op", details={"bitcasts": notes["bitcasts"], "ops": ops})
+    if notes["escapes"]:
+        names = ", ".join(f"Tensor.{e[:80]}" for e in notes["escapes"][:10])
         raise Invalid(f"data escape: the forward pass moved data out of torch ({names}); the whole forward "
                       "must be torch ops that the checker can see", reason="data_escape",
-                      details={"escapes": answer["escapes"], "ops": ops})
-    if answer.get("unchecked"):
-        raise Invalid(f"unchecked forward: {answer['unchecked'][0]}", reason="unchecked_forward",
-                      details={"problems": answer["unchecked"], "ops": ops})
+                      details={"escapes": notes["escapes"], "ops": ops})
+    if notes["unchecked"]:
+        raise Invalid(f"unchecked forward: {notes['unchecked'][0]}", reason="unchecked_forward",
+                      details={"problems": notes["unchecked"], "ops": ops})
     expected = [batch, SEQ_LEN, VOCAB]
     if answer.get("type") != "Tensor":
         raise WrongAnswer(f"the forward pass must return a torch.Tensor of logits {expected}, "
-                          f"got {answer.get('type')}", reason="wrong_output")
+                          f"got {graphs.brief(answer.get('type'))}", reason="wrong_output")
     if answer.get("shape") != expected:
         raise WrongAnswer(f"wrong logits shape: expected {expected} (batch, positions, {VOCAB} tokens), "
-                          f"got {answer.get('shape')}", reason="wrong_shape")
+                          f"got {graphs.brief(answer.get('shape'))}", reason="wrong_shape")
     data = answer.get("logits")
     if not isinstance(data, bytes) or len(data) != batch * SEQ_LEN * VOCAB * 4:
-        raise WrongAnswer(f"the logits must be floating point, got dtype {answer.get('dtype')}",
+        raise WrongAnswer(f"the logits must be floating point, got dtype {graphs.brief(answer.get('dtype'))}",
                           reason="wrong_output")
     logits = np.frombuffer(data, dtype=np.float32).reshape(expected)
     if not np.isfinite(logits).all():
@@ -164,14 +188,14 @@ class GraphRunner:
         expected = [batch, SEQ_LEN, VOCAB]
         if not isinstance(answer, dict) or answer.get("type") != "Tensor":
             raise WrongAnswer(f"the traced forward must return a torch.Tensor of logits {expected}, got "
-                              f"{str(answer.get('type') if isinstance(answer, dict) else answer)[:100]}",
+                              f"{graphs.brief(answer.get('type') if isinstance(answer, dict) else answer)}",
                               reason="wrong_output")
         if answer.get("shape") != expected:
             raise WrongAnswer(f"wrong logits shape from the traced forward: expected {expected}, got "
-                              f"{str(answer.get('shape'))[:100]}", reason="wrong_shape")
+                              f"{graphs.brief(answer.get('shape'))}", reason="wrong_shape")
         data = answer.get("logits")
         if not isinstance(data, bytes) or len(data) != batch * SEQ_LEN * VOCAB * 4:
-            raise WrongAnswer(f"the logits must be floating point, got dtype {str(answer.get('dtype'))[:40]}",
+            raise WrongAnswer(f"the logits must be floating point, got dtype {graphs.brief(answer.get('dtype'))}",
                               reason="wrong_output")
         logits = np.frombuffer(data, dtype=np.float32).reshape(expected)[:rows]
         if not np.isfinite(logits).all():

@@ -56,11 +56,17 @@ def test_a_graph_of_allowed_ops_runs_here():
     ("aten::view", "dtype"),  # bit reinterpretation
     ("aten::empty", "memory_format"),  # uninitialised memory
     ("prims::mul", "default"),  # another namespace
-    ("aten::mm.x", "default"),  # a dotted name
 ])
 def test_a_disallowed_op_is_refused_by_name_before_anything_runs(schema, overload):
     why = refused([("input",), op(schema, ref(0), overload=overload), ("output", ref(1))])
     assert why.reason == "disallowed_op", why.message
+
+
+@pytest.mark.parametrize("schema, overload", [("aten::mm.x", "default"), ("aten::mm", "a.b"), ("aten::" + "m" * 200, "x"),
+                                              ("aten::mm", "default<img>")])
+def test_an_op_named_otherwise_than_aten_names_them_is_refused(schema, overload):
+    why = refused([("input",), op(schema, ref(0), overload=overload), ("output", ref(1))])
+    assert why.reason == "unchecked_forward" and "not as aten does" in why.message and len(why.message) < 300
 
 
 def test_an_allowed_packet_with_an_overload_torch_lacks_is_refused():
@@ -87,9 +93,22 @@ def test_a_malformed_graph_is_refused_before_anything_runs(nodes):
     assert refused(nodes).reason == "unchecked_forward"
 
 
-def test_a_size_past_the_limit_is_refused_before_anything_allocates():
-    why = refused([("input",), op("aten::zeros", [1 << 20, 1 << 20], overload="default"), ("output", ref(1))])
-    assert why.reason == "unchecked_forward" and "elements" in why.message
+def test_a_size_past_the_machine_fails_in_the_runner_not_before():
+    """Sizes are only checked by what the ops make (a list of ints is not always a size: split sizes,
+    strides): an allocation past the runner's memory fails there."""
+    checked = program([("input",), op("aten::zeros", [1 << 20, 1 << 20], overload="default"), ("output", ref(1))])
+    with pytest.raises(RuntimeError):
+        graph.run(checked, torch.zeros(1))
+
+
+def test_split_sizes_and_strides_whose_product_is_large_are_not_sizes():
+    x = torch.arange(3 * 768.0)
+    checked = program([("input",), op("aten::split_with_sizes", ref(0), [768, 768, 768], overload="default"),
+                       ("item", 1, 2), ("output", ref(2))])
+    assert graph.run(checked, x).tolist() == x[1536:].tolist()
+    window = program([("input",), op("aten::as_strided", ref(0), [3, 768], [768, 1], overload="default"),
+                      op("aten::sum", ref(1), overload="default"), ("output", ref(2))])
+    assert float(graph.run(window, x)) == float(x.sum())
 
 
 def test_a_chain_of_doublings_stops_at_the_limit(monkeypatch):
@@ -164,3 +183,63 @@ def test_the_scorers_check_needs_no_torch():
             "assert 'torch' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+# -- the red team's findings (session 11) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [{"dtype": -100}, {"dtype": 6}, {"device": "meta"}, {"layout": 0},
+                                    {"memory_format": 1}, {"dtype": {"layout": "strided"}}])
+def test_a_dtype_layout_format_or_device_must_be_its_token(kwargs):
+    """torch takes a plain int where the schema says dtype: -100 read past its table of dtypes (a segfault
+    in the runner), 6 named an excluded one; a device may be a string ("meta")."""
+    with pytest.raises(graph.GraphRefused, match="must be a"):
+        program([("input",), op("aten::_to_copy", ref(0), overload="default", **{
+            key: value for key, value in kwargs.items()}), ("output", ref(1))])
+
+
+def test_positional_dtypes_and_unknown_keywords_are_bound_to_the_schema():
+    with pytest.raises(graph.GraphRefused, match="must be a dtype"):
+        program([("input",), op("aten::to", ref(0), 6, overload="dtype"), ("output", ref(1))])
+    with pytest.raises(graph.GraphRefused, match="4 arguments for 3"):  # dtype is sum's keyword only
+        program([("input",), op("aten::sum", ref(0), [0], False, {"dtype": "float64"}, overload="dim_IntList"),
+                 ("output", ref(1))])
+    with pytest.raises(graph.GraphRefused, match="unknown or repeated"):
+        program([("input",), op("aten::sum", ref(0), [0], overload="dim_IntList", dim=[0]), ("output", ref(1))])
+    with pytest.raises(graph.GraphRefused, match="arguments for"):
+        program([("input",), op("aten::relu", ref(0), 1, overload="default"), ("output", ref(1))])
+    fine = program([("input",), op("aten::sum", ref(0), [0], False, overload="dim_IntList", dtype={"dtype": "float64"}),
+                    ("output", ref(1))])
+    assert graph.run(fine, torch.ones(3, 2)).dtype == torch.float64
+
+
+@pytest.mark.parametrize("value", [{"memory_format": [1]}, {"dtype": ["float32"]}, {"memory_format": {"a": 1}}])
+def test_an_unhashable_token_is_refused_not_a_scorer_error(value):
+    assert refused([("input",), op("aten::clone", ref(0), overload="default", memory_format=value),
+                    ("output", ref(1))]).reason == "unchecked_forward"
+
+
+def test_a_constant_with_an_unhashable_dtype_is_refused():
+    assert refused([("input",), ("output", ref(0))], [([1], [1], b"\0")]).reason == "unchecked_forward"
+
+
+def test_a_message_never_formats_a_whole_shared_structure():
+    """A list of 100,000 references to one 1 MB string is 1.3 MB on the wire and 100 GB formatted."""
+    import time
+
+    big = "x" * (1 << 20)
+    started = time.monotonic()
+    why = refused([("input",), [big] * 100_000, ("output", ref(0))])
+    assert why.reason == "unchecked_forward" and len(why.message) < 1000
+    assert time.monotonic() - started < 1.0
+
+
+def test_constants_past_their_total_are_refused(monkeypatch):
+    monkeypatch.setattr(graph, "MAX_CONSTANT_BYTES", 64)
+    why = refused([("input",), ("const", 0), ("output", ref(1))], [const(torch.zeros(32))])
+    assert why.reason == "unchecked_forward" and "128 bytes" in why.message
+
+
+def test_unsigned_constants_are_weights_too():
+    checked = program([("input",), ("const", 0), ("output", ref(1))], [const(torch.tensor([1, 65535], dtype=torch.uint16))])
+    assert graph.run(checked, torch.zeros(1)).tolist() == [1, 65535]

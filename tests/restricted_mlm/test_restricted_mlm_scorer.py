@@ -211,3 +211,47 @@ def test_a_forward_that_is_not_a_function_of_its_tokens_is_unchecked(tmp_path):
     assert not result["valid"] and result["reason"] == "unchecked_forward", result["message"]
     assert "computes other logits than the forward returned" in result["message"]
     assert result["details"]["largest_difference"] == pytest.approx(3.0, abs=1e-3)
+
+
+def test_a_record_not_in_the_boots_form_is_a_protocol_error_never_formatted_whole():
+    """The record comes from the candidate's process: its form is checked before any of it is formatted (a
+    list of references to one 1 MB string, formatted whole, took the scorer's memory; an op count of 5,000
+    digits, or names with markup, were a scorer error or flooded the verdict)."""
+    import time
+
+    from scoring.api import Invalid
+    from scoring.errors import CandidateProtocolError
+
+    scorer = load_module(ENV_DIR / "scorer.py", "restricted_mlm_scorer_form_under_test")
+    big = "x" * (1 << 20)
+    good = {"ops": {"aten.mm.default": 1}, "escapes": [], "unchecked": [], "bitcasts": [], "type": "Tensor",
+            "shape": [1, 64, 48], "logits": bytes(64 * 48 * 4)}
+    assert scorer.check_record(good, 1).shape == (1, 64, 48)
+    started = time.monotonic()
+    for bad in ({"ops": {"aten.mm.default": "1" * 5000}}, {"ops": {"aten.mm.default": 10 ** 5000}},
+                {"ops": {"aten.mm.x<img src=x>": 1}}, {"ops": {f"aten.mm.o{i}": 1 for i in range(2000)}},
+                {"unchecked": [1]}, {"escapes": "numpy"}, {"unchecked": [big] * 100_000}):
+        with pytest.raises(CandidateProtocolError):
+            scorer.check_record({**good, **bad}, 1)
+    with pytest.raises(Invalid) as caught:
+        scorer.check_record({**good, "unchecked": [big] * 5000}, 1)
+    assert len(caught.value.message) < 1000 and len(caught.value.details["problems"]) == 100
+    with pytest.raises(Exception) as caught:
+        scorer.check_record({**good, "type": [big] * 100_000}, 1)
+    assert len(str(caught.value)) < 1000
+    assert time.monotonic() - started < 2.0
+
+
+def test_compiled_modules_in_the_folder_are_disallowed_source(tmp_path):
+    """Python imports impl.pyc where there is no impl.py: the source check cannot read it."""
+    import py_compile
+
+    candidate = starting_candidate(NAME, tmp_path)
+    (candidate / "impl_src.py").write_text("VALUE = 1\n")
+    py_compile.compile(str(candidate / "impl_src.py"), cfile=str(candidate / "impl.pyc"), doraise=True)
+    (candidate / "impl_src.py").unlink()
+    model = candidate / "model.py"
+    model.write_text("import impl  # noqa\n" + model.read_text())
+    result = score_directly(NAME, candidate)
+    assert not result["valid"] and result["reason"] == "disallowed_source", result["message"]
+    assert "impl.pyc:0: compiled code" in result["message"]
