@@ -32,7 +32,7 @@ import numpy as np
 
 from scoring.api import Invalid, ScoringContext, WrongAnswer, load_module
 from scoring.candidate import CandidateProcess
-from scoring.errors import CandidateProtocolError
+from scoring.errors import CandidateProtocolError, CandidateRaised
 from scoring.lm.source import VOCAB, fresh_rng, source
 from scoring.off_limits import off_limits
 
@@ -176,15 +176,23 @@ class GraphRunner:
         self.proc.function = "the scorer's run of the traced forward"  # how its failures are named
         ctx.processes.append(self.proc)
 
+    def _call(self, *args: object, timeout: float) -> object:
+        """The runner's answer; its refusal or failure (of the candidate's graph) is unchecked_forward."""
+        try:
+            return self.proc.call(*args, timeout=timeout)
+        except CandidateRaised as raised:
+            message = raised.message.replace("the candidate raised ", "", 1)
+            raise Invalid(f"the scorer's run of the traced forward failed: {message}", reason="unchecked_forward",
+                          details=raised.details) from None
+
     def load(self, answer: object, timeout: float) -> None:
-        self.proc.call("load", answer, sorted(rules.ALLOWED_PACKETS), sorted(rules.DISALLOWED_OVERLOADS),
-                       timeout=timeout)
+        self._call("load", answer, sorted(rules.ALLOWED_PACKETS), sorted(rules.DISALLOWED_OVERLOADS), timeout=timeout)
 
     def logits(self, inputs: np.ndarray, batch: int, timeout: float) -> np.ndarray:
         """The graph's logits for `inputs` (at most `batch` rows, padded to the batch it was traced with)."""
         rows = len(inputs)
         padded = np.concatenate([inputs, np.repeat(inputs[-1:], batch - rows, axis=0)]) if rows < batch else inputs
-        answer = self.proc.call("run", padded.astype("<i8").tobytes(), batch, SEQ_LEN, timeout=timeout)
+        answer = self._call("run", padded.astype("<i8").tobytes(), batch, SEQ_LEN, timeout=timeout)
         expected = [batch, SEQ_LEN, VOCAB]
         if not isinstance(answer, dict) or answer.get("type") != "Tensor":
             raise WrongAnswer(f"the traced forward must return a torch.Tensor of logits {expected}, got "

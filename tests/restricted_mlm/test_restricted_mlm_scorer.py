@@ -255,3 +255,23 @@ def test_compiled_modules_in_the_folder_are_disallowed_source(tmp_path):
     result = score_directly(NAME, candidate)
     assert not result["valid"] and result["reason"] == "disallowed_source", result["message"]
     assert "impl.pyc:0: compiled code" in result["message"]
+
+
+def test_a_graph_the_runner_refuses_is_unchecked_forward(tmp_path):
+    """A forged graph with a plain int where _to_copy takes a dtype (-100 read past torch's table of dtypes
+    and crashed the runner): refused by the runner, named as the scorer's run of the traced forward."""
+    import shutil
+
+    candidate = starting_candidate(NAME, tmp_path)
+    shutil.copy2(HERE / "forger" / "model.py", candidate / "model.py")
+    model = candidate / "model.py"
+    forged = model.read_text().replace(
+        'graph = {"nodes": [("input",), ("const", 0), ("output", {"ref": 1})],',
+        'graph = {"nodes": [("input",), ("const", 0), ("op", "aten::_to_copy", "default", [{"ref": 1}], '
+        '{"dtype": -100}), ("output", {"ref": 2})],')
+    assert forged != model.read_text()
+    model.write_text(forged)
+    result = score_directly(NAME, candidate, n_seqs=64, batch=64, static_check=False)
+    assert not result["valid"] and result["reason"] == "unchecked_forward", result["message"]
+    assert result["message"].startswith("the scorer's run of the traced forward failed: GraphRefused: node 2")
+    assert "must be a dtype" in result["message"]
