@@ -175,6 +175,7 @@ class CandidateProcess:
         self.call_seconds = 0.0
         self.calls = 0
         self._killed_by_us = False
+        self._frame_bytes = 0  # the length of the last frame decoded
         self._timed_out = False
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
@@ -359,6 +360,7 @@ class CandidateProcess:
 
     def _decoded(self, data: bytes) -> tuple:
         """A frame decoded (self._decode): a tuple whose first part is its kind."""
+        self._frame_bytes = len(data)  # the answer's text may not hold much more (bounded, text_limit)
         try:
             answer = self._decode(data)
         except Exception as exc:
@@ -376,7 +378,7 @@ class CandidateProcess:
         kind, rest = answer[0], answer[1:]
         if isinstance(kind, str) and kind == expected:
             value = rest[0] if rest else None
-            problem = bounded(value) if self.bounded and len(rest) == 1 else ""
+            problem = bounded(value, text_limit(self._frame_bytes)) if self.bounded and len(rest) == 1 else ""
             if not problem:
                 return value
             self.kill()
@@ -437,11 +439,19 @@ _ATOMS = (type(None), bool, float, complex, str, bytes, bytearray)
 _NESTED = (list, tuple, set, frozenset)
 
 
-def bounded(value: Any) -> str:
+def text_limit(frame_bytes: int) -> int:
+    """The most bytes of str and bytes an answer of a frame this long may hold, counted with repeats: an
+    answer that shares nothing holds no more than its frame; a list of 100,000 references to one 1 MB
+    string is 1.3 MB pickled, and 100 GB when a scorer formats it."""
+    return 4 * frame_bytes + (16 << 20)
+
+
+def bounded(value: Any, text_bytes: int = MAX_FRAME) -> str:
     """Why an answer would stall or break a scorer that formats or compares it, or "": more than
     ANSWER_NODES values counted with repeats (a structure sharing its parts, tiny when pickled, can hold
-    2^64 of them), nesting deeper than ANSWER_DEPTH, or an int past ANSWER_INT_BITS (str() refuses it)."""
-    todo, seen = [(value, 0)], 0
+    2^64 of them), more than `text_bytes` of str and bytes counted with repeats (text_limit), nesting
+    deeper than ANSWER_DEPTH, or an int past ANSWER_INT_BITS (str() refuses it)."""
+    todo, seen, text = [(value, 0)], 0, 0
     while todo:
         one, depth = todo.pop()
         seen += 1
@@ -451,6 +461,11 @@ def bounded(value: Any) -> str:
         if kind is int:
             if one.bit_length() > ANSWER_INT_BITS:
                 return f"an int of {one.bit_length():,} bits (at most {ANSWER_INT_BITS:,})"
+        elif kind is str or kind is bytes or kind is bytearray:
+            text += len(one)
+            if text > text_bytes:
+                return (f"it holds more than {text_bytes:,} bytes of text (counting each part as often as it is "
+                        "reached)")
         elif kind in _ATOMS:
             continue
         elif depth >= ANSWER_DEPTH:

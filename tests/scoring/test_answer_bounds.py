@@ -70,3 +70,32 @@ def test_a_shared_answer_is_a_protocol_error_not_a_timeout(tmp_path):
     assert not result.valid and result.reason == "protocol_error", (result.reason, result.message)
     assert "more than 2,000,000 values" in result.message
     assert time.monotonic() - started < 45
+
+
+def test_text_is_counted_as_often_as_it_is_reached():
+    """A list of 100,000 references to one 1 MB string is 1.3 MB pickled and 100 GB formatted: refused by
+    the frame's own length (text_limit), where a 1 MB string answered once passes."""
+    from scoring.candidate import text_limit
+
+    big = "x" * (1 << 20)
+    limit = text_limit(1_300_000)
+    assert bounded(big, limit) == "" and bounded([big] * 8, limit) == ""
+    assert "bytes of text" in bounded([big] * 100_000, limit)
+    assert "bytes of text" in bounded({"k": [b"y" * (1 << 20)] * 50}, limit)
+
+
+SHARED_TEXT = '''
+def rolling_median(values, window):
+    return ["x" * (1 << 20)] * 100_000
+'''
+
+
+def test_a_shared_text_answer_is_a_protocol_error(tmp_path):
+    """rolling_median's scorer formats a wrong answer with repr(): refused before it reads it."""
+    env, _ = load_registry().resolve("rolling_median:tiny")
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    (folder / "solution.py").write_text(SHARED_TEXT)
+    result = score_candidate(env, "tiny", Path(folder), timeout_s=60)
+    assert not result.valid and result.reason == "protocol_error", (result.reason, result.message)
+    assert "bytes of text" in result.message
