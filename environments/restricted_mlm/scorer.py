@@ -135,13 +135,20 @@ def check_record(answer: object, batch: int) -> np.ndarray:
     if notes["unchecked"]:
         raise Invalid(f"unchecked forward: {notes['unchecked'][0]}", reason="unchecked_forward",
                       details={"problems": notes["unchecked"], "ops": ops})
+    return logits_of(answer, batch, "the forward pass")
+
+
+def logits_of(answer: object, batch: int, what: str) -> np.ndarray:
+    """The logits [batch, 64, 48] in an answer of the checked boot's or the graph runner's form (type,
+    shape, dtype, float32 bytes); WrongAnswer naming `what` gave something else."""
     expected = [batch, SEQ_LEN, VOCAB]
-    if answer.get("type") != "Tensor":
-        raise WrongAnswer(f"the forward pass must return a torch.Tensor of logits {expected}, "
-                          f"got {graphs.brief(answer.get('type'))}", reason="wrong_output")
+    if not isinstance(answer, dict) or answer.get("type") != "Tensor":
+        raise WrongAnswer(f"{what} must return a torch.Tensor of logits {expected}, got "
+                          f"{graphs.brief(answer.get('type') if isinstance(answer, dict) else answer)}",
+                          reason="wrong_output")
     if answer.get("shape") != expected:
-        raise WrongAnswer(f"wrong logits shape: expected {expected} (batch, positions, {VOCAB} tokens), "
-                          f"got {graphs.brief(answer.get('shape'))}", reason="wrong_shape")
+        raise WrongAnswer(f"wrong logits shape from {what}: expected {expected} (batch, positions, {VOCAB} "
+                          f"tokens), got {graphs.brief(answer.get('shape'))}", reason="wrong_shape")
     data = answer.get("logits")
     if not isinstance(data, bytes) or len(data) != batch * SEQ_LEN * VOCAB * 4:
         raise WrongAnswer(f"the logits must be floating point, got dtype {graphs.brief(answer.get('dtype'))}",
@@ -193,22 +200,7 @@ class GraphRunner:
         rows = len(inputs)
         padded = np.concatenate([inputs, np.repeat(inputs[-1:], batch - rows, axis=0)]) if rows < batch else inputs
         answer = self._call("run", padded.astype("<i8").tobytes(), batch, SEQ_LEN, timeout=timeout)
-        expected = [batch, SEQ_LEN, VOCAB]
-        if not isinstance(answer, dict) or answer.get("type") != "Tensor":
-            raise WrongAnswer(f"the traced forward must return a torch.Tensor of logits {expected}, got "
-                              f"{graphs.brief(answer.get('type') if isinstance(answer, dict) else answer)}",
-                              reason="wrong_output")
-        if answer.get("shape") != expected:
-            raise WrongAnswer(f"wrong logits shape from the traced forward: expected {expected}, got "
-                              f"{graphs.brief(answer.get('shape'))}", reason="wrong_shape")
-        data = answer.get("logits")
-        if not isinstance(data, bytes) or len(data) != batch * SEQ_LEN * VOCAB * 4:
-            raise WrongAnswer(f"the logits must be floating point, got dtype {graphs.brief(answer.get('dtype'))}",
-                              reason="wrong_output")
-        logits = np.frombuffer(data, dtype=np.float32).reshape(expected)[:rows]
-        if not np.isfinite(logits).all():
-            raise WrongAnswer("the logits contain NaN or infinite values", reason="non_finite_logits")
-        return logits
+        return logits_of(answer, batch, "the traced forward")[:rows]
 
     def close(self) -> None:
         self.proc.close()
