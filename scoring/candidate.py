@@ -459,8 +459,14 @@ def bounded(value: Any, text_bytes: int = MAX_FRAME) -> str:
             return f"it holds more than {ANSWER_NODES:,} values (counting each part as often as it is reached)"
         kind = type(one)
         if kind is int:
-            if one.bit_length() > ANSWER_INT_BITS:
-                return f"an int of {one.bit_length():,} bits (at most {ANSWER_INT_BITS:,})"
+            bits = one.bit_length()
+            if bits > ANSWER_INT_BITS:
+                return f"an int of {bits:,} bits (at most {ANSWER_INT_BITS:,})"
+            if bits > 64:  # its digits count as text: 2,000,000 references to one 4,000-bit int print 2.4 GB
+                text += bits * 3 // 10 + 1
+                if text > text_bytes:
+                    return (f"it holds more than {text_bytes:,} bytes of text (counting each part as often as it "
+                            "is reached, and a long int's digits)")
         elif kind is str or kind is bytes or kind is bytearray:
             text += len(one)
             if text > text_bytes:

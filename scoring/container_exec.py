@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from scoring.tree_walk import TreeRefused, kind, link_escapes, named, open_regular, walk
+from scoring.tree_walk import LinkBudget, TreeRefused, kind, link_escapes, named, open_regular, walk
 
 DRAIN_GRACE_S = 2.5  # after a kill: how long to keep reading (dockerd waits 2 s for streams it cannot close)
 EXIT_GRACE_S = 0.2  # after the command says it is done: how long to wait for output of what it left running
@@ -201,7 +201,7 @@ def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Pat
     owners cleared; returns the rest (pipes, sockets, devices; with links_inside, links that reach outside
     src, and loops: tree_walk.link_escapes), named. TreeRefused: past cap_bytes of files (folder_too_large) or something
     unreadable (copy_failed); `what` names src in its message."""
-    total, largest, skipped = 0, (0, ""), []
+    total, largest, skipped, budget = 0, (0, ""), [], LinkBudget()
     try:
         with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
             if prefix:
@@ -215,7 +215,7 @@ def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Pat
                 if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
                     skipped.append(f"{rel} ({kind(info.st_mode)})")
                     continue
-                wrong = link_escapes(Path(src), rel) if links_inside and stat.S_ISLNK(info.st_mode) else ""
+                wrong = link_escapes(Path(src), rel, budget) if links_inside and stat.S_ISLNK(info.st_mode) else ""
                 if wrong:
                     skipped.append(f"{rel} ({wrong})")
                     continue

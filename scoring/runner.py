@@ -37,7 +37,7 @@ from scoring.cpu_group import remove_groups_of
 from scoring.off_limits import DB_FILE_VARIABLE, ORIGIN_VARIABLE, data_dir, sqlite_file
 from scoring.result import ScoreResult
 from scoring.run_disk import RUN_PREFIX, candidate_folder
-from scoring.tree_walk import TreeRefused, kind, link_escapes, named, open_regular, walk
+from scoring.tree_walk import LinkBudget, TreeRefused, kind, link_escapes, named, open_regular, walk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from scoring.host import main; main()"
@@ -105,7 +105,8 @@ def _copy_candidate(src: Path, dest: Path, cap_bytes: int | None = None) -> list
                 skipped.append(f"{part} ({kind(info.st_mode)})")
         # a link out of the folder would let trusted readers (the judge, rule checkers) read any file: judged
         # in the copy, which the participant cannot change meanwhile, once it is whole
-        wrong = [(link, link_escapes(dest, link)) for link in links]
+        budget = LinkBudget()
+        wrong = [(link, link_escapes(dest, link, budget)) for link in links]
         for link, what in wrong:
             if what:
                 os.unlink(dest / link)

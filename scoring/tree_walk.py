@@ -83,20 +83,49 @@ def open_regular(path: Path) -> BinaryIO:
 
 
 LINK_HOPS = 40  # symbolic links followed in one resolution, as Linux allows (then ELOOP)
+# path components walked to judge one link (an honest one has a few; 40 hops of 4 KB targets made ~80,000,
+# an lstat each) and to judge all the links of one folder (200,000 links of that took hours)
+LINK_STEPS, FOLDER_LINK_STEPS = 1024, 2_000_000
 
 
-def link_escapes(root: Path, rel: PurePosixPath) -> str:
+class LinkBudget:
+    """The path components left to judge a folder's links: TreeRefused (copy_failed) once they are spent."""
+
+    def __init__(self, steps: int | None = None):
+        self.left = FOLDER_LINK_STEPS if steps is None else steps
+
+    def spend(self, steps: int) -> None:
+        self.left -= steps
+        if self.left < 0:
+            raise TreeRefused("copy_failed", f"the candidate's folder could not be copied: its symbolic links "
+                                             f"take more than {FOLDER_LINK_STEPS:,} steps to resolve")
+
+
+def link_escapes(root: Path, rel: PurePosixPath, budget: LinkBudget | None = None) -> str:
     """What is wrong with the symbolic link at root/rel, in words ("" if nothing): resolved one step at a
     time against the links under root, as the kernel resolves it wherever root is mounted (a trusted reader
     in a scoring container follows it at /candidate), it is absolute, leads through an absolute link or
     climbs above root at any step (`x/up -> ..` then `l -> x/up/../..`: lexically inside, physically the
-    parent), all "to outside the folder"; or it loops. A target that does not exist is inside (a dangling
-    link reads nothing)."""
-    outside = "a symbolic link to outside the folder"
+    parent), all "to outside the folder"; or it loops, or takes more than LINK_STEPS components to
+    follow. A target that does not exist is inside (a dangling link reads nothing). `budget`: the steps
+    are also spent from the folder's (LinkBudget)."""
     stack: list[str] = []
     todo = list(reversed(PurePosixPath(rel).parts))
+    steps = [0]
+    try:
+        return _resolve_link(root, stack, todo, steps)
+    finally:
+        if budget is not None:
+            budget.spend(steps[0])
+
+
+def _resolve_link(root: Path, stack: list[str], todo: list[str], steps: list[int]) -> str:
+    outside = "a symbolic link to outside the folder"
     hops = 0
     while todo:
+        steps[0] += 1
+        if steps[0] > LINK_STEPS:
+            return "a symbolic link too long to follow"
         part = todo.pop()
         if part in ("", "."):
             continue

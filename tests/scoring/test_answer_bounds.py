@@ -99,3 +99,11 @@ def test_a_shared_text_answer_is_a_protocol_error(tmp_path):
     result = score_candidate(env, "tiny", Path(folder), timeout_s=60)
     assert not result.valid and result.reason == "protocol_error", (result.reason, result.message)
     assert "bytes of text" in result.message
+
+
+def test_a_long_int_reached_many_times_counts_its_digits():
+    from scoring.candidate import text_limit
+
+    big = (1 << 4000) + 1
+    assert bounded([big] * 10, text_limit(600)) == ""
+    assert "bytes of text" in bounded([big] * 1_000_000, text_limit(3_000_000))

@@ -161,3 +161,29 @@ def test_the_judge_reads_no_file_through_a_link_and_walks_deep_trees(tmp_path):
     assert not any(name in files for name in ("environ.txt", "sub/up.md", "inside.md")), sorted(files)[:5]
     assert any(name.endswith("/deep.md") for name in files)
     assert all("outside" not in body for body in files.values())
+
+
+def test_links_too_long_to_follow_are_left_out_and_a_folder_of_them_is_refused(tmp_path, monkeypatch):
+    """40 hops of 4 KB targets made ~80,000 lstat calls for one link, and 200,000 such links took hours: a
+    link is followed for at most LINK_STEPS components, a folder's links for FOLDER_LINK_STEPS."""
+    import time
+
+    from scoring import tree_walk
+
+    folder = tmp_path / "cand"
+    (folder / "a").mkdir(parents=True)
+    (folder / "f").write_text("x")
+    pad = "a/../" * 800
+    for i in range(39):
+        os.symlink(pad + (f"l{i + 1}" if i < 38 else "f"), folder / f"l{i}")
+    os.symlink("a/../f", folder / "short")
+    started = time.monotonic()
+    skipped = runner._copy_candidate(folder, tmp_path / "copy")
+    assert time.monotonic() - started < 10
+    assert "short (a symbolic link" not in " ".join(skipped)
+    assert "l0 (a symbolic link too long to follow)" in skipped
+    assert (tmp_path / "copy" / "short").read_text() == "x"
+    monkeypatch.setattr(tree_walk, "FOLDER_LINK_STEPS", 5000)
+    with pytest.raises(CopyRefused) as refused:
+        runner._copy_candidate(folder, tmp_path / "copy2")
+    assert refused.value.reason == "copy_failed" and "steps to resolve" in refused.value.message
