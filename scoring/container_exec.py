@@ -215,12 +215,14 @@ def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Pat
                 if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
                     skipped.append(f"{rel} ({kind(info.st_mode)})")
                     continue
-                wrong = link_escapes(Path(src), rel, budget) if links_inside and stat.S_ISLNK(info.st_mode) else ""
+                link = os.readlink(path) if stat.S_ISLNK(info.st_mode) else ""
+                # the text read once is the one judged and the one written (the folder may change meanwhile)
+                wrong = link_escapes(Path(src), rel, budget, target=link) if links_inside and link else ""
                 if wrong:
                     skipped.append(f"{rel} ({wrong})")
                     continue
                 if not stat.S_ISREG(info.st_mode):
-                    member = _member(rel, prefix, info, os.readlink(path) if stat.S_ISLNK(info.st_mode) else "")
+                    member = _member(rel, prefix, info, link)
                     tar.addfile(mode(member) if mode else member)
                     continue
                 with open_regular(path) as fh:

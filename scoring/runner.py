@@ -400,9 +400,6 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
         host_env.update(HOME=home, **{HOME_VARIABLE: home})
     if not os.path.isabs(argv[0]):
         argv = [tool(argv[0]), *argv[1:]]
-    gpu_pieces = _gpu_pieces(env, python, host_env)
-    if gpu_pieces:
-        config[GPU_PIECES_KEY] = gpu_pieces
     proc = subprocess.Popen(
         argv,
         # not in the candidate's folder (a METR family's scorer works in /home/agent, which it is)
@@ -418,6 +415,9 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
     scorer_output = OutputSink(proc.stdout, output_cap_bytes, on_flood=lambda: None)
     try:
         config[PIECES_KEY] = _probed_pieces()  # waited for only now, while the scorer's process was starting
+        gpu_pieces = _gpu_pieces(env, python, host_env)  # the scorer's process waits for its configuration
+        if gpu_pieces:
+            config[GPU_PIECES_KEY] = gpu_pieces
     except BaseException:
         _kill_group(proc)
         proc.wait()

@@ -101,16 +101,22 @@ class LinkBudget:
                                              f"take more than {FOLDER_LINK_STEPS:,} steps to resolve")
 
 
-def link_escapes(root: Path, rel: PurePosixPath, budget: LinkBudget | None = None) -> str:
+def link_escapes(root: Path, rel: PurePosixPath, budget: LinkBudget | None = None, target: str | None = None) -> str:
     """What is wrong with the symbolic link at root/rel, in words ("" if nothing): resolved one step at a
     time against the links under root, as the kernel resolves it wherever root is mounted (a trusted reader
     in a scoring container follows it at /candidate), it is absolute, leads through an absolute link or
     climbs above root at any step (`x/up -> ..` then `l -> x/up/../..`: lexically inside, physically the
     parent), all "to outside the folder"; or it loops, or takes more than LINK_STEPS components to
     follow. A target that does not exist is inside (a dangling link reads nothing). `budget`: the steps
-    are also spent from the folder's (LinkBudget)."""
+    are also spent from the folder's (LinkBudget). `target`: the link's text as the caller read it (and
+    will write it), judged instead of reading it again (the folder may change meanwhile)."""
     stack: list[str] = []
-    todo = list(reversed(PurePosixPath(rel).parts))
+    if target is not None:
+        if os.path.isabs(target):
+            return "a symbolic link to outside the folder"
+        todo = list(reversed(PurePosixPath(rel).parent.parts + PurePosixPath(target).parts))
+    else:
+        todo = list(reversed(PurePosixPath(rel).parts))
     steps = [0]
     try:
         return _resolve_link(root, stack, todo, steps)

@@ -227,9 +227,9 @@ def score(ctx: ScoringContext) -> dict:
     # static_check = false exists for tests only: they prove the runtime checker alone catches what
     # the static check would have caught first. No variant of the manifest sets it.
     files = static_check(ctx.candidate_dir) if ctx.params.get("static_check", True) else []
-    rng = fresh_rng(ctx.rng)
-    inputs, tokens, mask = masked_eval_set(rng, n_seqs)
-    traced, _, _ = masked_eval_set(rng, batch)  # a batch of its own: the hidden one never leaves this process
+    inputs, tokens, mask = masked_eval_set(fresh_rng(ctx.rng), n_seqs)
+    # a batch of its own, from a generator of its own: the hidden one never leaves this process
+    traced, _, _ = masked_eval_set(fresh_rng(ctx.rng), batch)
     box: dict = {}  # the graph's runner starts (imports torch) while the candidate's process does
     starting = threading.Thread(target=_start_runner, args=(ctx, box), daemon=True)
     starting.start()
@@ -262,7 +262,8 @@ def score(ctx: ScoringContext) -> dict:
             worst = float(np.abs(graph_check.astype(np.float64) - forward_logits).max())
             raise Invalid(f"unchecked forward: the traced graph of the forward pass computes other logits than the "
                           f"forward returned (largest difference {worst:.3g}): part of the forward is not torch "
-                          "ops (numpy, values computed outside torch, a thread?)", reason="unchecked_forward",
+                          "ops (numpy on a tensor's memory, a thread?), or it is not the same function of its "
+                          "tokens at every call", reason="unchecked_forward",
                           details={"largest_difference": worst})
         losses: list[np.ndarray] = []
         for start in range(0, n_seqs, batch):  # the hidden batches, run by the graph's runner

@@ -38,8 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-if __package__ in (None, ""):  # run as a program (the probe): the repository on the path, not this folder
-    sys.path[0] = str(Path(__file__).resolve().parents[2])
+if __package__ in (None, ""):  # run as a program (the probe, python -I: no script folder on the path)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from scoring import confine  # noqa: E402
 
@@ -248,10 +248,16 @@ def _probe(python: str, env: dict[str, str] | None, check: str, timeout_s: float
 
 
 def _read_cache(data: Path | None) -> dict:
+    """The cache, where this user wrote it and no one else may (else it is probed again and rewritten)."""
     if data is None:
         return {}
     try:
-        cache = json.loads((data / CACHE_FILE).read_text())
+        with open(data / CACHE_FILE, "rb") as file:
+            info = os.fstat(file.fileno())
+            if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+                logger.warning("the GPU confinement cache %s is not this user's alone: not read", data / CACHE_FILE)
+                return {}
+            cache = json.loads(file.read())
     except (OSError, ValueError):
         return {}
     return cache if isinstance(cache, dict) else {}

@@ -187,3 +187,23 @@ def test_links_too_long_to_follow_are_left_out_and_a_folder_of_them_is_refused(t
     with pytest.raises(CopyRefused) as refused:
         runner._copy_candidate(folder, tmp_path / "copy2")
     assert refused.value.reason == "copy_failed" and "steps to resolve" in refused.value.message
+
+
+def test_the_link_text_judged_is_the_one_given(tmp_path):
+    """write_tar reads a link once and judges that text (the folder may change between two reads)."""
+    from pathlib import PurePosixPath
+
+    from scoring.tree_walk import link_escapes
+
+    folder = tmp_path / "cand"
+    (folder / "d").mkdir(parents=True)
+    (folder / "d" / "f0").write_text("x")
+    os.symlink("d/f0", folder / "z_link")
+    assert link_escapes(folder, PurePosixPath("z_link")) == ""
+    assert link_escapes(folder, PurePosixPath("z_link"), target="/opt/rearena/secret") != ""
+    assert link_escapes(folder, PurePosixPath("z_link"), target="../../x") != ""
+    os.unlink(folder / "z_link")
+    os.symlink("/opt/rearena/secret", folder / "z_link")
+    assert link_escapes(folder, PurePosixPath("z_link"), target="d/f0") == ""
+    os.symlink("../d/f0", folder / "d" / "up")
+    assert link_escapes(folder, PurePosixPath("d/up")) == "" and link_escapes(folder, PurePosixPath("d/up"), target="../../x") != ""

@@ -177,3 +177,17 @@ def test_the_runner_hands_the_gpu_answer_to_the_scorers_process(sum_env, tmp_pat
     # an environment without a GPU is not given one
     result = score_candidate(dataclasses.replace(gpu_env, hardware=sum_env.hardware), None, candidate, timeout_s=20.0)
     assert result.details["gpu"] == sorted(confine.GPU_PATH)
+
+
+def test_a_cache_others_may_write_is_not_read(tmp_path):
+    """Anyone who can write the cache could weaken the GPU path (or break it for the boot): only a file of
+    this user's, writable by no one else, is read."""
+    lying = tmp_path / "python"
+    lying.write_text('#!/bin/sh\necho \'{"pieces": ["pid", "gpu"]}\'\n')
+    lying.chmod(0o755)
+    cache = tmp_path / gpu_confine.CACHE_FILE
+    cache.write_text(json.dumps({gpu_confine.machine_key(str(lying)): "net"}))
+    cache.chmod(0o600)
+    assert gpu_confine.pieces_word(str(lying), tmp_path) == "net"
+    cache.chmod(0o666)
+    assert gpu_confine.pieces_word(str(lying), tmp_path) is None  # probed again (and refused: a lying probe)
