@@ -116,11 +116,12 @@ def test_ending_a_trial_removes_its_container(docker_trial, docker_service, dock
 def test_orphans_are_cleaned_up_at_start_up(docker_trial, docker_service, docker_ready):
     trial, sandbox = docker_trial
     store = docker_service.store
-    assert cleanup_orphans(store) == []  # a running trial keeps its container
+    # a running trial keeps its container (others may go: a scoring container of a test run killed before)
+    assert sandbox.container.name not in cleanup_orphans(store)
     store.update_trial(trial.id, status="ended")  # as if the console died while ending it
     other = docker_service.create("sum_env:tiny", "bob", sandbox="docker")
     removed = cleanup_orphans(store)
-    assert removed == [sandbox.container.name]
+    assert sandbox.container.name in removed
     assert get_sandbox(other, store.data_dir).exec("true", timeout=30).exit_code == 0
     assert release_sandbox(other, store.data_dir) and not release_sandbox(other, store.data_dir)
 
