@@ -218,19 +218,27 @@ PIECES_VARIABLE = "REARENA_CONFINE_PIECES"
 PIECES_KEY = "confine_pieces"
 
 
+def word_of(pieces: frozenset[str]) -> str:
+    """A piece set as PIECES_VARIABLE and GPU_PIECES_VARIABLE carry it: "dev+files+...", or "covers"."""
+    return "+".join(sorted(pieces)) or "covers"
+
+
+def pieces_of(word: str) -> frozenset[str]:
+    """The piece set a word of word_of names (parts that are no piece dropped)."""
+    return frozenset() if word == "covers" else frozenset(word.split("+")) & CPU_PATH
+
+
 def gpu_path() -> frozenset[str]:
     """The pieces a GPU candidate gets: those the runner's probe found CUDA IPC working with on this machine
     (GPU_PIECES_VARIABLE), else GPU_PATH."""
     given = os.environ.get(GPU_PIECES_VARIABLE)
-    if not given:
-        return GPU_PATH
-    return frozenset() if given == "covers" else frozenset(given.split("+")) & CPU_PATH
+    return pieces_of(given) if given else GPU_PATH
 
 
 def pieces_word() -> str:
     """This process's probe result as PIECES_VARIABLE carries it."""
     working = _working_pieces()
-    return "none" if working is None else "+".join(sorted(working)) or "covers"
+    return "none" if working is None else word_of(working)
 
 
 _PROBE_LOCK = threading.Lock()
@@ -256,7 +264,7 @@ def _found_pieces() -> frozenset[str] | None:
     if given:  # the runner's probe, on this machine, a moment ago
         if given == "none":
             return None
-        return frozenset() if given == "covers" else frozenset(given.split("+")) & CPU_PATH
+        return pieces_of(given)
     if _probe(CPU_PATH, "touch ok && ! touch /etc/rearena-probe 2>/dev/null"):
         return CPU_PATH
     if not _probe(frozenset(), "touch ok"):
@@ -273,11 +281,11 @@ def _probe(pieces: frozenset[str], command: str) -> bool:
         try:
             done = subprocess.run(argv, capture_output=True, timeout=20, cwd=probe)
         except (OSError, subprocess.SubprocessError) as exc:
-            logger.warning("the confinement probe (%s) failed to run: %s", "+".join(sorted(pieces)) or "covers", exc)
+            logger.warning("the confinement probe (%s) failed to run: %s", word_of(pieces), exc)
             return False
         works = done.returncode == 0 and os.path.exists(os.path.join(probe, "ok"))
         if not works:
-            logger.warning("the confinement probe (%s) failed (exit %s): %s", "+".join(sorted(pieces)) or "covers",
+            logger.warning("the confinement probe (%s) failed (exit %s): %s", word_of(pieces),
                            done.returncode, done.stderr.decode("utf-8", "replace")[-500:])
         return works
 

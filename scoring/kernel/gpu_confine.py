@@ -70,9 +70,7 @@ sys.stdin.buffer.readline()  # keep y alive until the parent has read it
 START_CHILD = "import sys; sys.stdout.write('started'); sys.stdout.flush()"
 
 
-def name(pieces: frozenset[str]) -> str:
-    """A piece set as confine.pieces_word writes it: "dev+files+...", or "covers"."""
-    return "+".join(sorted(pieces)) or "covers"
+name = confine.word_of  # a piece set as the runner passes it on: "dev+files+...", or "covers"
 
 
 def search(check: Callable[[frozenset[str]], str], pieces: frozenset[str]) -> tuple[frozenset[str] | None, list]:
