@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from scoring.container_exec import ContainerError, fetch_folder, put_folder, run
 
 STATE_DIR = f"{dk.HOME}/.rearena"  # the shell's rcfile, history and command log (the participant's own)
 PID_MARK, EXIT_MARK = b"@@rearena-pid ", b"@@rearena-exit "
+# A helper exec (kill, probe) that a sandbox at its process limit refuses is tried this often.
+EXEC_TRIES, EXEC_RETRY_S = 5, 0.5
 # `bash -c WRAP COMMAND`. A docker exec's process leads its own session and process group (else it
 # re-runs itself under setsid), so the group is killed as a whole on a limit. The wrapper reports on
 # the exec's stderr its group and the cgroup's OOM-kill and pids-limit counters (bash builtins only:
@@ -129,14 +132,21 @@ class DockerSandbox:
             if not line.startswith(b"setsid: child "):  # "did not exit normally": we killed it
                 out.add(line + b"\n")
 
-        def stop(_kind: str) -> None:
-            self.kill_group(marks.get(PID_MARK, [None])[0])
+        stopping: list[threading.Thread] = []
+
+        def stop(_kind: str) -> None:  # in a thread: the stream is read on meanwhile (docker reports an exec's
+            # end only once its output is read, so a flood not read would hold the kill's exec until its timeout)
+            stopping.append(threading.Thread(target=self.kill_group, args=(marks.get(PID_MARK, [None])[0],),
+                                             daemon=True))
+            stopping[0].start()
 
         started = time.monotonic()
         outcome = run_exec(self.api, self.container.id, ["bash", "--noprofile", "--norc", "-c", WRAP, command],
                            user=dk.PARTICIPANT, workdir=dk.WORKDIR, env=self.exec_env(), timeout=max(0.0, timeout),
                            on_stdout=out.add, on_stderr_line=stderr_line, on_limit=stop,
                            flood_bytes=flood_limit(output_cap), is_done=lambda: EXIT_MARK in marks)
+        for thread in stopping:
+            thread.join()
         ended = marks.get(EXIT_MARK)
         code = ended[0] if ended else outcome.exit_code
         if outcome.timed_out or outcome.flooded or code is None:
@@ -169,11 +179,11 @@ class DockerSandbox:
         target = f"-{pgid}" if pgid and pgid > 1 else "-1"
         script = (f"kill -KILL -- {target} 2>/dev/null; while kill -0 -- {target} 2>/dev/null && (( SECONDS < 15 )); "
                   f"do kill -KILL -- {target} 2>/dev/null; done; true")
-        try:
-            run_exec(self.api, self.container.id, ["bash", "--noprofile", "--norc", "-c", script],
-                     user=dk.PARTICIPANT, timeout=20)
-        except ContainerError:
-            pass
+        deadline = time.monotonic() + 20
+        for _ in range(EXEC_TRIES):  # tried again only while the exec is refused (a sandbox at its pids limit)
+            if self._helper(["bash", "--noprofile", "--norc", "-c", script], timeout=20) or time.monotonic() > deadline:
+                return
+            time.sleep(EXEC_RETRY_S)
 
     def kill_all(self) -> None:
         """SIGKILL every process of the participant (shells included), e.g. after a runaway fork bomb."""
@@ -183,13 +193,28 @@ class DockerSandbox:
         """The container's OOM-kill and pids-limit counters and free disk (one process: works at the pids limit)."""
         import ast
 
-        chunks: list[bytes] = []
+        for _ in range(EXEC_TRIES):
+            chunks: list[bytes] = []
+            if self._helper(["python3", "-I", "-S", "-c", PROBE], timeout=15, on_stdout=chunks.append):
+                try:
+                    found = ast.literal_eval(b"".join(chunks).decode().strip() or "{}")
+                except (ValueError, SyntaxError, UnicodeDecodeError):
+                    found = {}
+                if isinstance(found, dict) and "max" in found:
+                    return found
+            time.sleep(EXEC_RETRY_S)  # the exec was refused, or python3 failed, at the pids limit
+        return {}
+
+    def _helper(self, argv: list[str], timeout: float, on_stdout=None) -> bool:
+        """Run a helper command (kill, probe) as the participant: whether it ran to its end, whatever its status.
+
+        False when the exec could not start: a sandbox at its process limit can refuse it (the caller tries again).
+        """
         try:
-            run_exec(self.api, self.container.id, ["python3", "-I", "-S", "-c", PROBE], user=dk.PARTICIPANT,
-                     timeout=15, on_stdout=chunks.append)
-            return ast.literal_eval(b"".join(chunks).decode().strip() or "{}")
-        except (ContainerError, ValueError, SyntaxError):
-            return {}
+            return not run_exec(self.api, self.container.id, argv, user=dk.PARTICIPANT, timeout=timeout,
+                                on_stdout=on_stdout).timed_out
+        except ContainerError:
+            return False
 
     def _limits_hit(self, outcome, code: int, marks: dict, timeout: float, output_cap: int
                     ) -> tuple[list[str], list[str]]:
@@ -203,6 +228,9 @@ class DockerSandbox:
                          "the command was stopped]")
         start = marks.get(PID_MARK, [0, 0, 0])[1:] or [0, 0]
         probe = self.probe() if (limits or code != 0 or EXIT_MARK not in marks) else {}
+        if EXIT_MARK not in marks and not probe:
+            notes.append("[rearena: the sandbox's memory and process counters could not be read, so a limit "
+                         "this command hit may be missing from this report]")
         end = marks.get(EXIT_MARK, [0])[1:] if EXIT_MARK in marks else [probe.get("oom_kill", 0), probe.get("max", 0)]
         if len(start) == 2 and len(end) == 2 and end[0] > start[0]:
             limits.append("memory")

@@ -148,6 +148,7 @@ def test_a_fork_bomb_is_contained_and_reported(docker_trial, docker_service):
     result = sandbox.exec("python3 bomb.py", timeout=4)
     assert result.timed_out and result.exit_code == -9 and time.monotonic() - started < 15
     assert "pids" in result.limit and "[rearena: process limit: 96 processes" in result.output, result
+    assert "could not be read" not in result.output
     assert_still_working(sandbox, docker_service, trial)
     started = time.monotonic()
     classic = sandbox.exec(":(){ :|:& };:", timeout=5)  # returns at once, its bomb going on in the background
@@ -190,4 +191,6 @@ def test_an_output_flood_is_contained_and_reported(docker_trial, docker_service)
     assert time.monotonic() - started < 60 and not result.timed_out
     assert result.exit_code == -9 and "output" in result.limit and "[rearena: output flood" in result.output
     assert len(result.output) < 11_000 and "bytes of output elided" in result.output
+    # the flood is read on while it is stopped: the kill and the counters' probe are not held behind it
+    assert "could not be read" not in result.output and result.duration_s < 20, result
     assert_still_working(sandbox, docker_service, trial)
