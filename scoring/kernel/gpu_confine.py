@@ -1,4 +1,4 @@
-"""Which confinement pieces CUDA IPC works with on this machine: probed once per boot, then cached.
+"""Which confinement pieces CUDA IPC and Triton work with on this machine: probed once per boot, then cached.
 
 The kernel scorer hands input slots to a candidate's process and opens its outputs through CUDA IPC
 (torch.multiprocessing's reduce_tensor / rebuild_cuda_tensor). scoring/confine.py always gives a
@@ -10,8 +10,10 @@ runner asks `pieces_word` before a GPU scoring instead of trusting a constant se
 - the answer cached for this boot, NVIDIA driver, kernel and python (`machine_key`), in rearena's data
   folder, which candidates never reach (scoring.off_limits);
 - else a probe: this file run as a program with the scorer's python. A CUDA parent exports a tensor; a
-  child started through confine.wrap (gpu=True, as a candidate) opens it, checks it, exports one of
-  its own that the parent opens and checks. `search` tries every piece set at once, the covers alone
+  child (gpu_probe_child.py, copied into its folder) started through confine.wrap (gpu=True) with a
+  candidate's environment opens it, checks it, doubles it with a Triton kernel it compiles (as a
+  candidate's solution does; torch where Triton is not installed) and exports the result, which the
+  parent opens and checks. `search` tries every piece set at once, the covers alone
   and each piece alone (concurrently), then the pieces that worked alone together, then, where that
   fails, adds them one at a time and keeps each while CUDA still works: the answer is always a set
   that was probed and worked. About 10-20 s, once per boot.
@@ -24,12 +26,14 @@ again). `benchmarks/confine_gpu.py` prints every level the probe tried.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
 import pickle
 import platform
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,27 +49,14 @@ from scoring import confine  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-PROBE_VERSION = 1  # part of the cache's key: a change to the probe or to the pieces probes again
+PROBE_VERSION = 2  # part of the cache's key: a change to the probe or to the pieces probes again
 CACHE_FILE = "gpu_confinement.json"
 CACHE_ENTRIES = 16  # machines (boots, drivers, pythons) kept in the cache file
 PROBE_TIMEOUT_S = 180.0  # the whole probe (a CUDA parent, two rounds of children)
 CHILD_TIMEOUT_S = 60.0  # one child's CUDA start-up and IPC take seconds
 CHECKS = ("cuda", "start")  # what the probe checks: CUDA IPC; or only that a confined python starts (tests)
 
-CHILD = r"""
-import pickle, sys
-import torch
-from torch.multiprocessing.reductions import reduce_tensor, rebuild_cuda_tensor
-args = pickle.loads(sys.stdin.buffer.read(int(sys.stdin.buffer.readline())))
-x = rebuild_cuda_tensor(*args)
-ok = int(x.sum().item()) == int(x.numel() * (x.numel() - 1) // 2)
-y = x * 2
-torch.cuda.synchronize()
-data = pickle.dumps((ok, reduce_tensor(y)[1]))
-sys.stdout.buffer.write(b"%d\n" % len(data) + data)
-sys.stdout.flush()
-sys.stdin.buffer.readline()  # keep y alive until the parent has read it
-"""
+CHILD_FILE = Path(__file__).with_name("gpu_probe_child.py")  # copied into the child's folder
 
 START_CHILD = "import sys; sys.stdout.write('started'); sys.stdout.flush()"
 
@@ -139,14 +130,20 @@ def cuda_ipc_check(pieces: frozenset[str] | None) -> str:
     import torch
     from torch.multiprocessing.reductions import rebuild_cuda_tensor, reduce_tensor
 
+    from scoring.kernel.peer import peer_env
+
     x = torch.arange(1 << 20, dtype=torch.int64, device="cuda")
     torch.cuda.synchronize()
+    expected = "triton" if importlib.util.find_spec("triton") else "torch"  # what the child should run
     with tempfile.TemporaryDirectory(prefix="rearena-gpu-probe-") as folder:
         os.chmod(folder, 0o755)
+        child = os.path.join(folder, CHILD_FILE.name)
+        shutil.copyfile(CHILD_FILE, child)
+        os.chmod(child, 0o644)
         errors = open(os.path.join(folder, "stderr"), "w+b")  # a file: a chatty child never blocks on it
-        argv = _confined([sys.executable, "-c", CHILD], folder, pieces)
+        argv = _confined([sys.executable, "-I", "-B", child], folder, pieces)
         proc = subprocess.Popen(argv, cwd=folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                                env=dict(os.environ, HOME=folder))  # as a candidate's: its folder (USER owns it)
+                                env=peer_env(Path(folder), "cuda"))  # a GPU candidate's (HOME: its folder)
 
         def failed(what: str) -> str:
             errors.seek(0)
@@ -165,7 +162,7 @@ def cuda_ipc_check(pieces: frozenset[str] | None) -> str:
             size = proc.stdout.readline()
             if not size:
                 return failed("in the child")
-            ok, args = pickle.loads(proc.stdout.read(int(size)))
+            ok, how, args = pickle.loads(proc.stdout.read(int(size)))
             try:
                 y = rebuild_cuda_tensor(*args)
                 back = torch.equal(y, x * 2)
@@ -175,6 +172,8 @@ def cuda_ipc_check(pieces: frozenset[str] | None) -> str:
             proc.stdin.write(b"done\n")
             proc.stdin.close()
             proc.wait(timeout=60)
+            if how != expected:
+                return f"FAILED: the child doubled with {how}, not {expected} (Triton did not import there)"
             return "works" if ok and back else f"FAILED: wrong data (the child read {ok}, this process {back})"
         finally:
             if proc.poll() is None:
@@ -222,7 +221,7 @@ def pieces_word(python: str, data: Path | None, env: dict[str, str] | None = Non
 
 
 def _probe(python: str, env: dict[str, str] | None, check: str, timeout_s: float) -> tuple[str | None, str]:
-    logger.warning("probing which confinement pieces CUDA IPC works with on this machine (once per boot)")
+    logger.warning("probing which confinement pieces CUDA IPC and Triton work with on this machine (once per boot)")
     try:
         done = subprocess.run([python, "-I", "-B", os.path.abspath(__file__), check], capture_output=True,
                               timeout=timeout_s, env=env, cwd="/")
@@ -297,7 +296,7 @@ def main(argv: list[str]) -> int:
         return 0
     found, levels = search(cuda_ipc_check if check == "cuda" else start_check, confine.usable(confine.CPU_PATH))
     print(json.dumps({"pieces": None if found is None else sorted(found),
-                      "error": "CUDA IPC fails with the covers alone" if found is None else "",
+                      "error": "CUDA IPC or a Triton kernel fails with the covers alone" if found is None else "",
                       "levels": [[sorted(pieces), verdict] for pieces, verdict in levels]}))
     return 0
 

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 import time
@@ -191,3 +192,27 @@ def test_a_cache_others_may_write_is_not_read(tmp_path):
     assert gpu_confine.pieces_word(str(lying), tmp_path) == "net"
     cache.chmod(0o666)
     assert gpu_confine.pieces_word(str(lying), tmp_path) is None  # probed again (and refused: a lying probe)
+
+
+def test_the_probe_child_compiles_a_triton_kernel_where_a_candidate_runs(tmp_path):
+    """The probe's child doubles the tensor with a Triton kernel of its own file, copied into a candidate's
+    folder and run there confined with a candidate's environment: the probe then finds pieces under which a
+    candidate's Triton kernel runs, not only torch. (On a CPU: Triton's interpreter, torch tensors on the CPU.)"""
+    pytest.importorskip("triton")
+    from scoring.kernel.peer import peer_env
+
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    folder.chmod(0o755)
+    child = folder / gpu_confine.CHILD_FILE.name
+    shutil.copyfile(gpu_confine.CHILD_FILE, child)
+    child.chmod(0o644)
+    program = ("import sys, torch; sys.path.insert(0, '.'); from gpu_probe_child import double\n"
+               "x = torch.arange(3000, dtype=torch.int64); y, how = double(x)\n"
+               "print(how, bool(torch.equal(y, x * 2)))")
+    argv = [sys.executable, "-I", "-B", "-c", program]
+    if confine.available():
+        argv = confine.wrap(argv, [str(Path(__file__).resolve().parents[2] / "scoring")], folder=str(folder))
+    done = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=120,
+                          env=peer_env(folder, "cpu"))
+    assert done.stdout.split() == ["triton", "True"], done.stderr[-2000:]
