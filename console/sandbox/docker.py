@@ -136,9 +136,9 @@ class DockerSandbox:
 
         def stop(_kind: str) -> None:  # in a thread: the stream is read on meanwhile (docker reports an exec's
             # end only once its output is read, so a flood not read would hold the kill's exec until its timeout)
-            stopping.append(threading.Thread(target=self.kill_group, args=(marks.get(PID_MARK, [None])[0],),
-                                             daemon=True))
-            stopping[0].start()
+            thread = threading.Thread(target=self.kill_group, args=(marks.get(PID_MARK, [None])[0],), daemon=True)
+            thread.start()
+            stopping.append(thread)
 
         started = time.monotonic()
         outcome = run_exec(self.api, self.container.id, ["bash", "--noprofile", "--norc", "-c", WRAP, command],
