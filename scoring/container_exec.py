@@ -134,9 +134,9 @@ def run_exec(api, container_id: str, argv: list[str], *, user: str = "", workdir
                     continue
                 if flood_bytes is not None and stdout_bytes > flood_bytes:
                     flooded = True
-                    limit_hit_at = limit_hit_at or time.monotonic()
-                    if on_limit:
+                    if on_limit and limit_hit_at is None:  # once: not again for a flood after a timeout
                         on_limit("output")
+                    limit_hit_at = limit_hit_at or time.monotonic()
                     continue
                 if on_stdout:
                     on_stdout(payload)

@@ -221,8 +221,8 @@ def _has_gpu() -> bool:
 
 def _gpu_pieces(env: Environment, python: str, host_env: dict[str, str]) -> str | None:
     """For an environment on a GPU, where this machine has an NVIDIA GPU and candidates are confined: the
-    confinement pieces CUDA IPC works with here (scoring/kernel/gpu_confine.py: cached for this boot, probed
-    the first time, ~10-20 s). None otherwise, or where the probe gives no answer."""
+    confinement pieces CUDA IPC and a Triton kernel work with here (scoring/kernel/gpu_confine.py: cached for
+    this boot, probed the first time, tens of seconds). None otherwise, or where the probe gives no answer."""
     if not env.hardware.gpu or env.kind == "metr" or not _has_gpu():
         return None
     word = _probed_pieces()

@@ -29,8 +29,8 @@ from scoring.container_exec import ContainerError, fetch_folder, put_folder, run
 
 STATE_DIR = f"{dk.HOME}/.rearena"  # the shell's rcfile, history and command log (the participant's own)
 PID_MARK, EXIT_MARK = b"@@rearena-pid ", b"@@rearena-exit "
-# A helper exec (kill, probe) that a sandbox at its process limit refuses is tried this often.
-EXEC_TRIES, EXEC_RETRY_S = 5, 0.5
+# A helper exec (kill, probe) that a sandbox at its process limit refuses is tried again after this pause.
+EXEC_RETRY_S = 0.5
 # `bash -c WRAP COMMAND`. A docker exec's process leads its own session and process group (else it
 # re-runs itself under setsid), so the group is killed as a whole on a limit. The wrapper reports on
 # the exec's stderr its group and the cgroup's OOM-kill and pids-limit counters (bash builtins only:
@@ -141,12 +141,14 @@ class DockerSandbox:
             stopping.append(thread)
 
         started = time.monotonic()
-        outcome = run_exec(self.api, self.container.id, ["bash", "--noprofile", "--norc", "-c", WRAP, command],
-                           user=dk.PARTICIPANT, workdir=dk.WORKDIR, env=self.exec_env(), timeout=max(0.0, timeout),
-                           on_stdout=out.add, on_stderr_line=stderr_line, on_limit=stop,
-                           flood_bytes=flood_limit(output_cap), is_done=lambda: EXIT_MARK in marks)
-        for thread in stopping:
-            thread.join()
+        try:
+            outcome = run_exec(self.api, self.container.id, ["bash", "--noprofile", "--norc", "-c", WRAP, command],
+                               user=dk.PARTICIPANT, workdir=dk.WORKDIR, env=self.exec_env(),
+                               timeout=max(0.0, timeout), on_stdout=out.add, on_stderr_line=stderr_line,
+                               on_limit=stop, flood_bytes=flood_limit(output_cap), is_done=lambda: EXIT_MARK in marks)
+        finally:  # a kill under way ends before the next command can start (it would kill that too)
+            for thread in stopping:
+                thread.join()
         ended = marks.get(EXIT_MARK)
         code = ended[0] if ended else outcome.exit_code
         if outcome.timed_out or outcome.flooded or code is None:
@@ -179,11 +181,7 @@ class DockerSandbox:
         target = f"-{pgid}" if pgid and pgid > 1 else "-1"
         script = (f"kill -KILL -- {target} 2>/dev/null; while kill -0 -- {target} 2>/dev/null && (( SECONDS < 15 )); "
                   f"do kill -KILL -- {target} 2>/dev/null; done; true")
-        deadline = time.monotonic() + 20
-        for _ in range(EXEC_TRIES):  # tried again only while the exec is refused (a sandbox at its pids limit)
-            if self._helper(["bash", "--noprofile", "--norc", "-c", script], timeout=20) or time.monotonic() > deadline:
-                return
-            time.sleep(EXEC_RETRY_S)
+        self._helper(["bash", "--noprofile", "--norc", "-c", script], seconds=20)
 
     def kill_all(self) -> None:
         """SIGKILL every process of the participant (shells included), e.g. after a runaway fork bomb."""
@@ -193,27 +191,42 @@ class DockerSandbox:
         """The container's OOM-kill and pids-limit counters and free disk (one process: works at the pids limit)."""
         import ast
 
-        for _ in range(EXEC_TRIES):
-            chunks: list[bytes] = []
-            if self._helper(["python3", "-I", "-S", "-c", PROBE], timeout=15, on_stdout=chunks.append):
-                try:
-                    found = ast.literal_eval(b"".join(chunks).decode().strip() or "{}")
-                except (ValueError, SyntaxError, UnicodeDecodeError):
-                    found = {}
-                if isinstance(found, dict) and "max" in found:
-                    return found
-            time.sleep(EXEC_RETRY_S)  # the exec was refused, or python3 failed, at the pids limit
-        return {}
-
-    def _helper(self, argv: list[str], timeout: float, on_stdout=None) -> bool:
-        """Run a helper command (kill, probe) as the participant: whether it ran to its end, whatever its status.
-
-        False when the exec could not start: a sandbox at its process limit can refuse it (the caller tries again).
-        """
+        text = self._helper(["python3", "-I", "-S", "-c", PROBE], seconds=15)
         try:
-            return not run_exec(self.api, self.container.id, argv, user=dk.PARTICIPANT, timeout=timeout,
-                                on_stdout=on_stdout).timed_out
-        except ContainerError:
+            found = ast.literal_eval((text or b"").decode().strip() or "{}")
+        except (ValueError, SyntaxError, UnicodeDecodeError):
+            found = {}
+        return found if isinstance(found, dict) else {}
+
+    def _helper(self, argv: list[str], seconds: float) -> bytes | None:
+        """The output of a helper command (kill, probe) run as the participant to a 0 status within `seconds`;
+        None where it did not (it failed, or ran out of time).
+
+        An exec refused because the sandbox is at its process limit (dockerd writes its error into the
+        exec's output and ends it with status 126; or the API call fails) is tried again until then,
+        unless the container is no longer running.
+        """
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            chunks: list[bytes] = []
+            try:
+                outcome = run_exec(self.api, self.container.id, argv, user=dk.PARTICIPANT, timeout=left,
+                                   on_stdout=chunks.append)
+                if outcome.timed_out:
+                    return None
+                if outcome.exit_code == 0:
+                    return b"".join(chunks)
+            except ContainerError:
+                pass
+            if not self._running():
+                return None
+            time.sleep(EXEC_RETRY_S)
+        return None
+
+    def _running(self) -> bool:
+        try:
+            return bool(self.api.inspect_container(self.container.id)["State"]["Running"])
+        except Exception:  # noqa: BLE001 - gone, or docker unreachable: nothing to retry
             return False
 
     def _limits_hit(self, outcome, code: int, marks: dict, timeout: float, output_cap: int

@@ -53,6 +53,19 @@ def test_exec_timeout_kills_the_process_group(docker_trial):
     assert sandbox.exec(f"kill -0 {child}", timeout=30).exit_code != 0  # the background child died too
 
 
+def test_a_refused_helper_exec_is_tried_again_but_a_slow_one_is_not(docker_trial):
+    """The sandbox's own helpers (the kill of a command at a limit, the counters' probe) run as execs, which
+    a sandbox at its pids limit can refuse: dockerd then ends the exec with its error and a non-zero status,
+    and the helper is run again. One that runs out of time is not run again (each has its own deadline)."""
+    _, sandbox = docker_trial
+    flaky = "if [ -e /tmp/tried ]; then echo second; else touch /tmp/tried; exit 126; fi"
+    assert sandbox._helper(["bash", "-c", flaky], seconds=10) == b"second\n"
+    started = time.monotonic()
+    assert sandbox._helper(["sleep", "30"], seconds=1) is None
+    assert time.monotonic() - started < 8  # one try (1 s and the stream's drain), not one per retry
+    assert sandbox._helper(["bash", "-c", "exit 3"], seconds=1.5) is None  # failing to the end: nothing
+
+
 def test_exec_does_not_wait_for_what_the_command_leaves_running(docker_trial):
     _, sandbox = docker_trial
     started = time.monotonic()

@@ -194,25 +194,58 @@ def test_a_cache_others_may_write_is_not_read(tmp_path):
     assert gpu_confine.pieces_word(str(lying), tmp_path) is None  # probed again (and refused: a lying probe)
 
 
-def test_the_probe_child_compiles_a_triton_kernel_where_a_candidate_runs(tmp_path):
-    """The probe's child doubles the tensor with a Triton kernel of its own file, copied into a candidate's
-    folder and run there confined with a candidate's environment: the probe then finds pieces under which a
-    candidate's Triton kernel runs, not only torch. (On a CPU: Triton's interpreter, torch tensors on the CPU.)"""
-    pytest.importorskip("triton")
+def _run_probe_child(folder: Path, program: str, mode: str) -> list[str]:
+    """`program` run as the probe's child runs: the child's file copied into a candidate's folder, confined
+    with every CPU piece, in a candidate's environment (`mode` "cpu": Triton's interpreter)."""
     from scoring.kernel.peer import peer_env
 
-    folder = tmp_path / "cand"
     folder.mkdir()
     folder.chmod(0o755)
     child = folder / gpu_confine.CHILD_FILE.name
     shutil.copyfile(gpu_confine.CHILD_FILE, child)
     child.chmod(0o644)
-    program = ("import sys, torch; sys.path.insert(0, '.'); from gpu_probe_child import double\n"
+    argv = confine.wrap([sys.executable, "-I", "-B", "-c", "import sys; sys.path.insert(0, '.')\n" + program],
+                        [str(Path(__file__).resolve().parents[2] / "scoring")], folder=str(folder))
+    env = peer_env(folder, "cpu")
+    if mode != "cpu":
+        env.pop("TRITON_INTERPRET")
+    done = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().split("|")
+
+
+@needs_confinement
+def test_the_probe_child_runs_a_triton_kernel_where_a_candidate_runs(tmp_path):
+    """The probe's child doubles the tensor with a Triton kernel of its own file, copied into a candidate's
+    folder and run there confined with a candidate's environment (here with Triton's interpreter and CPU
+    tensors: compiling for a GPU is checked by the probe on a GPU). Where Triton fails (here: a CPU tensor,
+    no interpreter, no GPU driver), torch doubles it and the failure is said, so that CUDA IPC is still
+    checked and the probe can tell a Triton that never runs from a piece that breaks it."""
+    pytest.importorskip("triton")
+    program = ("import torch; from gpu_probe_child import double\n"
                "x = torch.arange(3000, dtype=torch.int64); y, how = double(x)\n"
-               "print(how, bool(torch.equal(y, x * 2)))")
-    argv = [sys.executable, "-I", "-B", "-c", program]
-    if confine.available():
-        argv = confine.wrap(argv, [str(Path(__file__).resolve().parents[2] / "scoring")], folder=str(folder))
-    done = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=120,
-                          env=peer_env(folder, "cpu"))
-    assert done.stdout.split() == ["triton", "True"], done.stderr[-2000:]
+               "print(how, bool(torch.equal(y, x * 2)), sep='|')")
+    assert _run_probe_child(tmp_path / "interpreted", program, "cpu") == ["triton", "True"]
+    how, right = _run_probe_child(tmp_path / "compiled", program, "gpu")
+    assert how.startswith("triton failed: ") and right == "True", how
+
+
+def test_where_triton_fails_even_with_the_covers_the_search_runs_on_cuda_ipc_alone():
+    """A Triton that cannot run here with any pieces (no C compiler) must not leave GPU candidates with no
+    piece at all: the pieces are then those CUDA IPC works with. Where Triton runs with some pieces, it
+    is required."""
+    def check(breaks_triton, breaks_ipc):
+        def verdict(pieces, triton):
+            if breaks_ipc(pieces) or (triton and breaks_triton(pieces)):
+                return "FAILED"
+            return "works"
+        return verdict
+
+    never = check(lambda pieces: True, lambda pieces: confine.NET in pieces)
+    found, levels = gpu_confine.search_with_triton(never, confine.CPU_PATH)
+    assert gpu_confine.name(found) == "dev+files+pid+shm+user"
+    assert any("CUDA IPC alone" in verdict for _, verdict in levels)
+    with_pid = check(lambda pieces: confine.PID in pieces, lambda pieces: confine.NET in pieces)
+    found, levels = gpu_confine.search_with_triton(with_pid, confine.CPU_PATH)
+    assert gpu_confine.name(found) == "dev+files+shm+user"
+    assert not any("CUDA IPC alone" in verdict for _, verdict in levels)
