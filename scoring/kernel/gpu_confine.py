@@ -122,8 +122,9 @@ def _confined(argv: list[str], folder: str, pieces: frozenset[str] | None) -> li
     """argv as a GPU candidate runs (pieces None: not confined, for benchmarks/confine_gpu.py)."""
     if pieces is None:
         return argv
-    return confine.wrap(argv, [str(Path(__file__).resolve().parents[2] / "reference_solutions")], pieces=pieces,
-                        folder=folder, gpu=True, check=False)
+    from scoring.off_limits import off_limits
+
+    return confine.wrap(argv, off_limits(), pieces=pieces, folder=folder, gpu=True, check=False)  # a candidate's covers
 
 
 def start_check(pieces: frozenset[str] | None) -> str:
@@ -198,15 +199,26 @@ def cuda_ipc_check(pieces: frozenset[str] | None, triton: bool = True) -> str:
 
 
 def machine_key(python: str, check: str = "cuda") -> str:
-    """What the probe's answer depends on: this boot, the NVIDIA driver, the kernel, the python, the pieces
-    and the probe itself (a short hash)."""
-    parts = [str(PROBE_VERSION), check, platform.release(), os.path.realpath(python), name(confine.CPU_PATH)]
+    """What the probe's answer depends on: this boot, the NVIDIA driver, the kernel, the python, Triton, the
+    pieces and the probe itself (a short hash)."""
+    parts = [str(PROBE_VERSION), check, platform.release(), os.path.realpath(python), name(confine.CPU_PATH),
+             _triton_stamp()]
     for path in ("/proc/sys/kernel/random/boot_id", "/proc/driver/nvidia/version"):
         try:
             parts.append(Path(path).read_text().strip())
         except OSError:
             parts.append("")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def _triton_stamp() -> str:
+    """Where Triton is installed and when (as this process finds it): installing or updating it probes again."""
+    try:
+        spec = importlib.util.find_spec("triton")
+        origin = spec.origin if spec is not None else None
+        return f"{origin}:{os.stat(origin).st_mtime_ns}" if origin else ""
+    except (OSError, ImportError, ValueError):
+        return ""
 
 
 _failed: dict[str, str] = {}  # machine keys whose probe failed in this process (tried again by the next)
