@@ -54,6 +54,9 @@ class ScoringContext:
     output_cap_bytes: int = 10 * 1024 * 1024
     intermediate: bool = True
     python: str = sys.executable
+    # the python of the scorer's helpers that run untrusted input as a candidate is run (restricted_mlm's graph
+    # runner): in a scoring container a uid of their own (scoring/docker_runner.py), else the candidate's
+    helper_python: str | None = None
     rng: random.Random = field(default_factory=random.SystemRandom)
     processes: list[CandidateProcess] = field(default_factory=list)
     log_lines: list[str] = field(default_factory=list)

@@ -184,7 +184,8 @@ class CandidateProcess:
         # a cgroup of its own (root): the CPU time of everything it ever ran, exited processes included
         self.cpu_group = None if trusted else CpuGroup.create()
         # how it ran, for the result's details: the confinement pieces, "none", "trusted", or a scoring
-        # container's own user switch (scoring/docker_runner.py's candidate-python: uid 1000 there)
+        # container's own user switch (scoring/docker_runner.py's candidate-python: uid 1000 there; its
+        # helper-python: uid 1001)
         self.confinement = "trusted" if trusted else "container" if _in_container(python) else "none"
         if not trusted:
             # Confined whether or not its boot has the tripwire (boot_args' paths): a candidate without
@@ -486,8 +487,10 @@ def bounded(value: Any, text_bytes: int = MAX_FRAME) -> str:
 
 
 def _in_container(python: str | None) -> bool:
-    """Whether the candidate's python is a scoring container's wrapper that drops to its participant."""
-    return bool(python) and python.endswith("/bin/candidate-python") and os.path.exists("/.dockerenv")
+    """Whether the python is a scoring container's wrapper that drops to its participant's uid (or to its
+    helpers', scoring/docker_runner.py)."""
+    return (bool(python) and python.endswith(("/bin/candidate-python", "/bin/helper-python"))
+            and os.path.exists("/.dockerenv"))
 
 
 def _capped(value: Any, limit: int) -> str:

@@ -27,6 +27,9 @@ from scoring.container_exec import ContainerError
 DEFAULT_BASE_IMAGE = "rearena/base:bookworm"
 PARTICIPANT = "participant"
 PARTICIPANT_UID = 1000
+# In a scoring container the scorer's helpers that run untrusted input (restricted_mlm's graph runner) run as
+# this uid, no user of the image: the candidate (PARTICIPANT_UID) can neither signal nor trace them.
+HELPER_UID = 1001
 HOME = "/home/participant"
 WORKDIR = f"{HOME}/workdir"
 GB = 1 << 30

@@ -22,7 +22,10 @@ root, tmpfs disks, the manifest's limits); the participant's container is not us
 - Every candidate process the scorer starts
   goes through /opt/rearena/bin/candidate-python, which drops to uid 1000 with
   setpriv (no capabilities, no new privileges) before python starts. So the candidate
-  can neither read the scorer, its seeds and key, nor write the result file.
+  can neither read the scorer, its seeds and key, nor write the result file. The scorer's
+  helpers that run untrusted input (restricted_mlm's graph runner) go through
+  /opt/rearena/bin/helper-python, to uid 1001 likewise: the candidate can neither signal
+  nor trace them (docker's seccomp profile lets a process trace another of its uid).
 - The verdict is the signed line that scoring.host writes to fd 3, a root-only file,
   read back by the runner and verified with the run's key, as in scoring.runner.
 - A hang past the timeout, a flood or anything else: the container is killed; it is
@@ -53,11 +56,16 @@ ROOT = "/opt/rearena"
 CANDIDATE_DIR = "/candidate"
 CANDIDATE_PYTHON = f"{ROOT}/bin/candidate-python"
 START_SLACK_S = 5.0  # python start-up of the scorer's process inside the container
-CANDIDATE_PYTHON_TEXT = f"""#!/bin/sh
-# The candidate's python: drops from root to the participant user before anything of the candidate runs.
-exec setpriv --reuid={dk.PARTICIPANT_UID} --regid={dk.PARTICIPANT_UID} --clear-groups --no-new-privs \\
-    --inh-caps=-all /usr/bin/python3 "$@"
+HELPER_PYTHON = f"{ROOT}/bin/helper-python"
+PYTHON_TEXT = """#!/bin/sh
+# {what}: drops from root to uid {uid} (no capabilities, no new privileges) before anything it runs starts.
+exec setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs --inh-caps=-all /usr/bin/python3 "$@"
 """
+# the candidate's python; and the python of the scorer's helpers that run untrusted input (restricted_mlm's
+# graph runner), under a uid of their own: a candidate's process cannot signal them, trace them or read
+# their memory (same-uid ptrace works in a container: docker's seccomp profile allows it)
+CANDIDATE_PYTHON_TEXT = PYTHON_TEXT.format(what="The candidate's python", uid=dk.PARTICIPANT_UID)
+HELPER_PYTHON_TEXT = PYTHON_TEXT.format(what="The scorer's helpers' python", uid=dk.HELPER_UID)
 SCORER_CWD = f"{ROOT}/run"  # root-only: nothing of the candidate's is in the scorer's working directory
 SHELL = "/bin/sh"
 # python3 resolved to an absolute path on the cleaned PATH (absolute entries only), then run by that path
@@ -82,6 +90,7 @@ def scorer_archive(env: Environment, config: dict) -> bytes:
         for member in env_tar:
             tar.addfile(member, env_tar.extractfile(member) if member.isreg() else None)
         add_bytes(tar, "bin/candidate-python", CANDIDATE_PYTHON_TEXT.encode(), mode=0o755)
+        add_bytes(tar, "bin/helper-python", HELPER_PYTHON_TEXT.encode(), mode=0o755)
         add_bytes(tar, "run/config.json", json.dumps(config).encode(), mode=0o600)
     return data.getvalue()
 
@@ -139,7 +148,8 @@ def _score(env, var, candidate_dir, timeout_s, memory_mb, output_cap_bytes, inte
     config = {"key": key.hex(), "nonce": nonce, "result_fd": 3, "environment": env.name, "variant": var.name,
               "params": var.params, "kind": env.kind, "scorer": f"{ROOT}/env/{scorer.as_posix()}",
               "candidate_dir": CANDIDATE_DIR, "timeout_s": timeout_s, "memory_mb": memory_mb,
-              "output_cap_bytes": output_cap_bytes, "intermediate": intermediate, "python": CANDIDATE_PYTHON}
+              "output_cap_bytes": output_cap_bytes, "intermediate": intermediate, "python": CANDIDATE_PYTHON,
+              "helper_python": HELPER_PYTHON}
     if env.kind == "metr":
         from environments.metr import metr_task_name
 

@@ -249,6 +249,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         output_cap_bytes=config["output_cap_bytes"],
         intermediate=config["intermediate"],
         python=config["python"],
+        helper_python=config.get("helper_python"),
         reaper=True,
     )
     try:

@@ -174,12 +174,12 @@ class GraphRunner:
 
     def __init__(self, ctx: ScoringContext):
         self.folder = Path(tempfile.mkdtemp(prefix="rearena-graph-runner-"))
-        self.folder.chmod(0o755)  # a scoring container runs it as uid 1000 (locally, confinement makes it its own)
+        self.folder.chmod(0o755)  # a scoring container runs it as its helpers' uid (locally, confinement owns it)
         for name in GRAPH_FILES:
             shutil.copy2(HERE / name, self.folder / name)
         self.proc = CandidateProcess(self.folder, "graph_runner.py", "execute", memory_mb=ctx.memory_mb,
                                      output_cap_bytes=ctx.output_cap_bytes, startup_timeout_s=max(0.1, ctx.remaining()),
-                                     python=ctx.python)
+                                     python=ctx.helper_python or ctx.python)  # never the candidate's uid
         self.proc.function = "the scorer's run of the traced forward"  # how its failures are named
         ctx.processes.append(self.proc)
 

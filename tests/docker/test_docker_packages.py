@@ -140,3 +140,80 @@ def test_a_package_that_cannot_be_had_fails_the_build_naming_it(docker_ready, tm
         containers.build_image(env)
     assert not subprocess.run(["docker", "image", "inspect", containers.image_name(env)],
                               capture_output=True).returncode == 0
+
+
+RUNNER_PROBE = '''
+
+def _read(path, size=65536):
+    # through libc, as a cheat would: the tripwire (an audit hook) would stop the probe at the scorer's /proc
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.open(path.encode(), 0)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), path)
+    buf = ctypes.create_string_buffer(size)
+    count = libc.read(fd, buf, size)
+    libc.close(fd)
+    return buf.raw[:max(count, 0)]
+
+
+def _probe_runner():
+    """The scorer's graph runner, as this process sees it: its uid, and whether a signal or its memory reach it."""
+    import os
+    import time
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                argv = _read(f"/proc/{pid}/cmdline").split(b"\\0")
+            except OSError:
+                continue
+            if b"graph_runner.py" in argv and argv[0].endswith(b"python3"):  # past its wrapper's uid switch
+                status = _read(f"/proc/{pid}/status").decode()
+                uid = [line.split()[1] for line in status.splitlines() if line.startswith("Uid:")][0]
+                report = ["runner=found", f"runner_uid={uid}"]
+                try:
+                    os.kill(int(pid), 0)
+                    report.append("signal=REACHED")
+                except OSError:
+                    report.append("signal=denied")
+                try:
+                    _read(f"/proc/{pid}/mem", 0)  # what ptrace needs too (PTRACE_MODE_ATTACH)
+                    report.append("mem=OPENED")
+                except OSError:
+                    report.append("mem=denied")
+                return " ".join(report)
+        time.sleep(0.05)
+    return "runner=unseen"
+
+
+def load_model():
+    import os
+
+    raise RuntimeError(f"probe: uid={os.getuid()} {_probe_runner()}")
+'''
+
+
+@pytest.mark.slow
+def test_restricted_mlms_graph_runner_is_out_of_the_candidates_reach_in_a_scoring_container(torch_registry,
+                                                                                             tmp_path):
+    """In a scoring container the graph runner (which runs the candidate's checked graph on the hidden
+    batches) runs as a uid of its own: the candidate's process (uid 1000) can neither signal it nor open
+    its memory, which a process of the same uid can there (docker's seccomp profile allows ptrace); with
+    them it could make the runner answer logits computed with forbidden ops."""
+    from scoring.docker_runner import score_in_container
+
+    candidate = envsupport.control_candidate("restricted_mlm", REPO / "environments" / "restricted_mlm" / "starting",
+                                             tmp_path)
+    model = candidate / "model.py"
+    model.write_text(model.read_text() + RUNNER_PROBE)
+    env = torch_registry.get("restricted_mlm")
+    tiny = env.variants["tiny"]  # without the static check, which refuses the probe's ctypes at once
+    env = replace(env, variants={**env.variants, "tiny": replace(tiny, params={**tiny.params, "static_check": False})})
+    result = score_in_container(env, "tiny", candidate)
+    assert not result.valid and "probe: uid=1000 runner=found runner_uid=1001" in result.message, result
+    assert "signal=denied" in result.message and "mem=denied" in result.message, result.message
