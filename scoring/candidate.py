@@ -113,7 +113,12 @@ class OutputSink:
 
 def _limit_child(memory_bytes: int, file_bytes: int, cpus: frozenset[int] | None = None, group=None):
     """Return a preexec function: own process group, limits, death with the scorer, the CPUs it
-    may run on (inherited by all it starts) when `cpus` is given, and its cgroup (cpu_group) if any."""
+    may run on (inherited by all it starts) when `cpus` is given, and its cgroup (cpu_group) if any.
+
+    Death with the scorer (PR_SET_PDEATHSIG) only when started from the main thread: the signal follows
+    the thread that started the process, so a process started from a short-lived thread (restricted_mlm's
+    graph runner) was killed as soon as that thread ended. (Confined, the wrapper stood in between.)"""
+    with_parent = threading.current_thread() is threading.main_thread()
 
     def apply() -> None:
         os.setpgid(0, 0)
@@ -127,10 +132,11 @@ def _limit_child(memory_bytes: int, file_bytes: int, cpus: frozenset[int] | None
         resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
-        try:
-            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except Exception:
-            pass
+        if with_parent:
+            try:
+                ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            except Exception:
+                pass
 
     return apply
 

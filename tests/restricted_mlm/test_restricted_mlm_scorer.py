@@ -275,3 +275,15 @@ def test_a_graph_the_runner_refuses_is_unchecked_forward(tmp_path):
     assert not result["valid"] and result["reason"] == "unchecked_forward", result["message"]
     assert result["message"].startswith("the scorer's run of the traced forward failed: GraphRefused: node 2")
     assert "must be a dtype" in result["message"]
+
+
+def test_the_starting_model_scores_where_candidates_are_not_confined(tmp_path, monkeypatch):
+    """Unconfined (a machine where rearena does not run as root; here REARENA_UNCONFINED=1), the graph's runner,
+    started from a thread of the scorer, used to die with that thread: a process's death signal
+    (PR_SET_PDEATHSIG) follows the thread that started it, and every scoring was out_of_memory."""
+    from scoring import confine
+
+    monkeypatch.setenv(confine.OFF_VARIABLE, "1")
+    result = score_directly(NAME, starting_candidate(NAME, tmp_path), seed=None, n_seqs=64, batch=64)
+    assert result["valid"], result["message"]
+    assert result["details"]["graph_runner_confinement"] == "none"
