@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scoring import confine
 from scoring.api import Invalid, ScoringContext, WrongAnswer, load_module
 from scoring.candidate import CandidateProcess
 from scoring.errors import CandidateProtocolError, CandidateRaised
@@ -207,6 +208,17 @@ class GraphRunner:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def _runner_apart(ctx: ScoringContext) -> bool:
+    """Whether the graph's runner is out of reach of the candidate's processes while both run: in a scoring
+    container a uid of its own (helper_python); here confinement with a PID namespace and a file system of
+    its own for each. Else the runner starts only once every process of the candidate's is dead: with a
+    shared uid and PID namespace a candidate's process could trace it, and with a shared /tmp write into
+    its folder."""
+    if ctx.helper_python:
+        return True
+    return confine.available() and {confine.PID, confine.FILES} <= confine.usable(confine.CPU_PATH)
+
+
 def _start_runner(ctx: ScoringContext, box: dict) -> None:
     try:
         box["runner"] = GraphRunner(ctx)
@@ -230,9 +242,11 @@ def score(ctx: ScoringContext) -> dict:
     inputs, tokens, mask = masked_eval_set(fresh_rng(ctx.rng), n_seqs)
     # a batch of its own, from a generator of its own: the hidden one never leaves this process
     traced, _, _ = masked_eval_set(fresh_rng(ctx.rng), batch)
-    box: dict = {}  # the graph's runner starts (imports torch) while the candidate's process does
+    box: dict = {}
     starting = threading.Thread(target=_start_runner, args=(ctx, box), daemon=True)
-    starting.start()
+    apart = _runner_apart(ctx)
+    if apart:  # the graph's runner starts (imports torch) while the candidate's process does
+        starting.start()
     try:
         proc = CandidateProcess(
             ctx.candidate_dir, ENTRY_FILE, ENTRY_FUNCTION, memory_mb=ctx.memory_mb,
@@ -249,7 +263,14 @@ def score(ctx: ScoringContext) -> dict:
         finally:
             proc.close()
         ops = check_graph(graph)
-        starting.join(max(0.1, ctx.remaining()))
+        if apart:
+            starting.join(max(0.1, ctx.remaining()))
+        runner = box.get("runner")
+        # nothing the candidate left running (a double fork, setsid) runs on beside the runner
+        ctx.kill_strays(keep=[runner.proc.proc.pid] if runner is not None else [])
+        if not apart:  # the runner starts only now, with no process of the candidate's left to reach it
+            starting.start()
+            starting.join(max(0.1, ctx.remaining()))
         if "error" in box:
             raise box["error"]
         runner = box.get("runner")
@@ -271,7 +292,8 @@ def score(ctx: ScoringContext) -> dict:
             logits = runner.logits(inputs[rows], batch, timeout=min(call_timeout, ctx.remaining()))
             losses.append(masked_nll(logits, tokens[rows], mask[rows]))
     finally:
-        starting.join(max(0.1, ctx.remaining()))
+        if starting.is_alive():
+            starting.join(max(0.1, ctx.remaining()))
         if box.get("runner") is not None:
             box["runner"].close()
     nll = np.concatenate(losses)

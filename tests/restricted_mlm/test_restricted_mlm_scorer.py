@@ -287,3 +287,62 @@ def test_the_starting_model_scores_where_candidates_are_not_confined(tmp_path, m
     result = score_directly(NAME, starting_candidate(NAME, tmp_path), seed=None, n_seqs=64, batch=64)
     assert result["valid"], result["message"]
     assert result["details"]["graph_runner_confinement"] == "none"
+
+
+WATCH = """
+import os, sys, time
+while True:
+    seen = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and b"graph_runner.py" in open("/proc/%s/cmdline" % pid, "rb").read().split(b"\\0"):
+                seen.append(pid)
+        except OSError:
+            pass
+    with open(sys.argv[1], "a") as out:
+        out.write(("SEEN %s\\n" % seen) if seen else "watching\\n")
+    time.sleep(0.02)
+"""
+WATCHER = f'''
+
+def _leave_a_watcher(beacon):
+    """Leave a process behind (a session of its own) that notes whether it ever sees the graph's runner."""
+    import subprocess
+    import sys
+    import time
+
+    subprocess.Popen([sys.executable, "-c", {WATCH!r}, beacon], start_new_session=True)
+    import os
+    while not os.path.exists(beacon):
+        time.sleep(0.01)
+
+
+_leave_a_watcher(BEACON)
+'''
+
+
+def test_where_the_runner_would_share_the_candidates_processes_it_starts_after_they_are_killed(tmp_path,
+                                                                                                monkeypatch):
+    """Unconfined (no PID namespace, no file system of its own, one uid: here REARENA_UNCONFINED=1), a
+    process the candidate left behind could trace the graph's runner or write into its folder; so the
+    runner starts only once the scorer's process has killed everything of the candidate's. (Confined, or in a
+    scoring container with the helpers' uid, it starts beside the candidate: tests/docker.)"""
+    import dataclasses
+
+    from environments.registry import load_registry
+    from scoring import confine
+    from scoring.runner import score_candidate
+
+    monkeypatch.setenv(confine.OFF_VARIABLE, "1")
+    beacon = tmp_path / "beacon"
+    candidate = starting_candidate(NAME, tmp_path)
+    model = candidate / "model.py"
+    model.write_text(model.read_text() + WATCHER.replace("BEACON", repr(str(beacon))))
+    env = load_registry([ENVIRONMENTS]).get(NAME)
+    tiny = env.variants["tiny"]  # without the static check, which refuses the watcher's os and fork
+    env = dataclasses.replace(env, variants={**env.variants, "tiny": dataclasses.replace(
+        tiny, params={**tiny.params, "static_check": False, "n_seqs": 64, "batch": 64})})
+    result = score_candidate(env, "tiny", candidate)
+    assert result.valid, result.message
+    lines = beacon.read_text().splitlines()
+    assert lines and "watching" in lines and not any(line.startswith("SEEN") for line in lines), lines[-5:]
