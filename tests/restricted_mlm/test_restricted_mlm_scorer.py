@@ -307,12 +307,12 @@ WATCHER = f'''
 
 def _leave_a_watcher(beacon):
     """Leave a process behind (a session of its own) that notes whether it ever sees the graph's runner."""
+    import os
     import subprocess
     import sys
     import time
 
     subprocess.Popen([sys.executable, "-c", {WATCH!r}, beacon], start_new_session=True)
-    import os
     while not os.path.exists(beacon):
         time.sleep(0.01)
 
@@ -339,7 +339,7 @@ def test_where_the_runner_would_share_the_candidates_processes_it_starts_after_t
     model = candidate / "model.py"
     model.write_text(model.read_text() + WATCHER.replace("BEACON", repr(str(beacon))))
     env = load_registry([ENVIRONMENTS]).get(NAME)
-    tiny = env.variants["tiny"]  # without the static check, which refuses the watcher's os and fork
+    tiny = env.variants["tiny"]  # without the static check, which refuses the watcher's os and subprocess
     env = dataclasses.replace(env, variants={**env.variants, "tiny": dataclasses.replace(
         tiny, params={**tiny.params, "static_check": False, "n_seqs": 64, "batch": 64})})
     result = score_candidate(env, "tiny", candidate)
