@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"rearena: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a scoring under way has been stopped with everything it started (scoring.runner)
+        print("rearena: interrupted", file=sys.stderr)
         return 130
 
 

@@ -15,6 +15,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -214,6 +215,20 @@ def _on_term(signum, frame) -> None:  # the runner's timeout: leave nothing behi
     os._exit(1)
 
 
+def _watch_lifeline(fd: int) -> None:
+    """Wait for EOF on the runner's lifeline (scoring.runner: nothing is written to it), which comes when the
+    runner closes its end or dies (killed, Ctrl-C), then kill everything started here and go: a scoring
+    nobody waits for would hold the CPUs or the GPU that the next one is timed on. A candidate started
+    meanwhile from the main thread dies with this process (PR_SET_PDEATHSIG)."""
+    try:
+        while os.read(fd, 4096):
+            pass
+    except OSError:
+        pass
+    reap_strays()
+    os._exit(1)
+
+
 def _load_scorer(path: Path):
     spec = importlib.util.spec_from_file_location("rearena_env_scorer", path)
     module = importlib.util.module_from_spec(spec)
@@ -315,6 +330,10 @@ def main() -> None:
         os.environ[GPU_PIECES_VARIABLE] = gpu_pieces
     result_fd = config.pop("result_fd")
     os.set_inheritable(result_fd, False)
+    lifeline = config.pop("lifeline_fd", None)  # none in a scoring container (scoring.docker_runner)
+    if lifeline is not None:
+        os.set_inheritable(lifeline, False)
+        threading.Thread(target=_watch_lifeline, args=(lifeline,), daemon=True, name="lifeline").start()
     payload = run(config)
     try:
         line = sign(key, config["nonce"], payload)

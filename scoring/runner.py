@@ -268,6 +268,14 @@ def _kill_group(proc: subprocess.Popen, grace_s: float = 0.0) -> None:
         pass
 
 
+def _close(open_fds: set[int], *fds: int) -> None:
+    """Close those of fds still in open_fds (each once: a number closed twice may be another thread's file)."""
+    for fd in fds:
+        if fd in open_fds:
+            open_fds.discard(fd)
+            os.close(fd)
+
+
 def _read_until_eof(fd: int, deadline: float) -> tuple[bytes, bool]:
     """Read a pipe until EOF, the deadline or RESULT_CAP bytes; return (data, reached_eof or the cap)."""
     chunks, total = [], 0
@@ -400,44 +408,53 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
         host_env.update(HOME=home, **{HOME_VARIABLE: home})
     if not os.path.isabs(argv[0]):
         argv = [tool(argv[0]), *argv[1:]]
-    proc = subprocess.Popen(
-        argv,
-        # not in the candidate's folder (a METR family's scorer works in /home/agent, which it is)
-        cwd=str(work if env.kind == "metr" else tmp),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        pass_fds=(write_fd,),
-        start_new_session=True,
-        env=host_env,
-    )
-    os.close(write_fd)
-    scorer_output = OutputSink(proc.stdout, output_cap_bytes, on_flood=lambda: None)
+    # the lifeline: nothing is ever written to it, so the scorer's process reads EOF from its end when this
+    # process closes the other, or dies (killed, interrupted); it then kills what it started and ends
+    life_read, life_write = os.pipe()
+    config["lifeline_fd"] = life_read
+    fds, proc = {read_fd, write_fd, life_read, life_write}, None
     try:
+        proc = subprocess.Popen(
+            argv,
+            # not in the candidate's folder (a METR family's scorer works in /home/agent, which it is)
+            cwd=str(work if env.kind == "metr" else tmp),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd, life_read),
+            start_new_session=True,
+            env=host_env,
+        )
+        _close(fds, write_fd, life_read)
+        scorer_output = OutputSink(proc.stdout, output_cap_bytes, on_flood=lambda: None)
         config[PIECES_KEY] = _probed_pieces()  # waited for only now, while the scorer's process was starting
         gpu_pieces = _gpu_pieces(env, python, host_env)  # the scorer's process waits for its configuration
         if gpu_pieces:
             config[GPU_PIECES_KEY] = gpu_pieces
-    except BaseException:
-        _kill_group(proc)
-        proc.wait()
-        os.close(read_fd)
+        try:
+            proc.stdin.write(json.dumps(config).encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        data, eof = _read_until_eof(read_fd, time.monotonic() + timeout_s + HOST_GRACE_S)
+        _close(fds, read_fd)
+        too_large = len(data) > RESULT_CAP
+        if not eof or too_large:
+            _kill_group(proc, grace_s=0.0 if too_large else 1.0)
+        try:
+            code = proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            code = proc.wait()
+    except BaseException:  # interrupted (Ctrl-C) or failed here: the scorer's process and its candidates go too
+        if proc is not None:
+            _close(fds, life_write)  # the scorer's process kills its candidates (theirs is not this group)
+            _kill_group(proc, grace_s=1.0)
+            proc.wait()
+            remove_groups_of(proc.pid)
         raise
-    try:
-        proc.stdin.write(json.dumps(config).encode())
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
-    data, eof = _read_until_eof(read_fd, time.monotonic() + timeout_s + HOST_GRACE_S)
-    os.close(read_fd)
-    too_large = len(data) > RESULT_CAP
-    if not eof or too_large:
-        _kill_group(proc, grace_s=0.0 if too_large else 1.0)
-    try:
-        code = proc.wait(timeout=2)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        code = proc.wait()
+    finally:
+        _close(fds, *list(fds))
     _kill_group(proc)
     remove_groups_of(proc.pid)  # the candidates' cgroups, where the scorer died before removing them
     scorer_output.join(1.0)

@@ -1,0 +1,103 @@
+"""A scoring does not outlive the process that asked for it: killed (SIGKILL, a closed terminal) or
+interrupted (Ctrl-C), the runner's scorer's process and the candidate it started go too, instead of
+running on for the rest of the scoring's timeout on the CPUs or the GPU the next scoring is timed on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scoring import confine
+
+REPO = Path(__file__).resolve().parents[2]
+HANGS = "import time\n\ndef rolling_median(values, window):\n    time.sleep(600)\n"
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """pid -> command line of every process below root."""
+    parents, lines = {}, {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    parents[int(entry.name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    lines[int(entry.name)] = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            except (OSError, ValueError, IndexError):
+                pass
+    found, todo = {}, [root]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                found[pid] = lines.get(pid, "")
+                todo.append(pid)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _scoring(tmp_path: Path, unconfined: bool) -> tuple[subprocess.Popen, dict[int, str]]:
+    """`rearena score` of a candidate that hangs, once the candidate runs; and what runs below it."""
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    (folder / "solution.py").write_text(HANGS)
+    env = {**os.environ, "REARENA_DATA_DIR": str(tmp_path / "data")}
+    env.pop(confine.OFF_VARIABLE, None)
+    if unconfined:
+        env[confine.OFF_VARIABLE] = "1"
+    cli = subprocess.Popen([sys.executable, "-m", "console", "score", "rolling_median", str(folder), "--timeout", "300"],
+                           cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        below = _descendants(cli.pid)
+        if any(line.rstrip().endswith("solution.py rolling_median") for line in below.values()):
+            time.sleep(0.5)  # into its call
+            return cli, _descendants(cli.pid)
+        assert cli.poll() is None, cli.communicate()
+        time.sleep(0.1)
+    cli.kill()
+    pytest.fail(f"the candidate did not start within 60 s: {cli.communicate()}")
+
+
+def _gone_within(pids, seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    return [pid for pid in pids if _alive(pid)]
+
+
+@pytest.mark.parametrize("unconfined", [False, True], ids=["confined", "unconfined"])
+def test_a_killed_runner_takes_its_scoring_with_it(tmp_path, unconfined):
+    cli, below = _scoring(tmp_path, unconfined)
+    assert len(below) >= 2, below  # the scorer's process and the candidate (and confinement's wrappers)
+    cli.kill()
+    cli.wait()
+    left = _gone_within(below, 15)
+    for pid in left:  # do not leave them to the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not left, {pid: below[pid][-120:] for pid in left}
+
+
+def test_ctrl_c_stops_the_scoring_and_says_so(tmp_path):
+    cli, below = _scoring(tmp_path, unconfined=False)
+    cli.send_signal(signal.SIGINT)
+    out, err = cli.communicate(timeout=30)
+    left = _gone_within(below, 10)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert cli.returncode == 130, (out, err)
+    assert not left, {pid: below[pid][-120:] for pid in left}
+    assert b"rearena: interrupted" in err
