@@ -44,6 +44,7 @@ from pathlib import Path
 
 from environments.model import Calibration, Environment
 from scoring import containers as dk
+from scoring import stopping
 from scoring.confine import SEARCH_PATHS, clean_search_paths
 from scoring.container_exec import (ContainerError, TailBuffer, add_bytes, put_folder, run_exec, tar_folder,
                                     write_tar)
@@ -182,7 +183,8 @@ def _score_tar(env, config, key, nonce, candidate_tar, timeout_s, memory_mb, out
                            workdir=CANDIDATE_DIR if env.kind == "metr" else SCORER_CWD,
                            timeout=timeout_s + HOST_GRACE_S + START_SLACK_S,
                            env=exec_env, on_stdout=log.add, on_limit=lambda _: container.kill(),
-                           flood_bytes=max(64 << 20, 4 * output_cap_bytes))
+                           flood_bytes=max(64 << 20, 4 * output_cap_bytes), is_done=stopping.requested)
+        stopping.check()  # stopped (the console quit): the container goes below, nothing is recorded
         scorer_output = log.text()[-4000:]
         if outcome.timed_out:
             return _invalid("timeout", f"timeout: scoring did not finish within {timeout_s:g} s and was stopped",

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from environments.model import Calibration, Environment
+from scoring import stopping
 from scoring.candidate import OutputSink
 from scoring.channel import ChannelTampered, verify
 from scoring.confine import (GPU_PIECES_KEY, OFF_VARIABLE, PIECES_KEY, PIECES_VARIABLE, clean_search_paths,
@@ -41,6 +42,7 @@ from scoring.tree_walk import LinkBudget, TreeRefused, kind, link_escapes, named
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from scoring.host import main; main()"
+STOP_POLL_S = 0.2  # how often a wait for the scorer's result looks whether the scoring was stopped
 HOST_GRACE_S = 2.0  # the scorer's process gets this long beyond its own deadline to report
 DEFAULT_OUTPUT_CAP = 10 * 1024 * 1024
 RESULT_CAP = 64 * 1024 * 1024  # bytes read from the result channel; past them the verdict is result_too_large
@@ -277,13 +279,15 @@ def _close(open_fds: set[int], *fds: int) -> None:
 
 
 def _read_until_eof(fd: int, deadline: float) -> tuple[bytes, bool]:
-    """Read a pipe until EOF, the deadline or RESULT_CAP bytes; return (data, reached_eof or the cap)."""
+    """Read a pipe until EOF, the deadline or RESULT_CAP bytes; return (data, reached_eof or the cap).
+    ScoringStopped if the scoring is stopped meanwhile (scoring.stopping)."""
     chunks, total = [], 0
     while True:
+        stopping.check()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return b"".join(chunks), False
-        readable, _, _ = select.select([fd], [], [], remaining)
+        readable, _, _ = select.select([fd], [], [], min(remaining, STOP_POLL_S))
         if not readable:
             continue
         chunk = os.read(fd, 65536)
@@ -327,6 +331,7 @@ def score_candidate(
     started = time.monotonic()
     start_probe()
     var, calibration, timeout_s, candidate_dir = resolve_request(env, variant, candidate_dir, calibration, timeout_s)
+    stopping.check()
     tmp = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
     try:
         payload = _run_host(env, var.name, var.params, candidate_dir, tmp, timeout_s, memory_mb, output_cap_bytes,

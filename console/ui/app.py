@@ -69,6 +69,25 @@ class RearenaApp(App):
         if removed:
             self.call_from_thread(self.notify, f"Removed {len(removed)} orphaned sandbox container(s).")
 
+    async def action_quit(self) -> None:
+        """Quit; while a scoring the user started is under way, ask first: quitting stops it, unrecorded
+        (else the console would sit, its screen gone, until the scoring ended)."""
+        from scoring.stopping import stop_all, under_way
+
+        if not under_way():
+            self.exit()
+            return
+
+        def answered(stop: bool | None) -> None:
+            if stop:
+                stop_all()
+                self.exit()
+
+        from console.ui.screens.dialogs import ConfirmScreen
+
+        self.push_screen(ConfirmScreen("A scoring is under way. Quitting stops it, and it is not recorded "
+                                       "(the clock's pause for it ends now).", yes="Stop it and quit"), answered)
+
     def tick(self) -> None:
         """Read the clock (tests call this after moving an injected clock)."""
         self.now = self.clock()

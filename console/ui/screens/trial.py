@@ -184,18 +184,22 @@ class TrialScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="score")
     def _score_worker(self, final: bool) -> None:
         from console.trials.service import TrialError
+        from scoring.stopping import ScoringStopped, stoppable
 
         try:
-            if final:
-                self.app.service.submit(self.trial_id)
-                note = "Submitted: the trial has ended."
-            else:
-                sub = self.app.service.score(self.trial_id)
-                shown = f"{sub.normalized:.3f}" if sub.valid and self.env.scores_visible else (
-                    "recorded" if sub.valid else f"invalid: {sub.message}")
-                note = f"Score: {shown}"
+            with stoppable():  # quitting the console stops it (RearenaApp.action_quit asks first)
+                if final:
+                    self.app.service.submit(self.trial_id)
+                    note = "Submitted: the trial has ended."
+                else:
+                    sub = self.app.service.score(self.trial_id)
+                    shown = f"{sub.normalized:.3f}" if sub.valid and self.env.scores_visible else (
+                        "recorded" if sub.valid else f"invalid: {sub.message}")
+                    note = f"Score: {shown}"
             # the message is the candidate's text as much as the scorer's: shown as written, never as markup
             self.app.call_from_thread(self.notify, printable(note), timeout=6, markup=False)
+        except ScoringStopped:  # the console is quitting: nothing was recorded, and no one is left to tell
+            pass
         except TrialError as exc:
             self.app.call_from_thread(self.notify, printable(exc), title="Cannot score", severity="error",
                                       markup=False)

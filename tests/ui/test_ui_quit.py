@@ -1,0 +1,118 @@
+"""Quitting the console while a scoring runs: it asks first; "Stop it and quit" stops the scoring at once
+(its scorer's process and candidate killed, nothing recorded, the clock's pause closed), where before the
+console sat, its screen gone, until the scoring ended; Cancel leaves the scoring running."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from textual.widgets import Button
+
+from console.ui.screens.dialogs import ConfirmScreen
+from scoring import stopping
+
+HANGS = "import time\n\ndef total(values):\n    time.sleep(600)\n"
+
+
+def _below(root: int) -> set[int]:
+    """Every process below root (from /proc)."""
+    parents = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    parents[int(entry.name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    found, todo = set(), [root]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
+
+
+async def _scoring_a_hanging_candidate(app, pilot) -> tuple[int, set[int]]:
+    trial = app.service.create("sum_env:tiny", "ada")
+    Path(trial.workdir, "solution.py").write_text(HANGS)
+    before = _below(os.getpid())
+    app.show_trial(trial.id)
+    await pilot.pause()
+    await pilot.press("s")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the scorer's process and its candidate
+        started = _below(os.getpid()) - before
+        if len(started) >= 2 and stopping.under_way():
+            await asyncio.sleep(0.5)
+            return trial.id, _below(os.getpid()) - before
+        await asyncio.sleep(0.1)
+    raise AssertionError("the scoring did not start within 30 s")
+
+
+def _alive(pids: set[int]) -> set[int]:
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    return {pid for pid in pids if alive(pid)}
+
+
+async def test_quitting_while_scoring_asks_then_stops_the_scoring(make_app, sqlite_store):
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        trial_id, started = await _scoring_a_hanging_candidate(app, pilot)
+        assert sqlite_store.open_pause_of(trial_id).reason == "scoring"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "scoring is under way" in app.screen.question
+        stopped_at = time.monotonic()
+        app.screen.query_one("#yes", Button).press()
+        await pilot.pause()
+    assert not app.is_running
+    while stopping.under_way() and time.monotonic() - stopped_at < 8:  # its worker's thread, still in the scoring
+        await asyncio.sleep(0.05)
+    took = time.monotonic() - stopped_at
+    assert took < 5, took  # before: until the scoring's 10 s timeout
+    deadline = time.monotonic() + 5
+    while _alive(started) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not _alive(started), "the scorer's process or its candidate outlived the quit"
+    assert sqlite_store.submissions(trial_id) == []  # a stopped scoring records nothing
+    assert sqlite_store.open_pause_of(trial_id) is None  # the clock's pause for it was closed
+    assert stopping.under_way() == 0
+
+
+async def test_cancel_leaves_the_scoring_running(make_app, sqlite_store):
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        trial_id, started = await _scoring_a_hanging_candidate(app, pilot)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        await asyncio.sleep(0.5)
+        assert not isinstance(app.screen, ConfirmScreen) and app.is_running
+        assert stopping.under_way() == 1 and _alive(started) == started  # the scoring goes on
+        stopping.stop_all()  # end it here, not at its timeout
+        await asyncio.wait_for(app.workers.wait_for_complete(), 5)
+        await pilot.pause()
+    assert sqlite_store.submissions(trial_id) == []
+
+
+async def test_quitting_with_no_scoring_does_not_ask(make_app):
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+    assert not app.is_running
