@@ -122,3 +122,44 @@ def test_a_library_planted_in_the_candidates_folder_is_not_loaded_by_the_scorer(
         assert argv[0].startswith("/") and workdir and workdir != CANDIDATE_DIR
         assert exec_env["LD_LIBRARY_PATH"] == "/x"
         assert all(entry.startswith("/") for entry in exec_env["PATH"].split(":"))
+
+
+def test_a_stopped_scoring_in_a_container_ends_at_once_and_leaves_no_container(small_registry, images, tmp_path):
+    """The console's quit (scoring.stopping.stop_all) stops a scoring in its container: ScoringStopped within
+    a few seconds, not at the scoring's timeout, and the scoring container is gone."""
+    import threading
+    import time
+
+    import docker
+
+    from scoring import stopping
+
+    env = small_registry.get("sum_env")
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    (folder / "solution.py").write_text("import time\n\ndef total(values):\n    time.sleep(600)\n")
+    client = docker.from_env()
+    before = {c.id for c in client.containers.list(all=True)}
+    outcome: dict = {}
+
+    def score() -> None:
+        with stopping.stoppable():
+            try:
+                outcome["result"] = score_in_container(env, "tiny", folder, timeout_s=60)
+            except stopping.ScoringStopped as exc:
+                outcome["stopped"] = exc
+
+    worker = threading.Thread(target=score)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not {c.id for c in client.containers.list()} - before:
+        time.sleep(0.2)
+    time.sleep(3)  # into the scoring: the candidate is called
+    asked = time.monotonic()
+    assert stopping.stop_all() == 1
+    worker.join(20)
+    took = time.monotonic() - asked
+    assert not worker.is_alive()
+    assert "stopped" in outcome, outcome
+    assert took < 10, took
+    assert not {c.id for c in client.containers.list(all=True)} - before
