@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 from textual import work
@@ -39,6 +40,7 @@ class RearenaApp(App):
         self.tick_seconds = tick_seconds
         self.agent_handles: dict[int, object] = {}  # agent trials running in this console, by trial id
         self.snapshot_every_s = snapshot_every_s
+        self._stopping_agents = False  # quit confirmed: waiting for agent trials to end their current step
 
     def get_driver_class(self):
         """Textual's terminal driver, made to exit on SIGHUP or when the terminal goes away
@@ -70,23 +72,43 @@ class RearenaApp(App):
             self.call_from_thread(self.notify, f"Removed {len(removed)} orphaned sandbox container(s).")
 
     async def action_quit(self) -> None:
-        """Quit; while a scoring the user started is under way, ask first: quitting stops it, unrecorded
-        (else the console would sit, its screen gone, until the scoring ended)."""
+        """Quit. While a scoring the user started or agent trials run here, ask first: quitting stops the
+        scoring, unrecorded, and each agent trial after its current step, as "stopped" (else the console sat,
+        its screen gone, until the scoring ended, and agent trials were left "running" with no agent, their
+        clocks going on). Quitting again while the agents finish their steps leaves at once."""
         from scoring.stopping import stop_all, under_way
 
-        if not under_way():
+        agents = [handle for handle in self.agent_handles.values() if handle.running]
+        if self._stopping_agents or (not agents and not under_way()):
             self.exit()
             return
 
         def answered(stop: bool | None) -> None:
-            if stop:
-                stop_all()
+            if not stop:
+                return
+            stop_all()
+            if not agents:
                 self.exit()
+                return
+            for handle in agents:
+                handle.stop()
+            self._stopping_agents = True
+            self.notify(f"Stopping {len(agents)} agent trial(s) after their current step; quit again to leave "
+                        "now (they then stay 'running').", title="Quitting", timeout=600)
+            threading.Thread(target=self._exit_when_stopped, args=(agents,), daemon=True).start()
 
         from console.ui.screens.dialogs import ConfirmScreen
 
-        self.push_screen(ConfirmScreen("A scoring is under way. Quitting stops it, and it is not recorded "
-                                       "(the clock's pause for it ends now).", yes="Stop it and quit"), answered)
+        self.push_screen(ConfirmScreen(quit_question(under_way(), len(agents)), yes="Stop and quit"), answered)
+
+    def _exit_when_stopped(self, handles) -> None:
+        """Thread (a daemon, so that quitting again does not wait for it): exit once the agents have ended."""
+        for handle in handles:
+            handle.join()
+        try:
+            self.call_from_thread(self.exit)
+        except RuntimeError:  # the app has already gone (quit again)
+            pass
 
     def tick(self) -> None:
         """Read the clock (tests call this after moving an injected clock)."""
@@ -182,3 +204,15 @@ def run(args) -> int:
                      db_url=Settings.load(args.data_dir, args.db).db_url)
     app.run()
     return 0
+
+
+def quit_question(scorings: int, agents: int) -> str:
+    """What quitting now would stop, as a question."""
+    parts = []
+    if scorings:
+        parts.append("A scoring is under way: quitting stops it, and it is not recorded (the clock's pause for it "
+                     "ends now).")
+    if agents:
+        parts.append(f"{agents} agent trial(s) run in this console: quitting stops each after its current step "
+                     "(it ends as 'stopped', with its best score so far).")
+    return " ".join(parts) + " Quit?"

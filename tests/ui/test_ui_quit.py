@@ -116,3 +116,31 @@ async def test_quitting_with_no_scoring_does_not_ask(make_app):
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
     assert not app.is_running
+
+
+async def test_quitting_with_agent_trials_running_stops_them_as_stopped(make_app, sqlite_store, monkeypatch):
+    """Before, quitting left agent trials 'running' with no agent behind them, their clocks going on."""
+    from test_ui_agents import fill_agent_form, wait_until
+
+    from console.agents.scripted_server import ScriptedServer, call, slow
+
+    monkeypatch.setenv("REARENA_TEST_KEY", "secret")
+    script = [slow(0.3, call("write_file", {"path": f"f{i}.txt", "content": "x"})) for i in range(200)]
+    with ScriptedServer(script) as server:
+        app = make_app()
+        async with app.run_test(size=(160, 50)) as pilot:
+            await fill_agent_form(app, pilot, server.base_url, runs=2)
+            ids = list(app.agent_handles)
+            await wait_until(pilot, lambda: all(sqlite_store.events(t, kinds=["tool_call"]) for t in ids))
+            await pilot.press("ctrl+q")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "2 agent trial(s)" in app.screen.question and "scoring" not in app.screen.question
+            app.screen.query_one("#yes", Button).press()
+            deadline = time.monotonic() + 20
+            while app.is_running and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert not app.is_running  # it exits by itself once the agents have ended
+    for trial_id in ids:
+        trial = sqlite_store.trial(trial_id)
+        assert trial.status == "ended" and trial.end_reason == "stopped", (trial.status, trial.end_reason)
