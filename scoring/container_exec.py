@@ -24,11 +24,12 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from scoring.tree_walk import LinkBudget, TreeRefused, kind, link_escapes, named, open_regular, walk
+from scoring.tree_walk import FolderReader, LinkBudget, TreeRefused, kind, link_escapes, named
 
 DRAIN_GRACE_S = 2.5  # after a kill: how long to keep reading (dockerd waits 2 s for streams it cannot close)
 EXIT_GRACE_S = 0.2  # after the command says it is done: how long to wait for output of what it left running
@@ -203,19 +204,20 @@ def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Pat
     unreadable (copy_failed); `what` names src in its message."""
     total, largest, skipped, budget = 0, (0, ""), [], LinkBudget()
     try:
-        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        with ExitStack() as stack, tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
             if prefix:
                 top = tarfile.TarInfo(prefix)
                 top.type, top.mode, top.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
                 tar.addfile(top)
-            for rel, info in walk(Path(src), named(frozenset({"__pycache__"}))):
+            # the folder opened once: walked and read through it, nothing below it followed (tree_walk)
+            reader = stack.enter_context(FolderReader(Path(src)))
+            for rel, info in reader.walk(named(frozenset({"__pycache__"}))):
                 if skip and skip(Path(rel)):
                     continue
-                path = Path(src, rel)
                 if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
                     skipped.append(f"{rel} ({kind(info.st_mode)})")
                     continue
-                link = os.readlink(path) if stat.S_ISLNK(info.st_mode) else ""
+                link = reader.read_link(rel) if stat.S_ISLNK(info.st_mode) else ""
                 # the text read once is the one judged and the one written (the folder may change meanwhile)
                 wrong = link_escapes(Path(src), rel, budget, target=link) if links_inside and link else ""
                 if wrong:
@@ -225,7 +227,7 @@ def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Pat
                     member = _member(rel, prefix, info, link)
                     tar.addfile(mode(member) if mode else member)
                     continue
-                with open_regular(path) as fh:
+                with reader.open(rel) as fh:
                     info = os.fstat(fh.fileno())  # the size tarfile copies: what is there now
                     total, largest = total + info.st_size, max(largest, (info.st_size, str(rel)))
                     if cap_bytes is not None and total > cap_bytes:

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from environments.model import Calibration, Environment
 from scoring import stopping
@@ -38,7 +38,7 @@ from scoring.cpu_group import remove_groups_of
 from scoring.off_limits import DB_FILE_VARIABLE, ORIGIN_VARIABLE, data_dir, sqlite_file
 from scoring.result import ScoreResult
 from scoring.run_disk import RUN_PREFIX, candidate_folder
-from scoring.tree_walk import LinkBudget, TreeRefused, kind, link_escapes, named, open_regular, walk
+from scoring.tree_walk import FolderReader, LinkBudget, TreeRefused, kind, link_escapes, named
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from scoring.host import main; main()"
@@ -80,31 +80,34 @@ def _copy_candidate(src: Path, dest: Path, cap_bytes: int | None = None) -> list
     """Copy the candidate's folder to dest: its folders, regular files and symbolic links within it (as
     links, as they are), walked without recursion (tree_walk), within cap_bytes and COPY_CAP_ENTRIES in
     all. Pipes, sockets, devices, links out of the folder and link loops are left out and returned, named; a file
-    that cannot be read, or too much, raises CopyRefused."""
+    that cannot be read, or too much, raises CopyRefused. Nothing is read from outside the folder, however the
+    candidate changes it meanwhile (tree_walk: a folder swapped for a link raises CopyRefused)."""
     cap = COPY_CAP_BYTES if cap_bytes is None else cap_bytes
     skipped, total, largest, count, part, links = [], 0, (0, ""), 0, Path(), []
     os.mkdir(dest)
     try:
-        for rel, info in walk(src, named(frozenset(NOT_COPIED))):
-            part, count = Path(rel), count + 1
-            if count > COPY_CAP_ENTRIES:
-                raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds more than "
-                                  f"{COPY_CAP_ENTRIES:,} files, folders and links, the cap")
-            if stat.S_ISLNK(info.st_mode):
-                os.symlink(os.readlink(src / part), dest / part)
-                links.append(part)
-            elif stat.S_ISDIR(info.st_mode):
-                os.mkdir(dest / part)
-            elif stat.S_ISREG(info.st_mode):
-                largest, room = max(largest, (info.st_size, str(part))), cap - total
-                total += info.st_size if info.st_size > room else _copy_file(src / part, dest / part, room)
-                if total > cap:
-                    raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds "
-                                      f"more than {cap / (1 << 30):g} GiB of files, the cap (the largest: "
-                                      f"{largest[1]}, {largest[0] / (1 << 20):.1f} MiB; a sparse file counts "
-                                      f"at its full size)")
-            else:
-                skipped.append(f"{part} ({kind(info.st_mode)})")
+        # the folder opened once: walked and read through it, nothing below it followed (tree_walk)
+        with FolderReader(src) as reader:
+            for rel, info in reader.walk(named(frozenset(NOT_COPIED))):
+                part, count = Path(rel), count + 1
+                if count > COPY_CAP_ENTRIES:
+                    raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds more "
+                                      f"than {COPY_CAP_ENTRIES:,} files, folders and links, the cap")
+                if stat.S_ISLNK(info.st_mode):
+                    os.symlink(reader.read_link(rel), dest / part)
+                    links.append(part)
+                elif stat.S_ISDIR(info.st_mode):
+                    os.mkdir(dest / part)
+                elif stat.S_ISREG(info.st_mode):
+                    largest, room = max(largest, (info.st_size, str(part))), cap - total
+                    total += info.st_size if info.st_size > room else _copy_file(reader, rel, dest / part, room)
+                    if total > cap:
+                        raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds "
+                                          f"more than {cap / (1 << 30):g} GiB of files, the cap (the largest: "
+                                          f"{largest[1]}, {largest[0] / (1 << 20):.1f} MiB; a sparse file counts "
+                                          f"at its full size)")
+                else:
+                    skipped.append(f"{part} ({kind(info.st_mode)})")
         # a link out of the folder would let trusted readers (the judge, rule checkers) read any file: judged
         # in the copy, which the participant cannot change meanwhile, once it is whole
         budget = LinkBudget()
@@ -135,9 +138,10 @@ def _relative(path: str | Path, *folders: Path) -> Path:
     return Path(path)
 
 
-def _copy_file(src: Path, dest: Path, room: int) -> int:
-    """Copy one regular file (its mode too, without set-id bits); the bytes copied, stopping past `room`."""
-    with open_regular(src) as inp:
+def _copy_file(reader: FolderReader, rel: PurePosixPath, dest: Path, room: int) -> int:
+    """Copy the regular file rel of reader's folder (its mode too, without set-id bits); the bytes copied,
+    stopping past `room`."""
+    with reader.open(rel) as inp:
         info = os.fstat(inp.fileno())
         copied = 0
         with open(dest, "xb") as out:

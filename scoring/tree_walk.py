@@ -1,15 +1,24 @@
-"""Walking a folder that a candidate made: no recursion, nothing opened that is not a regular file.
+"""Walking a folder that a candidate made: no recursion, nothing opened that is not a regular file, nothing
+read from outside the folder.
 
     for rel, info in walk(folder): ...          # folders before what they hold
-    with open_regular(folder / rel) as fh: ...  # refuses a FIFO, a device, a symlink swapped in
+    with FolderReader(folder) as reader:        # the same walk, and its files read safely:
+        for rel, info in reader.walk(): ... reader.open(rel) ...  # refuses a FIFO, a device, a link swapped in
 
 A candidate's folder may hold a tree thousands of folders deep (Path.rglob recurses), named pipes
 (open() blocks on them), sockets and devices (tarfile.gettarinfo fails on them). The callers keep
 folders, regular files and symbolic links, and list the rest by `kind`.
+
+The candidate may change the folder while it is read (rearena may read it as root): a folder swapped for
+a symbolic link between its listing and its opening would have open() and scandir() follow the link, as
+they do in any component but the last under O_NOFOLLOW. So folders are opened without following a link
+and checked to be where they should be (their path in /proc/self/fd), and files are opened by name in
+such a folder: what is not really under the root at the moment it is opened raises OSError.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -33,34 +42,44 @@ def kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
+CHANGED = "it changed while it was being read"
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
 def walk(src: Path, skip: Callable[[str, os.stat_result], bool] | None = None,
          unreadable: str = "raise") -> Iterator[tuple[PurePosixPath, os.stat_result]]:
     """(path relative to src, lstat) of everything under src, sorted by name within a folder, each folder
     before its contents, without recursion (os.walk and Path.rglob recurse before Python 3.12); an entry
     for which skip(name, lstat) holds is left out with what it holds. A folder or entry that cannot be
-    read raises OSError (the caller's to turn into a verdict), or with unreadable="skip" is left out
-    (removed while walking, as os.walk does)."""
+    read, or a folder no longer where it was listed (swapped for a link: CHANGED), raises OSError (the
+    caller's to turn into a verdict), or with unreadable="skip" is left out (removed while walking, as
+    os.walk does). src itself is followed if it is a link."""
+    try:
+        root = _Root(str(src))
+    except OSError:
+        if unreadable == "skip":
+            return
+        raise
+    with root:
+        yield from _walk(root, skip, unreadable)
+
+
+def _walk(root: _Root, skip, unreadable: str) -> Iterator[tuple[PurePosixPath, os.stat_result]]:
     todo = [PurePosixPath()]
     while todo:
         folder = todo.pop()
         try:
-            with os.scandir(Path(src, folder)) as found:
-                entries = sorted(found, key=lambda entry: entry.name)
+            entries = root.listing(str(folder) if folder.parts else "", unreadable == "skip")
         except OSError:
             if unreadable == "skip":
                 continue
             raise
         below = []
-        for entry in entries:
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                if unreadable == "skip":
-                    continue
-                raise
-            if skip is not None and skip(entry.name, info):
+        for name, info in entries:
+            if skip is not None and skip(name, info):
                 continue
-            rel = folder / entry.name
+            rel = folder / name
             yield rel, info
             if stat.S_ISDIR(info.st_mode):
                 below.append(rel)
@@ -72,14 +91,148 @@ def named(names: frozenset[str]) -> Callable[[str, os.stat_result], bool]:
     return lambda name, info: name in names
 
 
-def open_regular(path: Path) -> BinaryIO:
-    """Open a regular file for reading without following a symlink or blocking on a FIFO; OSError if it is
-    not (or no longer) a regular file."""
-    fh = open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb")
-    if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-        fh.close()
-        raise OSError(0, "it is no longer a regular file", str(path))
-    return fh
+class FolderReader:
+    """Walks one folder and reads its regular files and link texts by their path relative to it: the folder
+    is opened once (followed if it is a link then), and every folder below it opened without following a
+    link and checked to be where it should be (OSError CHANGED if not). The last file's folder is kept
+    open, so files met folder by folder, as walk yields them, cost one open each: a folder, once checked,
+    stays the candidate's own (its fd holds it), and a file is opened by name in it without following a
+    link, nor blocking on a FIFO.
+
+        with FolderReader(folder) as reader:
+            for rel, info in reader.walk(): ... reader.open(rel) ... reader.read_link(rel)
+    """
+
+    def __init__(self, folder: Path):
+        self._root = _Root(str(folder))
+        self._rel: str | None = None
+        self._fd: int | None = None
+
+    def __enter__(self) -> FolderReader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._drop()
+        self._root.__exit__()
+
+    def walk(self, skip: Callable[[str, os.stat_result], bool] | None = None,
+             unreadable: str = "raise") -> Iterator[tuple[PurePosixPath, os.stat_result]]:
+        """walk() of the folder, through the fd it was opened as."""
+        return _walk(self._root, skip, unreadable)
+
+    def open(self, rel: PurePosixPath | str) -> BinaryIO:
+        """The regular file folder/rel, opened for reading; OSError if it is not (or no longer) one, or not
+        really there."""
+        folder, shown = self._folder(str(rel)), self._root.shown(str(rel))
+        try:
+            fd = os.open(os.path.basename(str(rel)), _FILE, dir_fd=folder)
+        except OSError as exc:
+            raise _named(exc, shown) from None
+        fh = open(fd, "rb")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            fh.close()
+            raise OSError(0, "it is no longer a regular file", shown)
+        return fh
+
+    def read_link(self, rel: PurePosixPath | str) -> str:
+        """The text of the symbolic link folder/rel."""
+        try:
+            return os.readlink(os.path.basename(str(rel)), dir_fd=self._folder(str(rel)))
+        except OSError as exc:
+            raise _named(exc, self._root.shown(str(rel))) from None
+
+    def _folder(self, rel: str) -> int:
+        where = os.path.dirname(rel)
+        if where != self._rel or self._fd is None:
+            self._drop()
+            self._fd, self._rel = self._root.folder(where), where
+        return self._fd
+
+    def _drop(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd, self._rel = None, None
+
+
+class _Root:
+    """A folder opened once (following a link to it): folders under it are opened relative to it without
+    following a link, and checked to be where they should be. Paths are str here: pathlib is slow."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            self.real = _where(self.fd, path)
+        except OSError:
+            os.close(self.fd)
+            raise
+
+    def __enter__(self) -> _Root:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        os.close(self.fd)
+
+    def folder(self, rel: str) -> int:
+        """An fd of the folder root/rel ("": root); OSError (CHANGED) if it is a link or not really there now."""
+        if not rel:
+            return os.dup(self.fd)
+        try:  # a link among rel's folders is followed here, and caught by the check
+            fd = os.open(rel, _FOLDER, dir_fd=self.fd)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # listed as a folder, now a link or a file
+                raise OSError(0, CHANGED, self.shown(rel)) from None
+            raise _named(exc, self.shown(rel)) from None
+        self.check(fd, rel, self.shown(rel))
+        return fd
+
+    def check(self, fd: int, rel: str, shown: str) -> None:
+        """Close fd and raise OSError (CHANGED) unless it is really root/rel (not moved, not deleted)."""
+        try:
+            there = _where(fd, shown) == os.path.join(self.real, os.fsencode(rel))
+        except OSError:
+            os.close(fd)
+            raise
+        if not there:
+            os.close(fd)
+            raise OSError(0, CHANGED, shown)
+
+    def shown(self, rel: str) -> str:
+        """root/rel as the caller named root: what a message names."""
+        return os.path.join(self.path, rel) if rel else self.path
+
+    def listing(self, rel: str, skip_unreadable: bool) -> list[tuple[str, os.stat_result]]:
+        """(name, lstat) of what the folder root/rel holds, sorted by name, read through an fd of it."""
+        fd = self.folder(rel)
+        try:
+            try:
+                with os.scandir(fd) as found:
+                    entries = sorted(found, key=lambda entry: entry.name)
+            except OSError as exc:
+                raise _named(exc, self.shown(rel)) from None
+            listed = []
+            for entry in entries:
+                try:
+                    listed.append((entry.name, entry.stat(follow_symlinks=False)))  # relative to fd
+                except OSError as exc:
+                    if not skip_unreadable:
+                        raise _named(exc, os.path.join(self.shown(rel), entry.name)) from None
+            return listed
+        finally:
+            os.close(fd)
+
+
+def _where(fd: int, shown: str) -> bytes:
+    """The path the kernel has for an open file now (a deleted one's ends with " (deleted)")."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}".encode())
+    except OSError as exc:
+        raise OSError(exc.errno, f"where it is could not be checked ({exc.strerror})", shown) from None
+
+
+def _named(exc: OSError, path: Path | str) -> OSError:
+    """exc naming path (an error relative to a folder's fd names only the last part)."""
+    return OSError(exc.errno, exc.strerror, str(path))
 
 
 LINK_HOPS = 40  # symbolic links followed in one resolution, as Linux allows (then ELOOP)

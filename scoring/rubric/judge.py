@@ -27,7 +27,7 @@ from typing import Any
 
 from scoring.api_errors import classify
 from scoring.rubric.model import Node
-from scoring.tree_walk import open_regular, walk
+from scoring.tree_walk import FolderReader
 
 EXEC_CATEGORIES = ("code_execution", "result_analysis")
 SKIP_NAMES = {"human_grades.json", "rubric_grades.json"}  # never shown to the judge
@@ -173,21 +173,26 @@ def _words(text: str) -> set[str]:
 def candidate_files(folder: Path, max_file_bytes: int = 200_000) -> dict[str, str]:
     """Readable text files of a candidate folder, by relative path."""
     out: dict[str, str] = {}
+    try:
+        reader = FolderReader(folder)
+    except OSError:
+        return out
     # never through a symbolic link (a link could name any file this process may read: /proc/self/environ
     # holds the judge's API key), without recursion, skipping SKIP_DIRS and hidden names
-    for found, info in walk(folder, _skipped, unreadable="skip"):
-        if not stat.S_ISREG(info.st_mode):
-            continue
-        rel, path = Path(found), folder / found
-        if rel.name in SKIP_NAMES or path.suffix.lower() not in TEXT_SUFFIXES:
-            continue
-        try:  # a file swapped for a link or a FIFO since the walk is refused too (OSError)
-            with open_regular(path) as f:
-                data = f.read(max_file_bytes + 1)
-            if len(data) <= max_file_bytes:
-                out[str(rel)] = data.decode("utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue
+    with reader:
+        for found, info in reader.walk(_skipped, unreadable="skip"):
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            rel = Path(found)
+            if rel.name in SKIP_NAMES or rel.suffix.lower() not in TEXT_SUFFIXES:
+                continue
+            try:  # a file swapped for a link or a FIFO since the walk, or a folder on its way, is refused
+                with reader.open(found) as f:
+                    data = f.read(max_file_bytes + 1)
+                if len(data) <= max_file_bytes:
+                    out[str(rel)] = data.decode("utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
     return dict(sorted(out.items()))
 
 

@@ -207,3 +207,147 @@ def test_the_link_text_judged_is_the_one_given(tmp_path):
     assert link_escapes(folder, PurePosixPath("z_link"), target="d/f0") == ""
     os.symlink("../d/f0", folder / "d" / "up")
     assert link_escapes(folder, PurePosixPath("d/up")) == "" and link_escapes(folder, PurePosixPath("d/up"), target="../../x") != ""
+
+
+# -- a folder changed while it is read ---------------------------------------------------------------
+# The participant may change its folder while rearena (perhaps root) reads it: a folder listed, then
+# swapped for a symbolic link before it is opened, would be followed by scandir() and open() (O_NOFOLLOW
+# protects only the last component). Each test makes the swap at the moment the race would.
+
+
+def _swap_for_link(folder: Path, target: Path) -> None:
+    """folder becomes a symbolic link to target (what it held moves aside)."""
+    os.rename(folder, folder.with_name(folder.name + ".moved"))
+    os.symlink(target, folder)
+
+
+def _outside(tmp_path: Path) -> Path:
+    """A folder outside the candidate's, with a secret at its top and in a folder `b`."""
+    outside = tmp_path / "outside"
+    (outside / "b").mkdir(parents=True)
+    (outside / "secret").write_text("secret\n")
+    (outside / "b" / "secret").write_text("secret\n")
+    return outside
+
+
+def _walked_with_swap(folder: Path, when: str, target: Path, unreadable: str) -> list[str]:
+    """The names walk yields, folder/`when`'s top folder swapped for a link to target once `when` is yielded."""
+    from scoring.tree_walk import walk
+
+    seen = []
+    for rel, _ in walk(folder, unreadable=unreadable):
+        seen.append(str(rel))
+        if str(rel) == when:
+            _swap_for_link(folder / Path(when).parts[0], target)
+    return seen
+
+
+@pytest.mark.parametrize("unreadable", ["raise", "skip"])
+def test_a_folder_swapped_for_a_link_after_it_is_listed_is_not_walked_into(tmp_path, unreadable):
+    folder = tmp_path / "cand"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "mine.txt").write_text("mine\n")
+    (folder / "z.txt").write_text("z\n")
+    outside = _outside(tmp_path)
+    if unreadable == "raise":
+        with pytest.raises(OSError, match="changed while it was being read"):
+            _walked_with_swap(folder, "a", outside, unreadable)
+    else:
+        seen = _walked_with_swap(folder, "a", outside, unreadable)
+        assert seen == ["a", "z.txt"], seen
+
+
+@pytest.mark.parametrize("unreadable", ["raise", "skip"])
+def test_a_folder_reached_through_a_link_swapped_in_above_it_is_not_walked_into(tmp_path, unreadable):
+    """`a/b` is listed; `a` becomes a link to a folder that holds a `b` too: `a/b` is now outside."""
+    folder = tmp_path / "cand"
+    (folder / "a" / "b").mkdir(parents=True)
+    (folder / "a" / "b" / "mine.txt").write_text("mine\n")
+    outside = _outside(tmp_path)
+    if unreadable == "raise":
+        with pytest.raises(OSError, match="changed while it was being read"):
+            _walked_with_swap(folder, "a/b", outside, unreadable)
+    else:
+        seen = _walked_with_swap(folder, "a/b", outside, unreadable)
+        assert seen == ["a", "a/b"], seen
+
+
+def test_a_file_is_read_only_where_it_really_is(tmp_path):
+    from scoring.tree_walk import FolderReader
+
+    folder = tmp_path / "cand"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "secret").write_text("mine\n")
+    (folder / "top.txt").write_text("top\n")
+    os.symlink("a/secret", folder / "link")
+    os.mkfifo(folder / "pipe")
+    os.symlink(folder, tmp_path / "via")  # a folder reached through a link is the folder it leads to
+    for root in (folder, tmp_path / "via"):
+        with FolderReader(root) as reader, reader.open("a/secret") as fh, reader.open("top.txt") as top:
+            assert fh.read() == b"mine\n" and top.read() == b"top\n"
+            assert reader.read_link("link") == "a/secret"
+            with pytest.raises(OSError):  # a link is not followed
+                reader.open("link")
+            with pytest.raises(OSError, match="no longer a regular file"):
+                reader.open("pipe")
+    with FolderReader(folder) as reader:
+        reader.open("top.txt").close()
+        _swap_for_link(folder / "a", _outside(tmp_path))  # between the walk and the read
+        with pytest.raises(OSError, match="changed while it was being read"):
+            reader.open("a/secret")
+        with pytest.raises(OSError, match="changed while it was being read"):
+            reader.read_link("a/anything")
+
+
+def test_names_that_are_not_utf8_are_walked_read_and_copied(tmp_path):
+    from scoring.tree_walk import FolderReader, walk
+
+    base = os.fsencode(tmp_path)
+    folder = Path(os.fsdecode(base + b"/cand-\xff"))
+    os.makedirs(os.fsencode(folder) + b"/d\xe9j\xe0")
+    with open(os.fsencode(folder) + b"/d\xe9j\xe0/f\xfe.txt", "wb") as f:
+        f.write(b"bytes\n")
+    found = [rel for rel, _ in walk(folder)]
+    assert [os.fsencode(str(rel)) for rel in found] == [b"d\xe9j\xe0", b"d\xe9j\xe0/f\xfe.txt"]
+    with FolderReader(folder) as reader, reader.open(found[1]) as fh:
+        assert fh.read() == b"bytes\n"
+    assert runner._copy_candidate(folder, tmp_path / "copy") == []
+    assert (tmp_path / "copy" / found[1]).read_bytes() == b"bytes\n"
+
+
+@pytest.mark.parametrize("what", ["a file", "a link"])
+def test_a_copy_whose_folder_is_swapped_for_a_link_midway_is_refused(tmp_path, monkeypatch, what):
+    """The real walk, with the swap made right after it yields `a` (the moment a racing participant
+    aims at), as _copy_candidate goes on to copy what `a` holds."""
+    from scoring import tree_walk
+
+    folder = tmp_path / "cand"
+    (folder / "a").mkdir(parents=True)
+    if what == "a file":
+        (folder / "a" / "secret").write_text("mine\n")
+    else:
+        os.symlink("mine", folder / "a" / "secret")
+    outside = _outside(tmp_path)
+    walked = tree_walk.FolderReader.walk
+
+    def walk_then_swap(self, *args, **kwargs):
+        for rel, info in walked(self, *args, **kwargs):
+            yield rel, info
+            if str(rel) == "a":
+                _swap_for_link(folder / "a", outside)
+
+    monkeypatch.setattr(tree_walk.FolderReader, "walk", walk_then_swap)
+    work = tmp_path / "copy"
+    with pytest.raises(CopyRefused) as refused:
+        runner._copy_candidate(folder, work)
+    assert refused.value.reason == "copy_failed", refused.value.message
+    assert "a: it changed while it was being read" in refused.value.message, refused.value.message
+    assert str(tmp_path) not in refused.value.message
+    assert not os.path.lexists(work / "a" / "secret")
+
+
+def test_the_judge_reads_a_folder_reached_through_a_link(tmp_path):
+    folder = _folder(tmp_path)
+    os.symlink(folder, tmp_path / "via")
+    files = candidate_files(tmp_path / "via")
+    assert files == candidate_files(folder) and sorted(files) == ["solution.py", "sub/notes.md"]

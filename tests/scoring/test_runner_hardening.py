@@ -255,8 +255,8 @@ def test_the_copy_cap_is_the_environments_participant_disk_at_least_1_gib(sum_en
 
 
 def test_a_file_that_cannot_be_copied_gives_a_verdict(sum_env, tmp_path, monkeypatch):
-    def unreadable(src, dest, room):
-        raise PermissionError(13, "Permission denied", str(src))
+    def unreadable(reader, rel, dest, room):
+        raise PermissionError(13, "Permission denied", str(rel))
 
     monkeypatch.setattr(runner, "_copy_file", unreadable)
     result = score_candidate(sum_env, "tiny", _candidate(tmp_path), timeout_s=TIMEOUT)
