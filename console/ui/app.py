@@ -203,6 +203,31 @@ def run(args) -> int:
     app = RearenaApp(store, load_registry(), open_trial=trial, replay=replay,
                      db_url=Settings.load(args.data_dir, args.db).db_url)
     app.run()
+    return finish_agents(app.agent_handles.values())
+
+
+def finish_agents(handles, out=None) -> int:
+    """After the console has closed (quit again while agents finished their step, or the terminal hung up):
+    stop the agent trials still running, each after its current step, so that none is left 'running' with
+    no agent behind it; Ctrl-C leaves them as they are (130)."""
+    import sys
+
+    out = out or sys.stderr
+    running = [handle for handle in handles if handle.running]
+    if not running:
+        return 0
+    for handle in running:
+        handle.stop()
+    try:
+        print(f"rearena: stopping {len(running)} agent trial(s) after their current step (Ctrl-C leaves them "
+              "'running')...", file=out, flush=True)
+    except (OSError, ValueError):  # the terminal is gone
+        pass
+    try:
+        for handle in running:
+            handle.join()
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 

@@ -144,3 +144,30 @@ async def test_quitting_with_agent_trials_running_stops_them_as_stopped(make_app
     for trial_id in ids:
         trial = sqlite_store.trial(trial_id)
         assert trial.status == "ended" and trial.end_reason == "stopped", (trial.status, trial.end_reason)
+
+
+async def test_agents_still_running_when_the_console_closes_are_stopped_after_it(make_app, sqlite_store, monkeypatch):
+    """The terminal hung up (the driver calls app.exit, as here): no one answers a question, so after the app
+    has closed, run() stops the agent trials still running (finish_agents), each as 'stopped'."""
+    import io
+
+    from test_ui_agents import fill_agent_form, wait_until
+
+    from console.agents.scripted_server import ScriptedServer, call, slow
+    from console.ui.app import finish_agents
+
+    monkeypatch.setenv("REARENA_TEST_KEY", "secret")
+    script = [slow(0.3, call("write_file", {"path": f"f{i}.txt", "content": "x"})) for i in range(200)]
+    with ScriptedServer(script) as server:
+        app = make_app()
+        async with app.run_test(size=(160, 50)) as pilot:
+            await fill_agent_form(app, pilot, server.base_url, runs=1)
+            (trial_id, handle), = app.agent_handles.items()
+            await wait_until(pilot, lambda: sqlite_store.events(trial_id, kinds=["tool_call"]))
+            app.exit()
+        assert handle.running and sqlite_store.trial(trial_id).status == "running"
+        out = io.StringIO()
+        assert await asyncio.to_thread(finish_agents, app.agent_handles.values(), out) == 0
+    assert "stopping 1 agent trial(s)" in out.getvalue()
+    trial = sqlite_store.trial(trial_id)
+    assert trial.status == "ended" and trial.end_reason == "stopped"
