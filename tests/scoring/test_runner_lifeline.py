@@ -89,6 +89,19 @@ def test_a_killed_runner_takes_its_scoring_with_it(tmp_path, unconfined):
     for pid in left:  # do not leave them to the next test
         os.kill(pid, signal.SIGKILL)
     assert not left, {pid: below[pid][-120:] for pid in left}
+    assert not _groups_of(below), "the candidates' cgroups were left behind"
+
+
+def _groups_of(pids) -> list[str]:
+    """The candidates' cgroups that the scorer's processes among pids made and left (none where there are no
+    cgroups of candidates: not root)."""
+    from scoring import cpu_group
+
+    found = cpu_group._hierarchy()
+    if found is None:
+        return []
+    names = [entry.name for entry in os.scandir(found[0]) if entry.name.startswith(cpu_group.PREFIX)]
+    return [name for name in names if any(name.startswith(f"{cpu_group.PREFIX}{pid}-") for pid in pids)]
 
 
 def test_ctrl_c_stops_the_scoring_and_says_so(tmp_path):
