@@ -80,9 +80,10 @@ def _walk(root: _Root, skip, unreadable: str) -> Iterator[tuple[PurePosixPath, o
             if skip is not None and skip(name, info):
                 continue
             rel = folder / name
-            yield rel, info
             if stat.S_ISDIR(info.st_mode):
+                root.seen[str(rel)] = (info.st_dev, info.st_ino)  # what opening it must find (_Root.folder)
                 below.append(rel)
+            yield rel, info
         todo.extend(reversed(below))  # popped in name order
 
 
@@ -128,11 +129,13 @@ class FolderReader:
             fd = os.open(os.path.basename(str(rel)), _FILE, dir_fd=folder)
         except OSError as exc:
             raise _named(exc, shown) from None
-        fh = open(fd, "rb")
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            fh.close()
-            raise OSError(0, "it is no longer a regular file", shown)
-        return fh
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO, a device, or a folder swapped in
+                raise OSError(0, "it is no longer a regular file", shown)
+            return open(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
 
     def read_link(self, rel: PurePosixPath | str) -> str:
         """The text of the symbolic link folder/rel."""
@@ -160,6 +163,7 @@ class _Root:
 
     def __init__(self, path: str):
         self.path = path
+        self.seen: dict[str, tuple[int, int]] = {}  # (device, inode) of the folders listed, by rel
         self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             self.real = _where(self.fd, path)
@@ -174,28 +178,45 @@ class _Root:
         os.close(self.fd)
 
     def folder(self, rel: str) -> int:
-        """An fd of the folder root/rel ("": root); OSError (CHANGED) if it is a link or not really there now."""
+        """An fd of the folder root/rel ("": root); OSError (CHANGED) if it is a link or not really there now.
+
+        A folder the walk listed is opened at once (a link among rel's folders would be followed) and must
+        be the very folder listed (device and inode) at root/rel (its path in /proc/self/fd): the path alone
+        can be faked, as a participant in a mount namespace of its own names a folder it bind-mounted
+        there, reached through /proc/<pid>/root. Any other folder is opened one name at a time, following
+        no link."""
         if not rel:
             return os.dup(self.fd)
-        try:  # a link among rel's folders is followed here, and caught by the check
-            fd = os.open(rel, _FOLDER, dir_fd=self.fd)
+        expected = self.seen.get(rel)
+        try:
+            fd = os.open(rel, _FOLDER, dir_fd=self.fd) if expected is not None else self._stepwise(rel)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # listed as a folder, now a link or a file
                 raise OSError(0, CHANGED, self.shown(rel)) from None
             raise _named(exc, self.shown(rel)) from None
-        self.check(fd, rel, self.shown(rel))
-        return fd
-
-    def check(self, fd: int, rel: str, shown: str) -> None:
-        """Close fd and raise OSError (CHANGED) unless it is really root/rel (not moved, not deleted)."""
         try:
-            there = _where(fd, shown) == os.path.join(self.real, os.fsencode(rel))
-        except OSError:
+            info = os.fstat(fd)
+            if expected is not None and (info.st_dev, info.st_ino) != expected:
+                raise OSError(0, CHANGED, self.shown(rel))
+            if _where(fd, self.shown(rel)) != os.path.join(self.real, os.fsencode(rel)):  # moved, deleted
+                raise OSError(0, CHANGED, self.shown(rel))
+        except BaseException:
             os.close(fd)
             raise
-        if not there:
+        return fd
+
+    def _stepwise(self, rel: str) -> int:
+        """root/rel opened one folder at a time, never through a link."""
+        fd = os.dup(self.fd)
+        try:
+            for part in rel.split("/"):
+                below = os.open(part, _FOLDER, dir_fd=fd)
+                os.close(fd)
+                fd = below
+        except BaseException:
             os.close(fd)
-            raise OSError(0, CHANGED, shown)
+            raise
+        return fd
 
     def shown(self, rel: str) -> str:
         """root/rel as the caller named root: what a message names."""

@@ -41,6 +41,7 @@ class RearenaApp(App):
         self.agent_handles: dict[int, object] = {}  # agent trials running in this console, by trial id
         self.snapshot_every_s = snapshot_every_s
         self._stopping_agents = False  # quit confirmed: waiting for agent trials to end their current step
+        self._asking_to_quit = False  # the quit question is on screen
 
     def get_driver_class(self):
         """Textual's terminal driver, made to exit on SIGHUP or when the terminal goes away
@@ -75,15 +76,19 @@ class RearenaApp(App):
         """Quit. While a scoring the user started or agent trials run here, ask first: quitting stops the
         scoring, unrecorded, and each agent trial after its current step, as "stopped" (else the console sat,
         its screen gone, until the scoring ended, and agent trials were left "running" with no agent, their
-        clocks going on). Quitting again while the agents finish their steps leaves at once."""
+        clocks going on). Quitting again while the agents finish their steps closes the screen at once; run()
+        still waits for them (finish_agents)."""
         from scoring.stopping import stop_all, under_way
 
         agents = [handle for handle in self.agent_handles.values() if handle.running]
+        if self._asking_to_quit:  # ctrl+q again on the question (a priority key): one question is enough
+            return
         if self._stopping_agents or (not agents and not under_way()):
             self.exit()
             return
 
         def answered(stop: bool | None) -> None:
+            self._asking_to_quit = False
             if not stop:
                 return
             stop_all()
@@ -93,18 +98,23 @@ class RearenaApp(App):
             for handle in agents:
                 handle.stop()
             self._stopping_agents = True
-            self.notify(f"Stopping {len(agents)} agent trial(s) after their current step; quit again to leave "
-                        "now (they then stay 'running').", title="Quitting", timeout=600)
+            self.notify(f"Stopping {len(agents)} agent trial(s) after their current step; the console closes when "
+                        "they have. Quit again to close it now: it still waits for them in the terminal (Ctrl-C "
+                        "there leaves them 'running').", title="Quitting", timeout=600)
             threading.Thread(target=self._exit_when_stopped, args=(agents,), daemon=True).start()
 
         from console.ui.screens.dialogs import ConfirmScreen
 
+        self._asking_to_quit = True
         self.push_screen(ConfirmScreen(quit_question(under_way(), len(agents)), yes="Stop and quit"), answered)
 
     def _exit_when_stopped(self, handles) -> None:
         """Thread (a daemon, so that quitting again does not wait for it): exit once the agents have ended."""
+        from scoring.stopping import stop_all
+
         for handle in handles:
             handle.join()
+        stop_all()  # a scoring started meanwhile (the screens stayed usable) would hold the exit
         try:
             self.call_from_thread(self.exit)
         except RuntimeError:  # the app has already gone (quit again)

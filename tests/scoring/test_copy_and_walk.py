@@ -351,3 +351,70 @@ def test_the_judge_reads_a_folder_reached_through_a_link(tmp_path):
     os.symlink(folder, tmp_path / "via")
     files = candidate_files(tmp_path / "via")
     assert files == candidate_files(folder) and sorted(files) == ["solution.py", "sub/notes.md"]
+
+
+def test_a_folder_bind_mounted_in_a_namespace_of_the_participants_own_is_refused(tmp_path):
+    """The path in /proc/self/fd can be faked: a participant in a user and mount namespace of its own mounts
+    a tmpfs over its folder and binds a folder it may not read at cand/a/b, then swaps cand/a for a link to
+    /proc/<pid>/root/cand/a. Opening a/b through it finds that folder, which /proc names cand/a/b; its
+    device and inode are not those the walk listed (found by a review: it copied the root-only file)."""
+    import subprocess
+    import time
+
+    from scoring.tree_walk import FolderReader
+
+    folder = tmp_path / "cand"
+    (folder / "a" / "b").mkdir(parents=True)
+    (folder / "a" / "b" / "mine.txt").write_text("mine\n")
+    secret = tmp_path / "secret"
+    secret.mkdir(mode=0o700)
+    (secret / "s.txt").write_text("TOPSECRET\n")
+    ready = tmp_path / "ready"
+    script = (f"mount -t tmpfs none {folder} && mkdir -p {folder}/a/b && mount --bind {secret} {folder}/a/b "
+              f"&& touch {ready} && exec sleep 60")
+    holder = subprocess.Popen(["unshare", "-Urm", "sh", "-c", script], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while not ready.exists() and holder.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not ready.exists():
+            pytest.skip(f"no user namespace here: {holder.stderr.read().decode()[-200:] if holder.poll() is not None else 'timeout'}")
+        with FolderReader(folder) as reader, pytest.raises(OSError, match="changed while it was being read"):
+            for rel, _ in reader.walk():
+                if str(rel) == "a/b":
+                    _swap_for_link(folder / "a", Path(f"/proc/{holder.pid}/root{folder}/a"))
+                if str(rel).endswith(".txt"):
+                    assert reader.open(rel).read() == b"mine\n"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_file_swapped_for_a_folder_is_refused_by_name_and_leaks_no_fd(tmp_path, monkeypatch):
+    """Before (found by a review): open() of the folder's fd raised IsADirectoryError naming the fd number,
+    the fd leaked, and the copy crashed with a TypeError instead of giving a verdict."""
+    from scoring import tree_walk
+
+    folder = tmp_path / "cand"
+    (folder / "d").mkdir(parents=True)
+    fds = len(os.listdir("/proc/self/fd"))
+    with tree_walk.FolderReader(folder) as reader:
+        for _ in range(3):
+            with pytest.raises(OSError, match="no longer a regular file") as refused:
+                reader.open("d")
+            assert refused.value.filename == str(folder / "d")
+    assert len(os.listdir("/proc/self/fd")) == fds
+    (folder / "f.txt").write_text("f\n")
+    walked = tree_walk.FolderReader.walk
+
+    def walk_then_swap(self, *args, **kwargs):
+        for rel, info in walked(self, *args, **kwargs):
+            if str(rel) == "f.txt":
+                os.remove(folder / "f.txt")
+                os.mkdir(folder / "f.txt")
+            yield rel, info
+
+    monkeypatch.setattr(tree_walk.FolderReader, "walk", walk_then_swap)
+    with pytest.raises(CopyRefused) as copy:
+        runner._copy_candidate(folder, tmp_path / "copy")
+    assert copy.value.reason == "copy_failed" and "f.txt: it is no longer a regular file" in copy.value.message

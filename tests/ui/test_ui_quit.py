@@ -74,6 +74,9 @@ async def test_quitting_while_scoring_asks_then_stops_the_scoring(make_app, sqli
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         assert "scoring is under way" in app.screen.question
+        await pilot.press("ctrl+q")  # again, on the question: still one question (a review found two stacked)
+        await pilot.pause()
+        assert sum(isinstance(screen, ConfirmScreen) for screen in app.screen_stack) == 1
         stopped_at = time.monotonic()
         app.screen.query_one("#yes", Button).press()
         await pilot.pause()
