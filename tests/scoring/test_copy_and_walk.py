@@ -315,12 +315,25 @@ def test_names_that_are_not_utf8_are_walked_read_and_copied(tmp_path):
     assert (tmp_path / "copy" / found[1]).read_bytes() == b"bytes\n"
 
 
+def _change_during_walk(monkeypatch, when: str, change) -> None:
+    """FolderReader.walk calls change() right after it yields `when` (the moment a racing participant aims at)."""
+    from scoring import tree_walk
+
+    walked = tree_walk.FolderReader.walk
+
+    def walk_then_change(self, *args, **kwargs):
+        for rel, info in walked(self, *args, **kwargs):
+            yield rel, info
+            if str(rel) == when:
+                change()
+
+    monkeypatch.setattr(tree_walk.FolderReader, "walk", walk_then_change)
+
+
 @pytest.mark.parametrize("what", ["a file", "a link"])
 def test_a_copy_whose_folder_is_swapped_for_a_link_midway_is_refused(tmp_path, monkeypatch, what):
     """The real walk, with the swap made right after it yields `a` (the moment a racing participant
     aims at), as _copy_candidate goes on to copy what `a` holds."""
-    from scoring import tree_walk
-
     folder = tmp_path / "cand"
     (folder / "a").mkdir(parents=True)
     if what == "a file":
@@ -328,15 +341,7 @@ def test_a_copy_whose_folder_is_swapped_for_a_link_midway_is_refused(tmp_path, m
     else:
         os.symlink("mine", folder / "a" / "secret")
     outside = _outside(tmp_path)
-    walked = tree_walk.FolderReader.walk
-
-    def walk_then_swap(self, *args, **kwargs):
-        for rel, info in walked(self, *args, **kwargs):
-            yield rel, info
-            if str(rel) == "a":
-                _swap_for_link(folder / "a", outside)
-
-    monkeypatch.setattr(tree_walk.FolderReader, "walk", walk_then_swap)
+    _change_during_walk(monkeypatch, "a", lambda: _swap_for_link(folder / "a", outside))
     work = tmp_path / "copy"
     with pytest.raises(CopyRefused) as refused:
         runner._copy_candidate(folder, work)
@@ -405,16 +410,12 @@ def test_a_file_swapped_for_a_folder_is_refused_by_name_and_leaks_no_fd(tmp_path
             assert refused.value.filename == str(folder / "d")
     assert len(os.listdir("/proc/self/fd")) == fds
     (folder / "f.txt").write_text("f\n")
-    walked = tree_walk.FolderReader.walk
 
-    def walk_then_swap(self, *args, **kwargs):
-        for rel, info in walked(self, *args, **kwargs):
-            if str(rel) == "f.txt":
-                os.remove(folder / "f.txt")
-                os.mkdir(folder / "f.txt")
-            yield rel, info
+    def file_to_folder() -> None:
+        os.remove(folder / "f.txt")
+        os.mkdir(folder / "f.txt")
 
-    monkeypatch.setattr(tree_walk.FolderReader, "walk", walk_then_swap)
+    _change_during_walk(monkeypatch, "d", file_to_folder)  # f.txt, listed as a file, comes next
     with pytest.raises(CopyRefused) as copy:
         runner._copy_candidate(folder, tmp_path / "copy")
     assert copy.value.reason == "copy_failed" and "f.txt: it is no longer a regular file" in copy.value.message

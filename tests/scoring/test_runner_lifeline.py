@@ -12,41 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from proctree import alive, descendants
 
 from scoring import confine
 
 REPO = Path(__file__).resolve().parents[2]
 HANGS = "import time\n\ndef rolling_median(values, window):\n    time.sleep(600)\n"
-
-
-def _descendants(root: int) -> dict[int, str]:
-    """pid -> command line of every process below root."""
-    parents, lines = {}, {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat") as f:
-                    parents[int(entry.name)] = int(f.read().rsplit(")", 1)[1].split()[1])
-                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                    lines[int(entry.name)] = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-            except (OSError, ValueError, IndexError):
-                pass
-    found, todo = {}, [root]
-    while todo:
-        parent = todo.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent and pid not in found:
-                found[pid] = lines.get(pid, "")
-                todo.append(pid)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _scoring(tmp_path: Path, unconfined: bool) -> tuple[subprocess.Popen, dict[int, str]]:
@@ -62,10 +33,10 @@ def _scoring(tmp_path: Path, unconfined: bool) -> tuple[subprocess.Popen, dict[i
                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        below = _descendants(cli.pid)
+        below = descendants(cli.pid)
         if any(line.rstrip().endswith("solution.py rolling_median") for line in below.values()):
             time.sleep(0.5)  # into its call
-            return cli, _descendants(cli.pid)
+            return cli, descendants(cli.pid)
         assert cli.poll() is None, cli.communicate()
         time.sleep(0.1)
     cli.kill()
@@ -74,9 +45,9 @@ def _scoring(tmp_path: Path, unconfined: bool) -> tuple[subprocess.Popen, dict[i
 
 def _gone_within(pids, seconds: float) -> list[int]:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+    while time.monotonic() < deadline and any(alive(pid) for pid in pids):
         time.sleep(0.1)
-    return [pid for pid in pids if _alive(pid)]
+    return [pid for pid in pids if alive(pid)]
 
 
 @pytest.mark.parametrize("unconfined", [False, True], ids=["confined", "unconfined"])

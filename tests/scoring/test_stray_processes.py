@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proctree import alive
 
 from scoring import confine
 from scoring.runner import score_candidate
@@ -55,14 +56,6 @@ def _write(tmp_path: Path, beacon: Path, body: str) -> Path:
     return folder
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("body, reason", [
     ("return sum(values)", None),                       # ends normally: valid
     ("while True: pass", "timeout"),                    # the runner stops the scorer at the timeout
@@ -74,7 +67,7 @@ def test_an_escaped_process_is_killed_when_scoring_ends(sum_env, tmp_path, body,
     pid = int(beacon.read_text().split()[0])
     time.sleep(0.3)
     try:
-        assert not _alive(pid), f"the escaped process {pid} outlived the scoring ({result.reason or 'valid'})"
+        assert not alive(pid), f"the escaped process {pid} outlived the scoring ({result.reason or 'valid'})"
     finally:
         try:
             os.kill(pid, 9)
@@ -121,7 +114,7 @@ def test_a_deep_chain_of_escaped_processes_is_killed_to_the_last(sum_env, tmp_pa
     started = [int(name) for name in os.listdir(pids)]
     assert len(started) == 81, (len(started), result)
     time.sleep(0.3)
-    left = [pid for pid in started if _alive(pid)]
+    left = [pid for pid in started if alive(pid)]
     for pid in left:
         os.kill(pid, 9)
     assert not left, f"{len(left)} of the chain's {len(started)} processes outlived the scoring"

@@ -9,6 +9,7 @@ import os
 import time
 from pathlib import Path
 
+from proctree import alive, descendants
 from textual.widgets import Button
 
 from console.ui.screens.dialogs import ConfirmScreen
@@ -18,23 +19,7 @@ HANGS = "import time\n\ndef total(values):\n    time.sleep(600)\n"
 
 
 def _below(root: int) -> set[int]:
-    """Every process below root (from /proc)."""
-    parents = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat") as f:
-                    parents[int(entry.name)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                pass
-    found, todo = set(), [root]
-    while todo:
-        parent = todo.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent and pid not in found:
-                found.add(pid)
-                todo.append(pid)
-    return found
+    return set(descendants(root))
 
 
 async def _scoring_a_hanging_candidate(app, pilot) -> tuple[int, set[int]]:
@@ -55,13 +40,6 @@ async def _scoring_a_hanging_candidate(app, pilot) -> tuple[int, set[int]]:
 
 
 def _alive(pids: set[int]) -> set[int]:
-    def alive(pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except OSError:
-            return False
-
     return {pid for pid in pids if alive(pid)}
 
 
@@ -123,18 +101,11 @@ async def test_quitting_with_no_scoring_does_not_ask(make_app):
 
 async def test_quitting_with_agent_trials_running_stops_them_as_stopped(make_app, sqlite_store, monkeypatch):
     """Before, quitting left agent trials 'running' with no agent behind them, their clocks going on."""
-    from test_ui_agents import fill_agent_form, wait_until
-
-    from console.agents.scripted_server import ScriptedServer, call, slow
-
     monkeypatch.setenv("REARENA_TEST_KEY", "secret")
-    script = [slow(0.3, call("write_file", {"path": f"f{i}.txt", "content": "x"})) for i in range(200)]
-    with ScriptedServer(script) as server:
+    with _slow_agent_server() as server:
         app = make_app()
         async with app.run_test(size=(160, 50)) as pilot:
-            await fill_agent_form(app, pilot, server.base_url, runs=2)
-            ids = list(app.agent_handles)
-            await wait_until(pilot, lambda: all(sqlite_store.events(t, kinds=["tool_call"]) for t in ids))
+            ids = await _agents_under_way(app, pilot, sqlite_store, server, runs=2)
             await pilot.press("ctrl+q")
             await pilot.pause()
             assert isinstance(app.screen, ConfirmScreen)
@@ -154,19 +125,14 @@ async def test_agents_still_running_when_the_console_closes_are_stopped_after_it
     has closed, run() stops the agent trials still running (finish_agents), each as 'stopped'."""
     import io
 
-    from test_ui_agents import fill_agent_form, wait_until
-
-    from console.agents.scripted_server import ScriptedServer, call, slow
     from console.ui.app import finish_agents
 
     monkeypatch.setenv("REARENA_TEST_KEY", "secret")
-    script = [slow(0.3, call("write_file", {"path": f"f{i}.txt", "content": "x"})) for i in range(200)]
-    with ScriptedServer(script) as server:
+    with _slow_agent_server() as server:
         app = make_app()
         async with app.run_test(size=(160, 50)) as pilot:
-            await fill_agent_form(app, pilot, server.base_url, runs=1)
-            (trial_id, handle), = app.agent_handles.items()
-            await wait_until(pilot, lambda: sqlite_store.events(trial_id, kinds=["tool_call"]))
+            (trial_id,) = await _agents_under_way(app, pilot, sqlite_store, server, runs=1)
+            handle = app.agent_handles[trial_id]
             app.exit()
         assert handle.running and sqlite_store.trial(trial_id).status == "running"
         out = io.StringIO()
@@ -174,3 +140,20 @@ async def test_agents_still_running_when_the_console_closes_are_stopped_after_it
     assert "stopping 1 agent trial(s)" in out.getvalue()
     trial = sqlite_store.trial(trial_id)
     assert trial.status == "ended" and trial.end_reason == "stopped"
+
+
+def _slow_agent_server():
+    """A scripted OpenAI-compatible server whose model writes a file every 0.3 s, 200 times."""
+    from console.agents.scripted_server import ScriptedServer, call, slow
+
+    return ScriptedServer([slow(0.3, call("write_file", {"path": f"f{i}.txt", "content": "x"})) for i in range(200)])
+
+
+async def _agents_under_way(app, pilot, store, server, runs: int) -> list[int]:
+    """Start `runs` agent trials from the console's form; their ids once each has made a tool call."""
+    from test_ui_agents import fill_agent_form, wait_until
+
+    await fill_agent_form(app, pilot, server.base_url, runs=runs)
+    ids = list(app.agent_handles)
+    await wait_until(pilot, lambda: all(store.events(t, kinds=["tool_call"]) for t in ids))
+    return ids
