@@ -90,6 +90,8 @@ def _copy_candidate(src: Path, dest: Path, cap_bytes: int | None = None) -> list
         with FolderReader(src) as reader:
             for rel, info in reader.walk(named(frozenset(NOT_COPIED))):
                 part, count = Path(rel), count + 1
+                if count % 1000 == 0:  # a large folder: the console's quit need not wait for the whole copy
+                    stopping.check()
                 if count > COPY_CAP_ENTRIES:
                     raise CopyRefused("folder_too_large", f"folder too large: the candidate's folder holds more "
                                       f"than {COPY_CAP_ENTRIES:,} files, folders and links, the cap")
@@ -387,11 +389,9 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
     """The verified payload of the scorer's process run on the copy `work`, or the runner's verdict."""
     before = integrity_hash(env)
     key, nonce = secrets.token_bytes(32), secrets.token_hex(16)
-    read_fd, write_fd = os.pipe()
     config = {
         "key": key.hex(),
         "nonce": nonce,
-        "result_fd": write_fd,
         "environment": env.name,
         "variant": variant,
         "params": params,
@@ -417,12 +417,14 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
         host_env.update(HOME=home, **{HOME_VARIABLE: home})
     if not os.path.isabs(argv[0]):
         argv = [tool(argv[0]), *argv[1:]]
-    # the lifeline: nothing is ever written to it, so the scorer's process reads EOF from its end when this
-    # process closes the other, or dies (killed, interrupted); it then kills what it started and ends
-    life_read, life_write = os.pipe()
-    config["lifeline_fd"] = life_read
-    fds, proc = {read_fd, write_fd, life_read, life_write}, None
+    read_fd, write_fd = os.pipe()  # the result's channel (made here: nothing above may leave it open)
+    fds, proc = {read_fd, write_fd}, None
     try:
+        # the lifeline: nothing is ever written to it, so the scorer's process reads EOF from its end when
+        # this process closes the other, or dies (killed, interrupted); it then kills what it started and ends
+        life_read, life_write = os.pipe()
+        fds.update((life_read, life_write))
+        config.update(result_fd=write_fd, lifeline_fd=life_read)
         proc = subprocess.Popen(
             argv,
             # not in the candidate's folder (a METR family's scorer works in /home/agent, which it is)

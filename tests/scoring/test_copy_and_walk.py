@@ -419,3 +419,18 @@ def test_a_file_swapped_for_a_folder_is_refused_by_name_and_leaks_no_fd(tmp_path
     with pytest.raises(CopyRefused) as copy:
         runner._copy_candidate(folder, tmp_path / "copy")
     assert copy.value.reason == "copy_failed" and "f.txt: it is no longer a regular file" in copy.value.message
+
+
+def test_a_stopped_scoring_does_not_finish_copying_a_large_folder(tmp_path):
+    """The console's quit (scoring.stopping) reaches the copy of a folder of thousands of files."""
+    from scoring import stopping
+
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    for i in range(2500):
+        (folder / f"f{i:04d}.txt").write_text("x")
+    with stopping.stoppable() as asked:
+        asked.set()
+        with pytest.raises(stopping.ScoringStopped):
+            runner._copy_candidate(folder, tmp_path / "copy")
+    assert len(os.listdir(tmp_path / "copy")) < 1000
