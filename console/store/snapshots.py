@@ -7,6 +7,7 @@ blob too; the manifest's sha256 is the snapshot hash. No SQLAlchemy here.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -32,10 +33,23 @@ def _check_hash(sha: str) -> str:
     return sha
 
 
+def _open_regular(path: Path):
+    """path opened for reading if it is (still) a regular file, a link to one followed; FileNotFoundError if
+    it is not: a FIFO swapped in since the walk would block a plain open() for ever."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileNotFoundError(errno.ENOENT, "no longer a regular file", str(path))
+        return open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _hash_file(path: Path) -> str:
     """The sha256 of a file's content."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with _open_regular(path) as f:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
@@ -103,7 +117,7 @@ class BlobStore:
         h = hashlib.sha256()
         size = 0
         try:
-            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+            with os.fdopen(fd, "wb") as out, _open_regular(path) as src:
                 while chunk := src.read(_CHUNK):
                     h.update(chunk)
                     out.write(chunk)

@@ -201,3 +201,25 @@ def test_round_trip_any_tree(tmp_path_factory, files):
     restore_tree(blobs, digest, base / "out")
     assert tree_of(base / "out") == {k: written[k] for k in manifest}
     assert snapshot_tree(blobs, base / "out")[0] == digest
+
+
+def test_a_file_swapped_for_a_fifo_while_snapshotting_is_skipped_not_waited_on(tmp_path, monkeypatch):
+    """Before, open() of a FIFO put in a file's place after the walk blocked the snapshot for ever (and the
+    scoring that takes one first)."""
+    import console.store.snapshots as snapshots
+
+    root = make_tree(tmp_path / "work")
+    scanned = snapshots.scan_tree
+
+    def scan_then_swap(*args, **kwargs):
+        found = scanned(*args, **kwargs)
+        os.remove(root / "same.txt")
+        os.mkfifo(root / "same.txt")
+        return found
+
+    monkeypatch.setattr(snapshots, "scan_tree", scan_then_swap)
+    blobs = BlobStore(tmp_path / "blobs")
+    _, manifest = snapshot_tree(blobs, root)  # returns (a FIFO opened for reading would wait for a writer)
+    assert "same.txt" not in manifest and "solution.py" in manifest
+    with pytest.raises(FileNotFoundError, match="no longer a regular file"):
+        blobs.put_file(root / "same.txt")
