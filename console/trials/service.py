@@ -13,6 +13,7 @@ from pathlib import Path
 
 from console.store.records import PauseRecord, SubmissionRecord, TrialRecord
 from console.trials.clock import Clock, active_seconds, system_clock
+from console.trials.owner import owner_gone, owner_note
 from environments.model import Calibration, Environment
 from scoring.result import ScoreResult
 
@@ -166,7 +167,7 @@ class TrialService:
         snapshot = self._snapshot(trial)
         opened = None
         if self.store.open_pause_of(trial_id) is None:
-            opened = self.store.open_pause(trial_id, "scoring", self.clock())
+            opened = self.store.open_pause(trial_id, "scoring", self.clock(), note=owner_note())
         scorer = self.scorer
         if not self._scorer_given and trial.sandbox != "local":
             from console.sandbox import scorer_for
@@ -230,6 +231,7 @@ class TrialService:
 
     def status(self, trial_id: int) -> TrialStatus:
         """The trial and its clock now; ends it first if its budget or backstop ran out."""
+        self.close_orphaned_scoring_pause(trial_id)
         self.check_limits(trial_id)
         trial = self.store.trial(trial_id)
         now = self.clock()
@@ -242,6 +244,20 @@ class TrialService:
             pause=self.store.open_pause_of(trial_id) if trial.status != "ended" else None,
             best=best_score(subs), submissions=len(subs),
         )
+
+    def close_orphaned_scoring_pause(self, trial_id: int) -> PauseRecord | None:
+        """Close, now, the trial's pause for a scoring whose process has died (killed, a crash: its `finally`
+        never ran), recording a "resumed" event that says so; else nothing. The time until now stays paused:
+        no one could see the clock meanwhile."""
+        pause = self.store.open_pause_of(trial_id)
+        if pause is None or pause.reason != "scoring" or not owner_gone(pause.note):
+            return None
+        trial = self.store.trial(trial_id)
+        closed = self.store.close_pause(trial_id, max(self.clock(), pause.started_at))
+        if closed is not None:
+            self._event(trial, "resumed", {"reason": "scoring", "paused_s": closed.ended_at - closed.started_at,
+                                           "note": "the process of this scoring ended without closing its pause"})
+        return closed
 
     def check_limits(self, trial_id: int) -> TrialRecord:
         """End a trial whose active time reached its budget or whose wall time passed the backstop."""
