@@ -25,8 +25,9 @@ def _scoring(tmp_path: Path, unconfined: bool) -> tuple[subprocess.Popen, dict[i
     folder = tmp_path / "cand"
     folder.mkdir()
     (folder / "solution.py").write_text(HANGS)
-    env = {**os.environ, "REARENA_DATA_DIR": str(tmp_path / "data")}
-    env.pop(confine.OFF_VARIABLE, None)
+    # nothing of rearena's own from this process (an in-process CLI test may have set REARENA_DB)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REARENA_")}
+    env["REARENA_DATA_DIR"] = str(tmp_path / "data")
     if unconfined:
         env[confine.OFF_VARIABLE] = "1"
     cli = subprocess.Popen([sys.executable, "-m", "console", "score", "rolling_median", str(folder), "--timeout", "300"],

@@ -51,21 +51,25 @@ def test_a_scoring_pause_that_cannot_be_told_dead_stays(service, sqlite_store, c
 
 def test_a_killed_trial_score_command_leaves_no_pause_behind(tmp_path):
     """End to end: `rearena trial score` killed mid-scoring; the next `rearena trial status` closes its pause."""
-    env = {**os.environ, "REARENA_DATA_DIR": str(tmp_path / "data")}
+    # nothing of rearena's own from this process (an in-process CLI test may have set REARENA_DB)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REARENA_")}
+    env["REARENA_DATA_DIR"] = str(tmp_path / "data")
     rearena = [sys.executable, "-m", "console"]
     started = subprocess.run([*rearena, "trial", "start", "rolling_median", "--participant", "ada"], cwd=REPO,
                              env=env, capture_output=True, text=True, check=True)
-    workdir = Path(next(line for line in started.stdout.splitlines() if line.startswith("workdir: "))[9:])
+    lines = started.stdout.splitlines()
+    trial = lines[0].split(":")[0].split()[1]  # "trial N: rolling_median:main for ada"
+    workdir = Path(next(line for line in lines if line.startswith("workdir: "))[9:])
     (workdir / "solution.py").write_text(HANGS.replace("total(values)", "rolling_median(values, window)"))
-    scoring = subprocess.Popen([*rearena, "trial", "score", "1"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+    scoring = subprocess.Popen([*rearena, "trial", "score", trial], cwd=REPO, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not any(line.rstrip().endswith("solution.py rolling_median") for line in descendants(scoring.pid).values()):
         assert scoring.poll() is None and time.monotonic() < deadline, scoring.communicate()
         time.sleep(0.1)
-    status = subprocess.run([*rearena, "trial", "status", "1"], cwd=REPO, env=env, capture_output=True, text=True)
+    status = subprocess.run([*rearena, "trial", "status", trial], cwd=REPO, env=env, capture_output=True, text=True)
     assert "paused: scoring" in status.stdout  # under way: left alone
     os.kill(scoring.pid, signal.SIGKILL)
     scoring.wait()
-    status = subprocess.run([*rearena, "trial", "status", "1"], cwd=REPO, env=env, capture_output=True, text=True)
+    status = subprocess.run([*rearena, "trial", "status", trial], cwd=REPO, env=env, capture_output=True, text=True)
     assert status.returncode == 0 and "paused" not in status.stdout, status.stdout
