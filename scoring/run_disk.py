@@ -31,7 +31,7 @@ from typing import Iterator
 
 from scoring import confine
 from scoring.confine_setup import inside, mounts
-from scoring.cpu_usage import stat_fields
+from scoring.process_owner import gone, owner_line
 
 logger = logging.getLogger(__name__)
 
@@ -56,41 +56,14 @@ def image_size(cap_bytes: int, free_bytes: int) -> int:
     return max(SMALLEST_BYTES, min(wanted, free_bytes - RESERVE_BYTES))
 
 
-def _started(pid: int) -> str | None:
-    """A process's start time (clock ticks since boot, /proc/<pid>/stat's 22nd field): with its pid, it names
-    the process (a pid is reused, the pair is not); None when there is no such process."""
-    fields = stat_fields(pid)
-    return fields[19].decode() if len(fields) > 19 else None
-
-
-def _where() -> str | None:
-    """This boot, PID namespace and mount namespace, in which a pid and a start time name one process;
-    None where one cannot be read."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as boot:
-            parts = [boot.read().strip(), os.readlink("/proc/self/ns/pid"), os.readlink("/proc/self/ns/mnt")]
-    except OSError:
-        return None
-    return " ".join(part.replace(" ", "_") for part in parts)
-
-
-def _owner_line() -> str | None:
-    """OWNER_FILE's line for this process; None where it cannot be named (its folder is then never swept)."""
-    started, where = _started(os.getpid()), _where()
-    return None if started is None or where is None else f"{os.getpid()} {started} {where}"
-
-
 def _owner_gone(folder: Path) -> bool:
     """Whether the runner named by folder's OWNER_FILE has exited. Only a runner of this boot, PID namespace
     and mount namespace can be told gone (another namespace's pid means nothing here: a container sharing
     /tmp would have swept a live run); no file, or an unreadable one, is unknown and left alone."""
     try:
-        pid, started, *where = (folder / OWNER_FILE).read_text().split()
-    except (OSError, ValueError):
+        return gone((folder / OWNER_FILE).read_text())
+    except OSError:
         return False
-    if not pid.isdigit() or " ".join(where) != _where():
-        return False
-    return _started(int(pid)) != started
 
 
 def sweep_stale(tmp_root: str | None = None) -> list[str]:
@@ -142,7 +115,7 @@ def candidate_folder(tmp: Path, cap_bytes: int) -> Iterator[Path]:
         return
     _sweep_once()
     image, mount_point = tmp / "disk.img", tmp / "disk"
-    owner = _owner_line()
+    owner = owner_line()
     try:
         if owner is not None:
             (tmp / OWNER_FILE).write_text(owner)

@@ -12,8 +12,9 @@ folders, regular files and symbolic links, and list the rest by `kind`.
 The candidate may change the folder while it is read (rearena may read it as root): a folder swapped for
 a symbolic link between its listing and its opening would have open() and scandir() follow the link, as
 they do in any component but the last under O_NOFOLLOW. So folders are opened without following a link
-and checked to be where they should be (their path in /proc/self/fd), and files are opened by name in
-such a folder: what is not really under the root at the moment it is opened raises OSError.
+and checked to be the folders listed (device and inode) where they should be (their path in
+/proc/self/fd), and files are opened by name in such a folder: what is not really under the root at the
+moment it is opened raises OSError.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from envsupport import score_directly, starting_candidate
+from proctree import below
 from scoring import confine, cpu_usage
 
 NAME = "scaling_law"
@@ -124,26 +125,6 @@ time.sleep(120)
 '''
 
 
-def _below(root: int) -> dict[int, int]:
-    """Every process below root (by parent), with its parent, read from /proc now."""
-    parents = {}
-    for name in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                data = f.read()
-            parents[int(name)] = int(data[data.rfind(b")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError):
-            pass
-    found, todo = {}, [root]
-    while todo:
-        one = todo.pop()
-        for pid, parent in parents.items():
-            if parent == one and pid not in found:
-                found[pid] = parent
-                todo.append(pid)
-    return found
-
-
 @pytest.fixture
 def started():
     """Start processes (each in its own process group) and kill them all, and all below them, at the end."""
@@ -159,7 +140,7 @@ def started():
     start.extra = extra
     yield start
     for proc in procs:
-        for pid in [*_below(proc.pid), *extra]:
+        for pid in [*below(proc.pid), *extra]:
             for kill in (os.kill, os.killpg):
                 try:
                     kill(pid, signal.SIGKILL)
@@ -225,7 +206,7 @@ def test_a_setsid_child_of_a_confined_process_counts(started, tmp_path, monkeypa
     proc = _confined(started, tmp_path, PARENT.format(burn=1.0, keep=True))
     _read_line(proc)  # the child's pid inside the namespace: killed with the namespace
     assert _read_line(proc) == "burnt"
-    inside = _below(proc.pid)
+    inside = below(proc.pid)
     assert len(inside) >= 2, inside  # unshare's child (the namespace's init) and the setsid'd child
     if tree == "cut":
         init = next(pid for pid, parent in inside.items() if parent == proc.pid)  # the namespace's init

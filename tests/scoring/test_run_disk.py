@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scoring import confine, run_disk
+from scoring import confine, process_owner, run_disk
 from scoring.runner import copy_cap, score_candidate
 
 needs_root = pytest.mark.skipif(not confine.available() or run_disk._tools() is None,
@@ -146,8 +146,8 @@ def test_a_killed_runners_file_system_is_swept_by_the_next_run(tmp_path):
 def test_a_folder_without_its_owner_or_with_a_live_one_is_not_gone(tmp_path):
     owner = tmp_path / run_disk.OWNER_FILE
     assert not run_disk._owner_gone(tmp_path)  # no file: unknown, left alone
-    here = run_disk._where()
-    owner.write_text(run_disk._owner_line())
+    here = process_owner.where()
+    owner.write_text(process_owner.owner_line())
     assert not run_disk._owner_gone(tmp_path)
     owner.write_text(f"{os.getpid()} 1 {here}")  # this pid, but another process's start
     assert run_disk._owner_gone(tmp_path)

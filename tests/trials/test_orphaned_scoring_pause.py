@@ -40,8 +40,8 @@ def test_the_pause_of_a_dead_scoring_is_closed_and_said(service, sqlite_store, c
     assert resumed.data["reason"] == "scoring" and "ended without closing" in resumed.data["note"]
 
 
-@pytest.mark.parametrize("note", ["live", "", "scoring in process 1 (started at tick 5) on elsewhere, boot 0-1"],
-                         ids=["its process runs", "no owner noted", "another machine"])
+@pytest.mark.parametrize("note", ["live", "", "scoring in process 1 5 other-boot pid:[1] mnt:[1]"],
+                         ids=["its process runs", "no owner noted", "another boot"])
 def test_a_scoring_pause_that_cannot_be_told_dead_stays(service, sqlite_store, clock, note):
     trial = service.create("sum_env:tiny", "ada", start=True)
     sqlite_store.open_pause(trial.id, "scoring", clock(), note=owner_note() if note == "live" else note)
