@@ -24,6 +24,7 @@ from typing import Any, Iterable
 from scoring.api import ScoringContext
 from scoring.channel import sign
 from scoring.confine import GPU_PIECES_KEY, GPU_PIECES_VARIABLE, PIECES_KEY, PIECES_VARIABLE
+from scoring.cpu_group import remove_groups_of
 from scoring.cpu_usage import stat_fields
 from scoring.errors import Invalid
 from scoring.payload import as_dict, safe_payload, text_of, unencodable
@@ -219,13 +220,15 @@ def _watch_lifeline(fd: int) -> None:
     """Wait for EOF on the runner's lifeline (scoring.runner: nothing is written to it), which comes when the
     runner closes its end or dies (killed, Ctrl-C), then kill everything started here and go: a scoring
     nobody waits for would hold the CPUs or the GPU that the next one is timed on. A candidate started
-    meanwhile from the main thread dies with this process (PR_SET_PDEATHSIG)."""
+    meanwhile from the main thread dies with this process (PR_SET_PDEATHSIG). The candidates' cgroups go
+    too: os._exit runs no atexit, and the runner that would remove them is gone."""
     try:
         while os.read(fd, 4096):
             pass
     except OSError:
         pass
     reap_strays()
+    remove_groups_of(os.getpid())
     os._exit(1)
 
 

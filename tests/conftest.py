@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from testpaths import REPO, TEST_ENV_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _rearena_environment_restored():
+    """An in-process CLI test makes its --db and --data-dir the process's own (console.cli sets REARENA_DB and
+    REARENA_DATA_DIR for the scorer it starts): put rearena's variables back after each test, so that no
+    later test, nor the subprocesses it starts, works on another test's database."""
+    before = {key: value for key, value in os.environ.items() if key.startswith("REARENA_")}
+    yield
+    for key in [key for key in os.environ if key.startswith("REARENA_")]:
+        if key not in before:
+            del os.environ[key]
+    os.environ.update(before)
 
 
 class FakeClock:

@@ -86,3 +86,34 @@ def test_ctrl_c_stops_the_scoring_and_says_so(tmp_path):
     assert cli.returncode == 130, (out, err)
     assert not left, {pid: below[pid][-120:] for pid in left}
     assert b"rearena: interrupted" in err
+
+
+WATCHER = """
+import os, subprocess, sys, threading, time
+from scoring.cpu_group import CpuGroup
+from scoring.host import _watch_lifeline
+group = CpuGroup.create()
+child = subprocess.Popen(["sleep", "600"], preexec_fn=group.enter)
+print(group.path, child.pid, flush=True)
+threading.Thread(target=_watch_lifeline, args=(int(sys.argv[1]),), daemon=True).start()
+time.sleep(600)  # the main thread never gets to clean up: only the lifeline ends this process
+"""
+
+
+def test_a_lifeline_that_ends_removes_the_candidates_cgroups(tmp_path):
+    """The scorer's process ended by its lifeline leaves no candidate cgroup behind (os._exit runs no
+    atexit, and the runner that would remove them is gone)."""
+    from scoring import cpu_group
+
+    if os.geteuid() != 0 or cpu_group._hierarchy() is None:
+        pytest.skip("candidates get cgroups of their own only as root with a writable hierarchy")
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-c", WATCHER, str(read_end)], cwd=REPO, pass_fds=(read_end,),
+                            stdout=subprocess.PIPE, text=True)
+    os.close(read_end)
+    path, child = proc.stdout.readline().split()
+    assert Path(path).is_dir() and alive(int(child))
+    os.close(write_end)
+    assert proc.wait(timeout=15) == 1
+    assert not _gone_within([int(child)], 5)
+    assert not Path(path).exists(), f"{path} was left behind"
