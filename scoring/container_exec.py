@@ -203,6 +203,8 @@ def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Pat
     src, and loops: tree_walk.link_escapes), named. TreeRefused: past cap_bytes of files (folder_too_large) or something
     unreadable (copy_failed); `what` names src in its message."""
     total, largest, skipped, budget = 0, (0, ""), [], LinkBudget()
+    tree: dict[tuple[str, ...], str | None] = {}  # what the tar holds: a link's text, None for the rest
+    links: list[tuple[PurePosixPath, os.stat_result, str]] = []  # with links_inside: judged once all is read
     try:
         with ExitStack() as stack, tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
             if prefix:
@@ -217,11 +219,10 @@ def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Pat
                 if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
                     skipped.append(f"{rel} ({kind(info.st_mode)})")
                     continue
-                link = reader.read_link(rel) if stat.S_ISLNK(info.st_mode) else ""
-                # the text read once is the one judged and the one written (the folder may change meanwhile)
-                wrong = link_escapes(Path(src), rel, budget, target=link) if links_inside and link else ""
-                if wrong:
-                    skipped.append(f"{rel} ({wrong})")
+                link = reader.read_link(rel) if stat.S_ISLNK(info.st_mode) else None
+                tree[PurePosixPath(rel).parts] = link
+                if link is not None and links_inside:
+                    links.append((rel, info, link))
                     continue
                 if not stat.S_ISREG(info.st_mode):
                     member = _member(rel, prefix, info, link)
@@ -237,13 +238,22 @@ def write_tar(src: Path, out: BinaryIO, *, prefix: str = "", skip: Callable[[Pat
                                           f"at its full size)")
                     member = _member(rel, prefix, info)
                     tar.addfile(mode(member) if mode else member, fh)
+            # each link judged against what the tar holds, not the live folder: the texts read once are
+            # the ones judged and written, whatever changed in the folder meanwhile
+            for rel, info, link in links:
+                wrong = link_escapes(Path(src), rel, budget, target=link, tree=tree)
+                if wrong:
+                    skipped.append(f"{rel} ({wrong})")
+                    continue
+                member = _member(rel, prefix, info, link)
+                tar.addfile(mode(member) if mode else member)
     except OSError as exc:
         raise TreeRefused("copy_failed", f"{what} could not be copied: {exc.filename or src}: "
                                          f"{exc.strerror or exc}") from None
     return skipped
 
 
-def _member(rel: PurePosixPath, prefix: str, info: os.stat_result, link: str = "") -> tarfile.TarInfo:
+def _member(rel: PurePosixPath, prefix: str, info: os.stat_result, link: str | None = None) -> tarfile.TarInfo:
     member = tarfile.TarInfo(str(PurePosixPath(prefix, rel)))
     member.mode, member.mtime = stat.S_IMODE(info.st_mode), int(info.st_mtime)
     if stat.S_ISDIR(info.st_mode):

@@ -460,9 +460,12 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
     except BaseException:  # interrupted (Ctrl-C) or failed here: the scorer's process and its candidates go too
         if proc is not None:
             _close(fds, life_write)  # the scorer's process kills its candidates (theirs is not this group)
-            _kill_group(proc, grace_s=1.0)
-            proc.wait()
-            remove_groups_of(proc.pid)
+            try:
+                _kill_group(proc, grace_s=1.0)
+            finally:  # a second Ctrl-C during the grace still kills the group and removes its cgroups
+                _kill_group(proc)
+                proc.wait()
+                remove_groups_of(proc.pid)
         raise
     finally:
         _close(fds, *list(fds))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -276,7 +276,8 @@ class LinkBudget:
                                              f"take more than {FOLDER_LINK_STEPS:,} steps to resolve")
 
 
-def link_escapes(root: Path, rel: PurePosixPath, budget: LinkBudget | None = None, target: str | None = None) -> str:
+def link_escapes(root: Path, rel: PurePosixPath, budget: LinkBudget | None = None, target: str | None = None,
+                 tree: Mapping[tuple[str, ...], str | None] | None = None) -> str:
     """What is wrong with the symbolic link at root/rel, in words ("" if nothing): resolved one step at a
     time against the links under root, as the kernel resolves it wherever root is mounted (a trusted reader
     in a scoring container follows it at /candidate), it is absolute, leads through an absolute link or
@@ -284,7 +285,9 @@ def link_escapes(root: Path, rel: PurePosixPath, budget: LinkBudget | None = Non
     parent), all "to outside the folder"; or it loops, or takes more than LINK_STEPS components to
     follow. A target that does not exist is inside (a dangling link reads nothing). `budget`: the steps
     are also spent from the folder's (LinkBudget). `target`: the link's text as the caller read it (and
-    will write it), judged instead of reading it again (the folder may change meanwhile)."""
+    will write it), judged instead of reading it again (the folder may change meanwhile). `tree`: the
+    folder as the caller read it (path parts: a link's text, None for a folder or file), resolved against
+    instead of root, which is then not read at all: what is judged is what the caller writes."""
     stack: list[str] = []
     if target is not None:
         if os.path.isabs(target):
@@ -293,14 +296,33 @@ def link_escapes(root: Path, rel: PurePosixPath, budget: LinkBudget | None = Non
     else:
         todo = list(reversed(PurePosixPath(rel).parts))
     steps = [0]
+    look = _looked_up_in(tree) if tree is not None else _looked_up_under(root)
     try:
-        return _resolve_link(root, stack, todo, steps)
+        return _resolve_link(look, stack, todo, steps)
     finally:
         if budget is not None:
             budget.spend(steps[0])
 
 
-def _resolve_link(root: Path, stack: list[str], todo: list[str], steps: list[int]) -> str:
+_MISSING = object()
+
+
+def _looked_up_under(root: Path) -> Callable[[list[str]], object]:
+    """What is at root/parts: a link's text, None for anything else, _MISSING for nothing."""
+    def look(parts: list[str]) -> object:
+        try:
+            info = os.lstat(Path(root, *parts))
+        except OSError:
+            return _MISSING
+        return os.readlink(Path(root, *parts)) if stat.S_ISLNK(info.st_mode) else None
+    return look
+
+
+def _looked_up_in(tree: Mapping[tuple[str, ...], str | None]) -> Callable[[list[str]], object]:
+    return lambda parts: tree.get(tuple(parts), _MISSING)
+
+
+def _resolve_link(look: Callable[[list[str]], object], stack: list[str], todo: list[str], steps: list[int]) -> str:
     outside = "a symbolic link to outside the folder"
     hops = 0
     while todo:
@@ -316,15 +338,13 @@ def _resolve_link(root: Path, stack: list[str], todo: list[str], steps: list[int
             stack.pop()
             continue
         stack.append(part)
-        try:
-            info = os.lstat(Path(root, *stack))
-        except OSError:  # nothing there: the rest of the path names nothing either
+        target = look(stack)
+        if target is _MISSING:  # nothing there: the rest of the path names nothing either
             return ""
-        if stat.S_ISLNK(info.st_mode):
+        if target is not None:  # a link
             hops += 1
             if hops > LINK_HOPS:
                 return "a symbolic link loop"
-            target = os.readlink(Path(root, *stack))
             if os.path.isabs(target):
                 return outside
             stack.pop()

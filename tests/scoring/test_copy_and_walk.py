@@ -434,3 +434,30 @@ def test_a_stopped_scoring_does_not_finish_copying_a_large_folder(tmp_path):
         with pytest.raises(stopping.ScoringStopped):
             runner._copy_candidate(folder, tmp_path / "copy")
     assert len(os.listdir(tmp_path / "copy")) < 1000
+
+
+def test_the_containers_tar_judges_its_links_by_what_it_holds_not_the_live_folder(tmp_path, monkeypatch):
+    """`x -> .` is read into the tar, then swapped for `x -> a/b` before `z -> x/../..` is judged: in the
+    live folder z leads to the folder itself, but in the tar (at /candidate in the scoring container,
+    read by the scorer as root) it leads to the container's root, so it must be left out."""
+    import io
+    import tarfile
+
+    from scoring.container_exec import write_tar
+
+    folder = tmp_path / "cand"
+    (folder / "a" / "b").mkdir(parents=True)
+    os.symlink(".", folder / "x")
+    os.symlink("x/../..", folder / "z")
+
+    def swap():
+        os.symlink("a/b", folder / "x.new")
+        os.rename(folder / "x.new", folder / "x")
+
+    _change_during_walk(monkeypatch, "x", swap)
+    out = io.BytesIO()
+    skipped = write_tar(folder, out, links_inside=True)
+    members = {member.name: member for member in tarfile.open(fileobj=io.BytesIO(out.getvalue()))}
+    assert members["x"].linkname == "."  # what was read, kept
+    assert os.readlink(folder / "x") == "a/b"  # the swap did happen
+    assert "z" not in members and skipped == ["z (a symbolic link to outside the folder)"], (skipped, sorted(members))
