@@ -22,6 +22,11 @@ CPU path's set-up took ~110 ms that way.
 6. the participant's folder (PLAN["shown"]) showing the candidate's copy (allowed to fail);
 7. USER: the candidate's folder (the run's copy) owned by its uid, links not followed (chown -R -h);
 8. the stage detached, unless something bound back lies inside it.
+
+Last, a seccomp filter refuses the kernel's key management calls (add_key, request_key, keyctl), as
+Docker's default profile does: a user's keyring outlives all of its processes and is shared by every
+candidate of that uid, so a candidate could keep there what it learnt in one scoring (a result, a run
+its lab refused) for the next one.
 """
 
 import _signal  # (not signal, json or re: their imports cost more than the rest of the set-up)
@@ -224,6 +229,61 @@ def set_up(plan):
         detach(stage)  # what was staged is bound where it belongs: nothing is left to reach through it
 
 
+# seccomp: (audit arch, its numbers of add_key, request_key and keyctl) by machine; the first is the native one.
+# x32 calls reach the same table with bit 30 set: refused too. Calls of another arch are all refused.
+KEY_CALLS = {
+    "x86_64": ((0xC000003E, (248, 249, 250, 0x400000F8, 0x400000F9, 0x400000FA)), (0x40000003, (286, 287, 288))),
+    "aarch64": ((0xC00000B7, (217, 218, 219)), (0x40000028, (309, 310, 311))),
+}
+SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, EPERM = 0x7FFF0000, 0x00050000, 1
+BPF_LD_W_ABS, BPF_JEQ_K, BPF_RET_K = 0x20, 0x15, 0x06
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def key_call_filter(machine):
+    """The BPF program, as (code, jt, jf, k), that refuses the key calls with EPERM and allows the rest:
+    load the arch, jump to its block (any other arch: refuse), load the call's number, refuse the listed
+    ones. None for a machine not in KEY_CALLS."""
+    arches = KEY_CALLS.get(machine)
+    if arches is None:
+        return None
+    refuse, allow = (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM), (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)
+    starts = [1 + len(arches) + 1]  # after the arch's load, its tests and the refuse for any other arch
+    for _, numbers in arches:
+        starts.append(starts[-1] + 1 + len(numbers) + 1)  # a block: load, tests, allow
+    deny = starts.pop()  # the last instruction
+    program = [(BPF_LD_W_ABS, 0, 0, 4)]
+    for (arch, _), start in zip(arches, starts):
+        program.append((BPF_JEQ_K, start - len(program) - 1, 0, arch))
+    program.append(refuse)
+    for _, numbers in arches:
+        program.append((BPF_LD_W_ABS, 0, 0, 0))
+        for number in numbers:
+            program.append((BPF_JEQ_K, deny - len(program) - 1, 0, number))
+        program.append(allow)
+    program.append(refuse)
+    return program
+
+
+def refuse_key_calls():
+    """Install key_call_filter for this process and all it execs (as root: no no_new_privs needed yet)."""
+    program = key_call_filter(os.uname().machine)
+    if program is None:
+        return
+    filters = (_SockFilter * len(program))(*[_SockFilter(*instruction) for instruction in program])
+    fprog = _SockFprog(len(program), filters)
+    _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong)
+    _checked(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0), "seccomp")
+
+
 def inside(path, folder):
     """Whether path is folder or lies below it (as written: no link is resolved)."""
     return path == folder or path.startswith(folder.rstrip("/") + "/")
@@ -238,6 +298,7 @@ def main():
     argv = sys.argv[3:]  # after "--"
     try:
         set_up(plan)
+        refuse_key_calls()
     except Exception as exc:  # noqa: BLE001  (any failure: the candidate must not run half confined)
         sys.stderr.write(f"rearena-confine: the set-up failed: {type(exc).__name__}: {exc}\n")
         sys.stderr.flush()

@@ -483,3 +483,70 @@ def test_without_a_folder_to_stage_in_the_staged_pieces_are_left_out(monkeypatch
     plan = confine.plan_of(confine.wrap(["/bin/true"], [], check=False))
     assert plan["pieces"] == ["net", "pid", "shm"] and plan["stage"] is None and plan["nodes"] == [], plan
     assert not any(flag.startswith("--reuid") for flag in plan["drop"]), plan
+
+
+KEYRING = '''
+import ctypes, os, platform
+NUMBERS = {"x86_64": (248, 250), "aarch64": (217, 219)}[platform.machine()]  # add_key, keyctl
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+def keep(name):
+    """Store a key in this uid's keyring (kept by the kernel after every process of the uid has ended),
+    then look for it: (errno of add_key or 0, errno of the search or 0, the key's id)."""
+    kid = libc.syscall(NUMBERS[0], b"user", name.encode(), b"secret", 6, -4)  # KEY_SPEC_USER_KEYRING
+    added = ctypes.get_errno() if kid < 0 else 0
+    found = libc.syscall(NUMBERS[1], 10, -4, b"user", name.encode(), 0)  # KEYCTL_SEARCH
+    return added, ctypes.get_errno() if found < 0 else 0, kid
+'''
+
+
+@pytest.mark.skipif(not confine.available() or os.uname().machine not in ("x86_64", "aarch64"),
+                    reason="confinement needs root and unshare (it runs as root in CI)")
+def test_a_confined_candidate_cannot_keep_anything_in_the_kernels_keyrings(tmp_path):
+    """A user's keyring outlives its processes and is shared by every candidate of that uid: a scoring
+    could leave there what the next one reads (a red-team review kept a counter, then scaling_law's
+    refused runs, from one scoring to the next). The key calls are refused (EPERM), as in Docker."""
+    import errno
+    import uuid
+
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    (folder / "solution.py").write_text(KEYRING)
+    ctx = ScoringContext(environment="t", variant="tiny", params={}, candidate_dir=folder,
+                         deadline=time.monotonic() + 30, rng=random.Random(1))
+    with ctx.candidate("solution.py", "keep") as cand:
+        added, searched, kid = cand.call(f"rearena-test-{uuid.uuid4().hex}", timeout=20)
+        if kid > 0:  # the old code: do not leave it to later runs
+            import ctypes
+            ctypes.CDLL(None).syscall(250 if os.uname().machine == "x86_64" else 219, 21, kid)  # KEYCTL_INVALIDATE
+    assert (added, searched) == (errno.EPERM, errno.EPERM), (added, searched, kid)
+
+
+def test_the_key_call_filter_jumps_where_it_says():
+    """The BPF program, run here by a small interpreter: the key calls of each arch refused, others allowed,
+    another arch refused altogether."""
+    sys.path.insert(0, str(Path(confine.__file__).parent))
+    try:
+        import confine_setup as setup
+    finally:
+        sys.path.pop(0)
+
+    def verdict(machine, arch, number):
+        program, pc = setup.key_call_filter(machine), 0
+        while True:
+            code, jt, jf, k = program[pc]
+            if code == setup.BPF_LD_W_ABS:
+                acc = arch if k == 4 else number
+            elif code == setup.BPF_JEQ_K:
+                pc += jt if acc == k else jf
+            else:
+                return "refused" if k == setup.SECCOMP_RET_ERRNO | setup.EPERM else "allowed"
+            pc += 1
+
+    for machine, arches in setup.KEY_CALLS.items():
+        for arch, numbers in arches:
+            assert {verdict(machine, arch, number) for number in numbers} == {"refused"}, (machine, arch)
+            assert verdict(machine, arch, 0) == verdict(machine, arch, 59) == "allowed", (machine, arch)
+        assert verdict(machine, 0x12345678, 0) == "refused"
+    assert setup.key_call_filter("riscv64") is None
