@@ -61,6 +61,9 @@ class ScoringContext:
     processes: list[CandidateProcess] = field(default_factory=list)
     log_lines: list[str] = field(default_factory=list)
     reaper: bool = False  # True in scoring.host's process: kill_strays may kill its stray children
+    # the CPUs the candidate's processes run on (scoring.cpu_share: the manifest's hardware.cpus of them); None:
+    # any of this process's
+    cpus: frozenset[int] | None = None
 
     def remaining(self) -> float:
         """Seconds left before the scoring deadline (never negative)."""
@@ -119,6 +122,7 @@ class ScoringContext:
             startup_timeout_s=max(0.1, self.remaining()),
             python=self.python,
             boot_args=tuple(off_limits()) if tripwire else (),
+            cpus=self.cpus,
         )
         self.processes.append(proc)
         try:

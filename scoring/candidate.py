@@ -177,6 +177,7 @@ class CandidateProcess:
         self.spin_s = spin_s
         self.function = function
         self.memory_mb = memory_mb
+        self.cpus = cpus  # where it runs (None: anywhere this process may)
         self.output_cap_bytes = output_cap_bytes
         self.call_seconds = 0.0
         self.calls = 0

@@ -25,6 +25,7 @@ from scoring.api import ScoringContext
 from scoring.channel import sign
 from scoring.confine import GPU_PIECES_KEY, GPU_PIECES_VARIABLE, PIECES_KEY, PIECES_VARIABLE
 from scoring.cpu_group import remove_groups_of
+from scoring.cpu_share import claim as claim_cpus
 from scoring.cpu_usage import stat_fields
 from scoring.errors import Invalid
 from scoring.payload import as_dict, safe_payload, text_of, unencodable
@@ -268,6 +269,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         intermediate=config["intermediate"],
         python=config["python"],
         helper_python=config.get("helper_python"),
+        cpus=claim_cpus(config.get("cpus")),  # the manifest's hardware.cpus: CPUs of this scoring's own
         reaper=True,
     )
     try:
@@ -309,6 +311,9 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     confined = sorted({getattr(p, "confinement", "unknown") for p in ctx.processes} - {"trusted"})
     if confined:  # how the candidate's processes were confined (scoring/confine.py's pieces, or none)
         payload["details"]["candidate_confinement"] = confined
+    pinned = {cpu for p in ctx.processes if getattr(p, "confinement", "") != "trusted" for cpu in p.cpus or ()}
+    if pinned:  # the CPUs they ran on (ctx.cpus: hardware.cpus of the machine's)
+        payload["details"]["candidate_cpus"] = sorted(pinned)
     output = ctx.candidate_output()
     if output:
         payload["details"]["candidate_output"] = output[-8000:]

@@ -400,6 +400,7 @@ def _scored(env, variant, params, work, tmp, timeout_s, memory_mb, output_cap_by
         "candidate_dir": str(work),
         "timeout_s": timeout_s,
         "memory_mb": memory_mb or env.scoring_memory_mb,
+        "cpus": env.hardware.cpus,  # pinned to that many (scoring.cpu_share), as a container's quota limits them
         "output_cap_bytes": output_cap_bytes,
         "intermediate": intermediate,
         "python": python,

@@ -251,7 +251,7 @@ def score(ctx: ScoringContext) -> dict:
         proc = CandidateProcess(
             ctx.candidate_dir, ENTRY_FILE, ENTRY_FUNCTION, memory_mb=ctx.memory_mb,
             output_cap_bytes=ctx.output_cap_bytes, startup_timeout_s=max(0.1, ctx.remaining()),
-            python=ctx.python, boot=CHECKED_BOOT, boot_args=tuple(off_limits()))
+            python=ctx.python, boot=CHECKED_BOOT, boot_args=tuple(off_limits()), cpus=ctx.cpus)
         ctx.processes.append(proc)
         proc.function = "the forward pass of load_model"  # how timeouts and crashes name the calls
         data = traced.astype("<i8").tobytes()
