@@ -75,6 +75,20 @@ RUN_SCORER = (f'umask 077; PY=$(command -v python3); case "$PY" in /*) ;; *) ech
               f'exec "$PY" -I -B -c "$0" {ROOT}')
 
 
+def _stopped(api, container_id: str) -> tuple[str, str] | None:
+    """(reason, message) saying why the scoring container no longer runs; None while it does."""
+    try:
+        state = api.inspect_container(container_id)["State"]
+    except Exception as exc:  # noqa: BLE001 - removed meanwhile, or the daemon is gone
+        return "sandbox_error", f"the scoring container is gone before the scoring ended ({type(exc).__name__})"
+    if state.get("Running"):
+        return None
+    if state.get("OOMKilled"):
+        return "out_of_memory", "out of memory: the scoring container reached its memory limit and was stopped"
+    return "sandbox_error", (f"the scoring container stopped before the scoring ended (exit status "
+                             f"{state.get('ExitCode')}): stopped from outside the scoring (docker kill, the daemon)")
+
+
 def _invalid(reason: str, message: str, **details) -> dict:
     return {"valid": False, "reason": reason, "message": message, "details": details}
 
@@ -172,8 +186,8 @@ def _score_tar(env, config, key, nonce, candidate_tar, timeout_s, memory_mb, out
     before = integrity_hash(env)
     archive = scorer_archive(env, config)
     container = _scoring_container(env, memory_mb, image or dk.ensure_image(env), len(archive))
+    api = container.client.api
     try:
-        api = container.client.api
         put_folder(api, container.id, archive, ROOT, user="root")
         put_folder(api, container.id, candidate_tar, CANDIDATE_DIR, user=dk.PARTICIPANT)
         log = TailBuffer(64 * 1024)
@@ -192,9 +206,23 @@ def _score_tar(env, config, key, nonce, candidate_tar, timeout_s, memory_mb, out
         if outcome.flooded:
             return _invalid("output_flood", "output flood: the scorer's process printed too much and was stopped",
                             scorer_output=scorer_output)
+        # a container stopped from outside (docker kill, the daemon) is not the candidate's doing: its result,
+        # or what dockerd writes into an exec's output instead, is never read as one
+        stopped = _stopped(api, container.id)
+        if stopped:
+            return _invalid(*stopped, scorer_output=scorer_output)
         chunks: list[bytes] = []
-        run_exec(api, container.id, ["/bin/cat", f"{ROOT}/run/result"], user="root", timeout=30,
-                 workdir=SCORER_CWD, env=exec_env, on_stdout=chunks.append)
+        read = run_exec(api, container.id, ["/bin/cat", f"{ROOT}/run/result"], user="root", timeout=30,
+                        workdir=SCORER_CWD, env=exec_env, on_stdout=chunks.append)
+        if read.exit_code != 0:
+            return _invalid(*(_stopped(api, container.id) or (
+                "sandbox_error", f"the scoring container's result could not be read (exit status {read.exit_code})")),
+                scorer_output=scorer_output)
+    except ContainerError:
+        stopped = _stopped(api, container.id)
+        if stopped:
+            return _invalid(*stopped)
+        raise
     finally:
         dk.remove_container(container)
     if integrity_hash(env) != before:

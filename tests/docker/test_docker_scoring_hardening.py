@@ -163,3 +163,40 @@ def test_a_stopped_scoring_in_a_container_ends_at_once_and_leaves_no_container(s
     assert "stopped" in outcome, outcome
     assert took < 10, took
     assert not {c.id for c in client.containers.list(all=True)} - before
+
+
+@pytest.mark.parametrize("delay_s", [2.0, 3.0, 4.0])
+def test_a_scoring_container_killed_from_outside_is_a_sandbox_error_not_a_forged_result(
+        small_registry, images, tmp_path, delay_s):
+    """`docker kill` of the scoring container mid-run (an operator, the daemon): the runner read what dockerd
+    wrote into its last exec's output as the result and called it forged, accusing the participant. It is
+    the sandbox's failure, and says so."""
+    import threading
+    import time
+
+    import docker
+
+    env = small_registry.get("sum_env")
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    (folder / "solution.py").write_text("import time\n\ndef total(values):\n    time.sleep(600)\n")
+    client = docker.from_env()
+    before = {c.id for c in client.containers.list(all=True)}
+
+    def kill_the_new_one() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            new = [c for c in client.containers.list() if c.id not in before]
+            if new:
+                time.sleep(delay_s)  # into the scoring, at a few moments
+                new[0].kill()
+                return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_the_new_one)
+    killer.start()
+    result = score_in_container(env, "tiny", folder, timeout_s=60)
+    killer.join()
+    assert (result.valid, result.reason) == (False, "sandbox_error"), (result.reason, result.message)
+    assert "stopped from outside the scoring" in result.message or "container is gone" in result.message, result.message
+    assert not {c.id for c in client.containers.list(all=True)} - before
