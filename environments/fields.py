@@ -120,10 +120,13 @@ class Fields:
             return float(value)
         return value
 
-    def positive(self, value: float | None, field: str) -> float | None:
-        """`value` if it is above zero, else a recorded problem and None."""
+    def positive(self, value: float | None, field: str, most: float | None = None) -> float | None:
+        """`value` if it is above zero (and at most `most`), else a recorded problem and None."""
         if value is not None and value <= 0:
             self.problem(field, f"expected a number above 0, got {value:g}")
+            return None
+        if value is not None and most is not None and value > most:
+            self.problem(field, f"expected at most {most:,g}, got {value:g}")
             return None
         return value
 

@@ -29,6 +29,11 @@ METRIC_KEYS = frozenset({"name", "direction", "transform", "unit"})
 SCORING_KEYS = frozenset({"scorer", "timeout_s", "memory_mb", "visible"})
 CALIBRATION_KEYS = frozenset({"start", "reference", "hardware"})
 VARIANT_KEYS = frozenset({"description", "params", "timeout_s", "budget_hours", "calibration"})
+# the largest values that make sense, past which a number is a typo that would overflow later (a timeout of
+# 1e300 s broke the scorer's clock; memory_mb past 2**63 its resource limit): a week of scoring, a year
+# of budget, 4 TiB, the kernel's largest pid
+MOST = {"timeout_s": 7 * 86400.0, "memory_mb": float(4 << 20), "hours": 24 * 365.0, "cpus": 4096.0,
+        "gb": 4096.0, "pids": float(1 << 22), "raw": 1e12}
 
 
 @dataclass(frozen=True)
@@ -89,8 +94,8 @@ def parse_settings(
     )
     memory = f.take(scoring, "memory_mb", "scoring", "integer", default=base.scoring_memory_mb, hint="megabytes")
     visible = f.take(scoring, "visible", "scoring", "boolean", required=scoring_required, default=base.scores_visible)
-    timeout = f.positive(timeout, "scoring.timeout_s") or base.scoring_timeout_s
-    memory = int(f.positive(memory, "scoring.memory_mb") or base.scoring_memory_mb)
+    timeout = f.positive(timeout, "scoring.timeout_s", MOST["timeout_s"]) or base.scoring_timeout_s
+    memory = int(f.positive(memory, "scoring.memory_mb", MOST["memory_mb"]) or base.scoring_memory_mb)
     calibration = f.subtable(data, "calibration", required=defaults is None)
     calibration = parse_calibration(f, calibration, "calibration", False, base.calibration)
     if calibration is not None and (not required or "metric" in data):
@@ -102,9 +107,9 @@ def parse_settings(
 def _budget(f: Fields, table: dict[str, Any], required: bool, base: Settings) -> tuple[float, float]:
     f.unknown_keys(table, BUDGET_KEYS, "budget")
     hours = f.take(table, "hours", "budget", "number", required=required, hint="the active-time budget in hours")
-    hours = f.positive(hours, "budget.hours") or base.budget_hours
+    hours = f.positive(hours, "budget.hours", MOST["hours"]) or base.budget_hours
     backstop = f.take(table, "wall_backstop_hours", "budget", "number", hint="hours of wall time")
-    backstop = f.positive(backstop, "budget.wall_backstop_hours") or 3 * hours
+    backstop = f.positive(backstop, "budget.wall_backstop_hours", 3 * MOST["hours"]) or 3 * hours
     if backstop < hours:
         f.problem("budget.wall_backstop_hours", f"expected at least budget.hours ({hours:g}), got {backstop:g}")
     return hours, backstop
@@ -119,10 +124,10 @@ def _hardware(f: Fields, table: dict[str, Any], required: bool, base: Hardware) 
     disk = f.take(table, "disk_gb", "hardware", "number", default=base.disk_gb, hint="GB of files")
     pids = f.take(table, "pids", "hardware", "integer", default=base.pids, hint="processes and threads")
     network = f.take(table, "network", "hardware", "boolean", default=base.network)
-    cpus = int(f.positive(cpus, "hardware.cpus") or base.cpus)
-    memory = f.positive(memory, "hardware.memory_gb") or base.memory_gb
-    disk = f.positive(disk, "hardware.disk_gb") or base.disk_gb
-    pids = int(f.positive(pids, "hardware.pids") or base.pids)
+    cpus = int(f.positive(cpus, "hardware.cpus", MOST["cpus"]) or base.cpus)
+    memory = f.positive(memory, "hardware.memory_gb", MOST["gb"]) or base.memory_gb
+    disk = f.positive(disk, "hardware.disk_gb", MOST["gb"]) or base.disk_gb
+    pids = int(f.positive(pids, "hardware.pids", MOST["pids"]) or base.pids)
     return Hardware(cpus=cpus, memory_gb=memory, gpu=gpu, gpu_kind=kind, disk_gb=disk, pids=pids,
                     network=network)
 
@@ -163,6 +168,10 @@ def parse_calibration(
     hardware = f.take(
         table, "hardware", prefix, "string", default=base.hardware if base else "", hint="where they were measured"
     )
+    for name, value in (("start", start), ("reference", reference)):
+        if value is not None and abs(value) > MOST["raw"]:
+            f.problem(join(prefix, name), f"expected a raw score within ±{MOST['raw']:g}, got {value:g}")
+            return None
     if need and (start is None or reference is None):
         return None
     fallback = base or Calibration(start=0.0, reference=1.0)
@@ -229,8 +238,10 @@ def _variant(
     f.unknown_keys(body, VARIANT_KEYS if allow_params else VARIANT_KEYS - {"params"}, field)
     description = f.take(body, "description", field, "string", default="")
     params = f.take(body, "params", field, "table", default={}, hint="parameters passed to the scorer")
-    timeout = f.positive(f.take(body, "timeout_s", field, "number", hint="seconds"), join(field, "timeout_s"))
-    hours = f.positive(f.take(body, "budget_hours", field, "number", hint="hours"), join(field, "budget_hours"))
+    timeout = f.positive(f.take(body, "timeout_s", field, "number", hint="seconds"), join(field, "timeout_s"),
+                         MOST["timeout_s"])
+    hours = f.positive(f.take(body, "budget_hours", field, "number", hint="hours"), join(field, "budget_hours"),
+                       MOST["hours"])
     calibration = None
     if "calibration" in body:
         prefix = join(field, "calibration")

@@ -243,13 +243,22 @@ def _load_scorer(path: Path):
     return module
 
 
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int past float's range
+        return False
+
+
 def _check_output(out: Any) -> dict[str, Any]:
     if not isinstance(out, dict) or "raw" not in out:
-        raise Invalid("the environment's scorer returned no raw score", reason="scorer_error")
+        got = "a dict without 'raw'" if isinstance(out, dict) else f"{text_of(repr(out))[:80]} ({type(out).__name__})"
+        raise Invalid(f"the environment's scorer returned no raw score: got {got}; expected a dict with 'raw' "
+                      f"(and 'message', 'details')", reason="scorer_error")
     raw = out["raw"]
     if raw is None:
         raise Invalid(str(out.get("message") or "the scorer gave no score"), reason="no_score")
-    if not isinstance(raw, (int, float)) or not math.isfinite(raw):
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not _finite(raw):
         raise Invalid(f"the scorer produced a raw score that is not a finite number: {raw!r}", reason="no_score")
     details = as_dict(out.get("details"))
     return {"valid": True, "raw": float(raw), "message": text_of(out.get("message", "")), "details": details}

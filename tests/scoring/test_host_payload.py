@@ -8,6 +8,8 @@ import json
 import textwrap
 import time
 
+import pytest
+
 from scoring.channel import sign, verify
 from scoring.payload import DETAIL_CHARS, MESSAGE_CHARS, PAYLOAD_BYTES, as_dict, safe_payload
 from scoring.runner import score_candidate
@@ -114,3 +116,20 @@ def test_a_candidate_exception_with_a_surrogate_and_a_nul_is_reported_cleanly(su
     assert not result.valid and result.reason == "candidate_exception"
     assert "bad \ufffd value\u2400 [/red]" in result.message
     assert_storable(result.as_dict())
+
+
+def test_what_the_scorer_returned_is_checked_by_type_and_named():
+    """A bare number is named in the message (it said only "returned no raw score"); a bool is no raw score
+    (True scored 1.0), nor an int past a float's range (math.isfinite raised OverflowError)."""
+    from scoring.errors import Invalid
+    from scoring.host import _check_output
+
+    with pytest.raises(Invalid) as bare:
+        _check_output(-1.0)
+    assert "got -1.0 (float)" in bare.value.message and "expected a dict with 'raw'" in bare.value.message
+    assert bare.value.reason == "scorer_error"
+    for raw in (True, 10 ** 400, float("nan"), "1.0"):
+        with pytest.raises(Invalid) as bad:
+            _check_output({"raw": raw})
+        assert bad.value.reason == "no_score", raw
+    assert _check_output({"raw": 3})["raw"] == 3.0
