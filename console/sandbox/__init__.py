@@ -49,9 +49,11 @@ def get_sandbox(trial, data_dir: Path, db_url: str | None = None, env=None) -> S
 
 
 def sync_workdir(trial, data_dir: Path) -> bool:
-    """Bring the live workdir out of a docker trial's container into trial.workdir; False if there is none.
+    """Bring the live workdir out of a docker trial's container into trial.workdir; False for a local trial
+    (it works in trial.workdir itself: nothing to do).
 
-    The local sandbox works in trial.workdir itself: nothing to do.
+    SandboxError when the container is gone or stopped (killed, a reboot): trial.workdir then holds the last
+    copy taken from it, which is what gets snapshotted and scored; the caller records that it was.
     """
     if (trial.sandbox or "local") != "docker" or not trial.workdir:
         return False
@@ -61,7 +63,10 @@ def sync_workdir(trial, data_dir: Path) -> bool:
     try:
         container = find_container(trial, data_dir)
         if container is None or container.status != "running":
-            return False
+            state = "is gone" if container is None else f"is not running ({container.status})"
+            raise SandboxError(f"the container of trial {trial.id} {state}: the last copy of its workdir taken from "
+                               f"it is used, without what changed in the container since; opening the trial in "
+                               f"the console starts a new container from that copy")
         _sandbox(container, trial).pull_workdir()
         return True
     except ContainerError as exc:

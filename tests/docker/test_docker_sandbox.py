@@ -184,3 +184,19 @@ def test_a_trial_with_an_unbuilt_image_gets_it_built(docker_service, docker_read
     sandbox = get_sandbox(trial, docker_service.store.data_dir)
     assert sandbox.exec("cat solution.py", timeout=30).output.startswith("def total(values):")
     assert docker_ready.images.get(containers.image_name(env)).labels["rearena.env"] == "sum_env"
+
+
+def test_scoring_a_trial_whose_container_was_killed_says_it_scored_the_last_copy(docker_trial, docker_service):
+    """A review killed a docker trial's container after an edit, then `trial score` scored the last copy
+    without a word. The score stands (the last copy is all there is: the container's workdir was a
+    tmpfs), and the trial's record says what happened."""
+    trial, sandbox = docker_trial
+    docker_service.snapshot(trial.id)
+    sandbox.exec("echo '# lost edit' >> solution.py", timeout=30)
+    sandbox.container.kill()
+    sub = docker_service.score(trial.id)
+    assert sub.valid, sub.message
+    errors = docker_service.store.events(trial.id, kinds=["sandbox_error"])
+    assert errors and "is not running" in errors[-1].data["error"], [e.data for e in errors]
+    assert "the last copy of its workdir" in errors[-1].data["error"]
+    assert "# lost edit" not in open(f"{docker_service.store.trial(trial.id).workdir}/solution.py").read()
