@@ -25,6 +25,14 @@ class UnknownEnvironment(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class EnvironmentLoadFailed(UnknownEnvironment):
+    """An environment of that name exists under a root but failed to load; the message says why."""
+
+    def __init__(self, message: str, problems: list[LoadProblem] | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
 class UnknownVariant(KeyError):
     """The environment has no variant of that name; the message lists the choices."""
 
@@ -40,6 +48,16 @@ def _choices(name: str, names: list[str]) -> str:
     return f"{hint}choices: {', '.join(names)}"
 
 
+MAX_PROBLEMS_SHOWN = 3
+
+
+def _load_failure(name: str, problems: list[LoadProblem]) -> str:
+    shown = "; ".join(str(p) for p in problems[:MAX_PROBLEMS_SHOWN])
+    more = len(problems) - MAX_PROBLEMS_SHOWN
+    extra = f"; and {more} more problem(s)" if more > 0 else ""
+    return f"environment {name!r} failed to load: {shown}{extra} (`rearena env list` lists every problem)"
+
+
 @dataclass
 class Registry:
     """The environments that loaded, and the problems of those that did not."""
@@ -47,19 +65,23 @@ class Registry:
     environments: dict[str, Environment] = field(default_factory=dict)
     problems: list[LoadProblem] = field(default_factory=list)
     roots: list[Path] = field(default_factory=list)
+    failed: dict[str, list[LoadProblem]] = field(default_factory=dict)
+    """The problems of each environment folder that failed to load, by folder name (the environment's name)."""
 
     def names(self) -> list[str]:
         """Environment names, sorted."""
         return sorted(self.environments)
 
     def get(self, name: str) -> Environment:
-        """The named environment; UnknownEnvironment lists the choices."""
+        """The named environment; UnknownEnvironment lists the choices (EnvironmentLoadFailed: why it did not load)."""
+        if name not in self.environments and self.failed.get(name):
+            raise EnvironmentLoadFailed(_load_failure(name, self.failed[name]), self.failed[name])
         if name not in self.environments:
             raise UnknownEnvironment(f"unknown environment {name!r}; {_choices(name, self.names())}")
         return self.environments[name]
 
     def resolve(self, spec: str) -> tuple[Environment, Variant]:
-        """'name' or 'name:variant' -> (environment, variant); unknown names list the choices."""
+        """'name' or 'name:variant' -> (environment, variant); unknown names list the choices, broken ones say why."""
         name, _, variant = spec.strip().partition(":")
         env = self.get(name)
         key = variant or env.default_variant
@@ -109,6 +131,7 @@ def load_registry(roots: list[Path] | None = None) -> Registry:
             env, problems = loaded
             registry.problems.extend(problems)
             if env is None:
+                registry.failed.setdefault(folder.name, []).extend(problems)
                 continue
             if env.name in registry.environments:
                 first = registry.environments[env.name].path

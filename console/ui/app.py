@@ -125,10 +125,15 @@ class RearenaApp(App):
         self.now = self.clock()
 
     def show_trial(self, trial_id: int) -> None:
-        """Open the trial screen for a trial."""
-        from console.ui.screens.trial import TrialScreen
+        """Open the trial screen for a trial; one that cannot be opened (no such trial, its environment
+        did not load) gets a notice saying why, and the console stays where it is."""
+        from console.ui.screens.trial import TrialScreen, why_trial_cannot_open
         from console.ui.state import remember_trial
 
+        problem = why_trial_cannot_open(self.store, self.registry, trial_id)
+        if problem is not None:
+            self.notify(problem, title=f"Cannot open trial {trial_id}", severity="error", markup=False, timeout=30)
+            return
         remember_trial(self.store.data_dir, trial_id)
         self.push_screen(TrialScreen(trial_id))
 

@@ -20,6 +20,27 @@ from console.ui.widgets.score_plot import ScorePlot
 from console.ui.widgets.submissions import SubmissionsTable
 
 
+def why_trial_cannot_open(store, registry, trial_id: int) -> str | None:
+    """Why the trial screen cannot show this trial (no such trial, its environment did not load); None if it can."""
+    from console.store.errors import StoreError
+    from environments.registry import ROOTS_VARIABLE, EnvironmentLoadFailed, UnknownEnvironment
+
+    try:
+        trial = store.trial(trial_id)
+    except StoreError as exc:
+        return f"{exc}."
+    kept = "Its records are kept."
+    try:
+        registry.get(trial.environment)
+    except EnvironmentLoadFailed as exc:
+        return f"{exc}. {kept} Fix the environment and restart the console to open the trial."
+    except UnknownEnvironment as exc:
+        roots = ", ".join(str(root) for root in registry.roots) or "none"
+        return (f"{exc}. The trial's environment {trial.environment!r} is not under this console's environment "
+                f"roots ({roots}); add its folder to ${ROOTS_VARIABLE} and restart the console. {kept}")
+    return None
+
+
 class TrialScreen(Screen):
     """One trial, for the participant who spends hours in it."""
 
@@ -66,6 +87,12 @@ class TrialScreen(Screen):
     def on_mount(self) -> None:
         from environments.registry import instructions_for
 
+        problem = why_trial_cannot_open(self.app.store, self.app.registry, self.trial_id)
+        if problem is not None:  # show_trial checks first; this screen must not take the console down either
+            self.notify(problem, title=f"Cannot open trial {self.trial_id}", severity="error", markup=False,
+                        timeout=30)
+            self.dismiss()
+            return
         trial = self.app.store.trial(self.trial_id)
         self.env = self.app.registry.get(trial.environment)
         self.sub_title = f"trial {trial.id} · {trial.environment}:{trial.variant} · {trial.participant}"
