@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -78,15 +79,63 @@ def _helper_argv(op: str, *args: str) -> list[str]:
 
 
 def family_info(family_file: Path, default: str = "", timeout: float = LOAD_TIMEOUT_S) -> dict[str, Any]:
-    """Import the family in a subprocess: its tasks, methods, required variables and default instructions (cached)."""
+    """Import the family in a subprocess: its tasks, methods, required variables and default instructions.
+
+    Cached in this process and on disk (the data folder's cache/metr), with a failure too, for as long as the
+    family's .py files and this rearena's helper are unchanged: every command loads the registry, and a family
+    that imports torch, or hangs until the timeout, would otherwise cost every command that long."""
     sources = [family_file, *family_file.parent.glob("*.py")]
     key = (str(family_file), max(p.stat().st_mtime_ns for p in sources if p.exists()), default)
     if key not in _INFO_CACHE:
-        argv = _helper_argv("info", str(family_file), *([default] if default else []))
-        result = run_captured(argv, cwd=family_file.parent, timeout=timeout)
-        info = parse_answer(result, "import")
-        _INFO_CACHE[key] = info
+        kept = _disk_cache(family_file, sources, default, timeout)
+        answer = _read_cached(kept)
+        if answer is None:
+            argv = _helper_argv("info", str(family_file), *([default] if default else []))
+            result = run_captured(argv, cwd=family_file.parent, timeout=timeout)
+            try:
+                answer = {"info": parse_answer(result, "import")}
+            except FamilyError as err:
+                answer = {"failed": err.as_dict()}
+            _write_cached(kept, answer)
+        if "failed" in answer:
+            failed = answer["failed"]
+            raise FamilyError(failed["stage"], failed["error"], failed["location"], failed["traceback"])
+        _INFO_CACHE[key] = answer["info"]
     return _INFO_CACHE[key]
+
+
+def _disk_cache(family_file: Path, sources: list[Path], default: str, timeout: float) -> Path | None:
+    """Where the family's answer is kept: named by everything it depends on (None: no data folder here)."""
+    from scoring.off_limits import data_dir
+
+    folder = data_dir()
+    if folder is None:
+        return None
+    stamps = sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in set(sources) if p.exists())
+    key = json.dumps([str(family_file), stamps, default, timeout, hashlib.sha256(HELPER.read_bytes()).hexdigest()])
+    return folder / "cache" / "metr" / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+
+
+def _read_cached(path: Path | None) -> dict[str, Any] | None:
+    try:
+        answer = json.loads(path.read_text()) if path is not None else None
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(answer, dict) and (isinstance(answer.get("info"), dict) or isinstance(answer.get("failed"), dict))
+    return answer if ok else None
+
+
+def _write_cached(path: Path | None, answer: dict[str, Any]) -> None:
+    """Written whole or not at all (a temporary file renamed); a folder that cannot be written only costs time."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(answer))
+        os.replace(temporary, path)
+    except (OSError, TypeError, ValueError):
+        pass
 
 
 def _problem(family_file: Path, err: FamilyError, timeout: float) -> LoadProblem:
