@@ -73,8 +73,12 @@ def get_tasks(family: type, folder: Path) -> dict[str, Any]:
     if not callable(getattr(family, "get_tasks", None)):
         raise FamilyError("get_tasks", "TaskFamily has no get_tasks() (the standard requires it)")
     tasks = _call("get_tasks", folder, family.get_tasks)
-    if not isinstance(tasks, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in tasks.items()):
+    if not isinstance(tasks, dict):
         raise FamilyError("get_tasks", f"expected a dict of task name -> dict, got {type(tasks).__name__}")
+    for name, task in tasks.items():
+        if not isinstance(name, str) or not isinstance(task, dict):
+            raise FamilyError("get_tasks", f"expected a dict of task name -> dict; task {str(name)[:80]!r} "
+                                           f"({type(name).__name__}) is a {type(task).__name__}: {repr(task)[:80]}")
     return tasks
 
 

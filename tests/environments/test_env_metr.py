@@ -126,6 +126,7 @@ def test_broken_family_is_a_problem_naming_file_and_exception(envs):
         ("import os\nos._exit(4)\n", "", "exited with code 4 without an answer"),
         ("x = 1\n", "", "defines no class TaskFamily"),
         (minimal("[1, 2]"), "TaskFamily.get_tasks", "expected a dict of task name -> dict, got list"),
+        (minimal('{"tiny": {"x": 1}, "main": 5}'), "TaskFamily.get_tasks", "task 'main' (str) is a int: 5"),
         (minimal("{}"), "TaskFamily.get_tasks", "expected at least one task"),
         (minimal('{"main": {"word": "a"}}'), "variants.tiny", "every environment needs a tiny variant"),
         (minimal('{"tiny": {"word": "a"}, "a:b": {"word": "c"}}'), "TaskFamily.get_tasks", "without ':'"),
