@@ -5,7 +5,10 @@ with exponential backoff and full jitter, honouring Retry-After (and retry-after
 start of the first failed attempt until the next attempt that succeeds starts, the trial holds a
 pause with reason "api_wait", so waiting on a failing API is not working time (no pause is opened
 when the trial is already paused). A context-length error is handed back to the caller, which
-truncates and asks again; any other error ends the request.
+truncates and asks again; any other error ends the request. So does a 200 that is not a usable
+chat completion (an HTML page, JSON of another shape: replies.py): an api_error of kind
+"bad_response" whose message names the content type or the bad field and quotes the body's start.
+Each failed attempt is also told to `notify` (the CLI prints it), with the wait before the next.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from console.agents.replies import BadReply, parse_reply
 from scoring.api_errors import classify  # noqa: F401  (re-exported: the tests import it from here)
 
 API_WAIT = "api_wait"
+BAD_RESPONSE = "bad_response"
+RAW_RESPONSE = {"X-Stainless-Raw-Response": "true"}  # the openai client's switch for its raw response object
 
 
 class AgentStop(Exception):
@@ -62,6 +68,14 @@ def is_context_overflow(exc: Exception) -> bool:
     return code == "context_length_exceeded" or "context length" in text or "context window" in text
 
 
+def describe(exc: Exception) -> str:
+    """The error's text, with its cause when that says more ("Connection error." says little)."""
+    text, cause = str(exc), exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text = f"{text} ({type(cause).__name__}: {cause})"
+    return text
+
+
 def retry_after(exc: Exception) -> float | None:
     """Seconds the server asked us to wait (Retry-After, retry-after-ms), or None."""
     response = getattr(exc, "response", None)
@@ -85,7 +99,8 @@ class ModelCaller:
     """Sends chat-completion requests for one trial, retrying and recording failures as events."""
 
     def __init__(self, service, trial_id: int, config, client: Any, record: Callable[[str, dict], None],
-                 sleep: Callable[[float], bool], rng: random.Random | None = None):
+                 sleep: Callable[[float], bool], rng: random.Random | None = None,
+                 notify: Callable[[str], None] | None = None):
         self.service = service
         self.trial_id = trial_id
         self.config = config
@@ -93,6 +108,7 @@ class ModelCaller:
         self.record = record  # record(kind, data): writes an event
         self.sleep = sleep  # sleep(seconds) -> True when the agent was asked to stop meanwhile
         self.rng = rng or random.Random()
+        self.notify = notify  # notify(text): one line per failed attempt, for a person waiting
 
     def backoff(self, attempt: int, asked: float | None) -> float:
         """Seconds to wait before retry number `attempt` (0-based): Retry-After if given, else jittered."""
@@ -102,17 +118,19 @@ class ModelCaller:
         return ceiling * (0.5 + 0.5 * self.rng.random())
 
     def request(self, messages: list[dict], tools: list[dict]) -> Any:
-        """One HTTP request for a chat completion (the parsed ChatCompletion)."""
+        """One HTTP request for a chat completion: the checked ChatCompletion, or BadReply."""
         body = {"model": self.config.model, "messages": messages, **self.config.request_params()}
         if tools:
             body["tools"] = tools
+        # The raw response keeps the content type and body, which name what was wrong with a bad reply.
         if self.config.request_mode == "create":
-            return self.client.chat.completions.create(**body)
+            return parse_reply(self.client.chat.completions.with_raw_response.create(**body))
         # The same request through the client's documented generic POST: no per-call walk of the whole
         # typed history (its cost grows with the conversation), same errors, same ChatCompletion parsing.
         from openai.types.chat import ChatCompletion
 
-        return self.client.post("/chat/completions", cast_to=ChatCompletion, body=body)
+        return parse_reply(self.client.post("/chat/completions", cast_to=ChatCompletion, body=body,
+                                            options={"headers": RAW_RESPONSE}))
 
     def complete(self, messages: list[dict], tools: list[dict], step: int) -> Completion:
         """One completion, retried; raises ContextOverflow, or AgentStop('api_error' / 'stopped')."""
@@ -126,19 +144,21 @@ class ModelCaller:
                 at, started = clock(), time.perf_counter()
                 try:
                     response = self.request(messages, tools)
-                except openai.APIError as exc:
+                except (openai.APIError, BadReply) as exc:
                     http_s += time.perf_counter() - started
                     if is_context_overflow(exc):
                         self.record("api_error", {"step": step, "attempt": attempt + 1, "kind": "context_length",
                                                   "status": getattr(exc, "status_code", None), "message": str(exc)})
                         raise ContextOverflow(str(exc)) from None
-                    kind, retryable = classify(exc)
+                    kind, retryable = (BAD_RESPONSE, False) if isinstance(exc, BadReply) else classify(exc)
                     give_up = not retryable or attempt >= self.config.max_retries
                     wait = 0.0 if give_up else self.backoff(attempt, retry_after(exc))
+                    message = describe(exc)[:2000]
                     self.record("api_error", {
                         "step": step, "attempt": attempt + 1, "kind": kind, "status": getattr(exc, "status_code", None),
-                        "message": str(exc)[:2000], "retry_after": retry_after(exc),
+                        "message": message, "retry_after": retry_after(exc),
                         "wait_s": wait, "gave_up": give_up})
+                    self._tell(step, attempt, kind, message, None if give_up else wait, retryable)
                     if give_up:
                         raise AgentStop("api_error") from None
                     if pause is None and store.open_pause_of(self.trial_id) is None:
@@ -159,3 +179,17 @@ class ModelCaller:
         finally:
             if pause is not None:
                 store.close_pause(self.trial_id, clock())
+
+    def _tell(self, step: int, attempt: int, kind: str, message: str, wait: float | None, retryable: bool) -> None:
+        """Say that an attempt failed, and whether (and when) it is retried."""
+        if self.notify is None:
+            return
+        first_line = message.splitlines()[0] if message else ""
+        first_line = first_line if len(first_line) <= 200 else first_line[:197] + "..."
+        then = (f"retrying in {wait:.1f} s (attempt {attempt + 2} of {self.config.max_retries + 1})"
+                if wait is not None else f"giving up after {attempt + 1} attempts" if retryable else "not retried")
+        try:
+            self.notify(f"trial {self.trial_id}, step {step}: attempt {attempt + 1} failed ({kind}: {first_line}); "
+                        f"{then}")
+        except OSError:  # nobody can read it (a closed stderr): the trial goes on regardless
+            pass

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import threading
 from pathlib import Path
 
+EXIT_HELP = """output: one line per trial as it ends (--json: one object); a trial that ended in an error
+(api_error, agent_error) shows its last error message. Failed API attempts and their retries are
+reported on stderr as they happen.
+
+exit status: 0 when at least one trial made progress (got a model response) or ended at a limit;
+1 when no trial made any: every trial ended in an error (api_error, agent_error) before its first
+model response, or could not start; 2 for a usage error; 130 when interrupted."""
+
 
 def add_agent_parser(sub) -> None:
     """Add the `agent` subcommand to the main parser."""
-    p = sub.add_parser("agent", help="run agent trials with an OpenAI-compatible model")
+    p = sub.add_parser("agent", help="run agent trials with an OpenAI-compatible model", epilog=EXIT_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", metavar="ENV[:VARIANT]")
     p.add_argument("--model", required=True, help="the model name sent to the endpoint")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (default: OpenAI)")
@@ -82,7 +92,7 @@ def _price_table(path: Path) -> dict[str, tuple[float, float]]:
 
 
 def cmd_agent(args) -> int:
-    """Run the trials; prints one line per trial as it ends; 0 when all ran, 130 when interrupted."""
+    """Run the trials; prints one line per trial as it ends; the exit status as EXIT_HELP says."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from console.agents.runner import run_agent_trial
@@ -98,13 +108,19 @@ def cmd_agent(args) -> int:
     runs: dict[int, object] = {}
     lock = threading.Lock()
 
+    def progress(text: str) -> None:
+        """A failed API attempt, said at once: a person waiting on a dead server sees why."""
+        with lock:
+            print(f"rearena: {text}", file=sys.stderr, flush=True)
+
     def one(index: int):
         """Run trial number `index` to its end."""
-        return run_agent_trial(service, args.spec, config, stop=stop,
+        return run_agent_trial(service, args.spec, config, stop=stop, progress=progress,
                                on_run=lambda run: runs.__setitem__(index, run))
 
     print(f"{args.runs} trial(s) of {args.spec} with {config.model}, {args.parallel} at a time", file=sys.stderr)
     reported: set[int] = set()
+    progressed: list[int] = []  # the trials that made progress (see EXIT_HELP)
 
     def report(future, index: int) -> None:
         """Print the line of a finished trial."""
@@ -114,8 +130,11 @@ def cmd_agent(args) -> int:
         except Exception as exc:  # creating the trial failed (bad store, full disk, ...)
             print(f"rearena: trial {index + 1} could not run: {exc}", file=sys.stderr)
             return
+        run = runs.get(index)
+        if not failed_at_once(trial, run):
+            progressed.append(index)
         with lock:
-            _report(trial, runs.get(index), args.json)
+            _report(trial, run, args.json)
 
     pool = ThreadPoolExecutor(max_workers=args.parallel, thread_name_prefix="rearena-agent")
     futures = {pool.submit(one, i): i for i in range(args.runs)}
@@ -133,7 +152,28 @@ def cmd_agent(args) -> int:
                 report(future, index)
         return 130
     pool.shutdown(wait=True)
+    if not progressed:
+        print(f"rearena: no trial made progress: all {args.runs} failed before a model response", file=sys.stderr)
+        return 1
     return 0
+
+
+def failed_at_once(trial, run) -> bool:
+    """True when the trial ended in an error (api_error, agent_error) before its first model response."""
+    from console.agents.loop import ERROR_REASONS
+
+    return trial.end_reason in ERROR_REASONS and getattr(run, "steps", 0) == 0
+
+
+def error_of(trial, run) -> str | None:
+    """The last error message of a trial that ended in an error, on one line; None otherwise."""
+    from console.agents.loop import ERROR_REASONS
+
+    text = getattr(run, "last_error", None)
+    if trial.end_reason not in ERROR_REASONS or not text:
+        return None
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _report(trial, run, as_json: bool) -> None:
@@ -141,11 +181,13 @@ def _report(trial, run, as_json: bool) -> None:
     steps = getattr(run, "steps", 0)
     tokens = getattr(run, "tokens", 0)
     cost = getattr(run, "cost_usd", 0.0)
+    error = error_of(trial, run)
     if as_json:
         print(json.dumps({"trial": trial.id, "end_reason": trial.end_reason, "best": trial.final_score,
-                          "steps": steps, "tokens": tokens, "cost_usd": cost}), flush=True)
+                          "steps": steps, "tokens": tokens, "cost_usd": cost, "error": error}), flush=True)
         return
     best = "-" if trial.final_score is None else f"{trial.final_score:.4f}"
     money = f"  cost ${cost:.4f}" if cost else ""
-    print(f"trial {trial.id}: {trial.end_reason:<16} best {best:>8}  steps {steps:>4}  tokens {tokens:>9,}{money}",
-          flush=True)
+    said = f"  error: {error}" if error else ""
+    print(f"trial {trial.id}: {trial.end_reason:<16} best {best:>8}  steps {steps:>4}  tokens {tokens:>9,}{money}"
+          f"{said}", flush=True)

@@ -19,9 +19,11 @@ from typing import Any
 
 from console.agents import history
 from console.agents.api import API_WAIT, AgentStop, ContextOverflow, ModelCaller, make_client
+from console.agents.replies import token_counts
 from console.agents.tools import TOOL_SCHEMAS, ToolBox
 
 PAUSE_POLL_S = 0.25  # how often a paused trial is checked for resumption
+ERROR_REASONS = ("api_error", "agent_error")  # end reasons that mean the run failed rather than stopped at a limit
 
 
 @dataclass
@@ -42,7 +44,8 @@ class AgentRun:
     """Runs one agent trial (already created) to its end; `stop` (a threading.Event) ends it between steps."""
 
     def __init__(self, service, trial_id: int, config, *, client: Any = None, stop: threading.Event | None = None,
-                 sleep: Callable[[float], Any] | None = None, sandbox: Any = None):
+                 sleep: Callable[[float], Any] | None = None, sandbox: Any = None,
+                 progress: Callable[[str], None] | None = None):
         self.service = service
         self.store = service.store
         self.trial_id = trial_id
@@ -51,6 +54,8 @@ class AgentRun:
         self.stop = stop or threading.Event()
         self._sleep_fn = sleep
         self.sandbox = sandbox
+        self.progress = progress  # progress(text): failed API attempts and retries, as they happen
+        self.last_error: str | None = None  # the text of the latest api_error or agent_error event
         self.steps = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
@@ -67,6 +72,8 @@ class AgentRun:
 
     def record(self, kind: str, data: dict[str, Any]) -> None:
         """Write one event of this trial."""
+        if kind in ERROR_REASONS:
+            self.last_error = str(data.get("message") or data.get("error") or "")
         self.service.event(self.trial_id, kind, data)
 
     def _sleep(self, seconds: float) -> bool:
@@ -110,7 +117,7 @@ class AgentRun:
         self.sandbox = self.sandbox or get_sandbox(trial, self.store.data_dir)
         self.tools = ToolBox(self.service, trial, self.sandbox, self.config, env.scores_visible)
         self.caller = ModelCaller(self.service, self.trial_id, self.config, self.client or make_client(self.config),
-                                  self.record, self._sleep)
+                                  self.record, self._sleep, notify=self.progress)
         text = history.intro(env, trial, self.service.instructions(self.trial_id))
         self.service.start(self.trial_id)  # the clock starts once the client is ready
         self.messages = [{"role": "system", "content": self.config.system_prompt}, {"role": "user", "content": text}]
@@ -179,18 +186,17 @@ class AgentRun:
         raise AgentStop("context_overflow")
 
     def _account(self, done, message, calls: list[dict[str, str]]) -> None:
-        """Count tokens and cost; record the response."""
-        usage = done.response.usage
-        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        """Count tokens and cost (a missing or malformed count is 0, recorded as unknown); record the response."""
+        counts, unknown = token_counts(getattr(done.response, "usage", None))
+        prompt, completion = counts.get("prompt_tokens", 0), counts.get("completion_tokens", 0)
         cost = self.config.cost(prompt, completion)
         self.prompt_tokens += prompt
         self.completion_tokens += completion
         self.cost_usd += cost
         self.record("model_response", {
             "step": self.steps, "content": message.content, "refusal": getattr(message, "refusal", None),
-            "tool_calls": calls, "finish_reason": done.response.choices[0].finish_reason,
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            "tool_calls": calls, "finish_reason": getattr(done.response.choices[0], "finish_reason", None),
+            "usage": {**counts, "total_tokens": prompt + completion}, **({"usage_unknown": unknown} if unknown else {}),
             "latency_s": round(done.latency_s, 6), "attempts": done.attempts, "cost_usd": cost,
             "totals": {"tokens": self.tokens, "cost_usd": self.cost_usd, "steps": self.steps}})
 

@@ -35,12 +35,14 @@ def _with_clock(service, clock):
 
 def run_agent_trial(service, spec: str, config: AgentConfig, clock: Callable[[], float] | None = None, *,
                     stop: threading.Event | None = None, client: Any = None,
-                    sleep: Callable[[float], Any] | None = None, on_run: Callable[[AgentRun], None] | None = None
-                    ) -> TrialRecord:
-    """Create an agent trial and run it to its end in this thread; returns the ended trial."""
+                    sleep: Callable[[float], Any] | None = None, on_run: Callable[[AgentRun], None] | None = None,
+                    progress: Callable[[str], None] | None = None) -> TrialRecord:
+    """Create an agent trial and run it to its end in this thread; returns the ended trial.
+
+    progress(text) hears of each failed API attempt as it happens (and whether it is retried)."""
     service = _with_clock(service, clock)
     trial = create_agent_trial(service, spec, config)
-    run = AgentRun(service, trial.id, config, client=client, stop=stop, sleep=sleep)
+    run = AgentRun(service, trial.id, config, client=client, stop=stop, sleep=sleep, progress=progress)
     if on_run is not None:
         on_run(run)
     return run.run()

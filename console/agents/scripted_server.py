@@ -2,7 +2,8 @@
 
 Each conversation (keyed by the text of its first user message) consumes its own copy of the
 script, one entry per HTTP request: a reply (tool calls, text, refusal, empty), an error (status,
-body, headers), a dropped connection, or a callable(request_json) -> entry for dynamic replies.
+body, headers), a raw answer (any bytes, any content type: a proxy's HTML page, JSON of the
+wrong shape), a dropped connection, or a callable(request_json) -> entry for dynamic replies.
 Entries may delay (real seconds) and advance a fake clock before answering. When a script runs
 out the server answers with a `submit` tool call.
 """
@@ -33,7 +34,9 @@ class Entry:
     delay_s: float = 0.0  # real seconds to wait before answering
     advance_s: float = 0.0  # seconds to move the server's clock forward (if it has one)
     drop: bool = False  # close the connection without answering
-    usage: dict[str, int] | None = None  # override the token usage
+    usage: dict[str, Any] | None = None  # override the token usage (any values: malformed ones too)
+    raw: bytes | None = None  # send these bytes as the whole body, with content_type
+    content_type: str = "application/json"
 
 
 def call(name: str, args: dict | str | None = None, **kw: Any) -> Entry:
@@ -84,6 +87,13 @@ def slow(seconds: float, entry: Entry) -> Entry:
     """The same entry answered after `seconds` of real time."""
     entry.delay_s = seconds
     return entry
+
+
+def raw(body: bytes | str | dict | list, content_type: str = "application/json", status: int = 200,
+        **kw: Any) -> Entry:
+    """An answer of exactly this body (dicts and lists sent as JSON) and content type."""
+    data = json.dumps(body) if isinstance(body, (dict, list)) else body
+    return Entry(status=status, raw=data.encode() if isinstance(data, str) else data, content_type=content_type, **kw)
 
 
 def drop(**kw: Any) -> Entry:
@@ -154,7 +164,9 @@ class ScriptedServer:
         prompt = sum(len(json.dumps(m.get("content") or "")) for m in request.get("messages", [])) // 4 + 1
         completion = len(json.dumps(message)) // 4 + 1
         usage = entry.usage or {"prompt_tokens": prompt, "completion_tokens": completion}
-        usage = {**usage, "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}
+        counts = [usage.get("prompt_tokens"), usage.get("completion_tokens")]
+        if "total_tokens" not in usage and all(type(n) is int for n in counts):
+            usage = {**usage, "total_tokens": sum(counts)}
         finish = "tool_calls" if message.get("tool_calls") else "stop"
         return {"id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
                 "model": request.get("model", "scripted"), "usage": usage,
@@ -201,15 +213,19 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 except OSError:
                     pass
                 return None
+            if entry.raw is not None:
+                return self._send_bytes(entry.status, entry.raw, entry.content_type, entry.headers)
             if entry.status != 200:
                 return self._send(entry.status, entry.body or {}, entry.headers)
             return self._send(200, server.reply_body(request, entry), entry.headers)
 
         def _send(self, status: int, body: dict, headers: dict[str, str]) -> None:
-            data = json.dumps(body).encode()
+            self._send_bytes(status, json.dumps(body).encode(), "application/json", headers)
+
+        def _send_bytes(self, status: int, data: bytes, content_type: str, headers: dict[str, str]) -> None:
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in headers.items():
                     self.send_header(k, v)
