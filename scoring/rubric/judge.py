@@ -41,6 +41,23 @@ SYSTEM_PROMPT = (
 EVENT_KIND = "judge_call"
 
 
+
+def _count(usage: Any, name: str) -> int:
+    """A token count of the reply's usage; 0 where the endpoint gave none, or no whole number."""
+    value = getattr(usage, name, None)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _content(response: Any) -> str | None:
+    """The reply's text; None where the reply has another shape (then it is malformed, and asked again)."""
+    try:
+        content = response.choices[0].message.content
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+    return content if isinstance(content, str) else None
+
 class JudgeError(Exception):
     """The judge could not be used (configuration)."""
 
@@ -319,15 +336,14 @@ class Judge:
                 continue
             latency = time.perf_counter() - started
             usage = getattr(response, "usage", None)
-            pt = int(getattr(usage, "prompt_tokens", 0) or 0)
-            ct = int(getattr(usage, "completion_tokens", 0) or 0)
+            pt, ct = _count(usage, "prompt_tokens"), _count(usage, "completion_tokens")
             cost = self.config.cost(pt, ct)
             grade.calls += 1
             grade.prompt_tokens += pt
             grade.completion_tokens += ct
             grade.cost_usd += cost
             grade.latency_s += latency
-            content = response.choices[0].message.content if response.choices else None
+            content = _content(response)
             data = {"leaf_id": leaf.id, "attempt": attempt, "prompt_tokens": pt, "completion_tokens": ct,
                     "cost_usd": cost, "latency_s": latency, "model": self.config.model}
             try:

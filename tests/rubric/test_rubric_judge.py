@@ -259,3 +259,21 @@ def test_judge_calls_become_events_of_a_real_store(candidate, sqlite_store):
     by_leaf = sorted((e.data["leaf_id"], str(e.data.get("score")), str(e.data.get("error"))) for e in events)
     assert by_leaf == [("adam", "0", "None"), ("sgd", "1", "None"), ("sgd", "None", "malformed")]
     assert all(e.data["prompt_tokens"] > 0 and e.data["latency_s"] >= 0 and "cost_usd" in e.data for e in events)
+
+
+def test_a_judge_reply_of_another_shape_or_with_bad_token_counts_is_malformed_not_a_crash(candidate):
+    """An endpoint's odd reply (choices not a list, counts that are not numbers) raised out of the judge,
+    and so out of the scorer: now a bad count is 0, and a reply without text is malformed and asked again."""
+    from console.agents.scripted_server import raw
+
+    odd = raw({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": "nope"})
+    script = [odd, text(json.dumps({"explanation": "fine", "score": 1}), usage={"prompt_tokens": "lots",
+                                                                               "completion_tokens": -5})]
+    rubric = parse_rubric({"id": "r", "requirements": "r", "children": [
+        {"id": "only", "requirements": "Implements SGD", "weight": 1, "category": "code_development"}]})
+    with ScriptedServer(script) as server:
+        result = grade_candidate(rubric, "t", candidate, make_judge(server), code_only=True)
+    g = result.leaves["only"].judge
+    assert (g.score, g.calls) == (1, 2), (g.score, g.reason, g.explanation)
+    assert [c.get("error") for c in result.calls] == ["malformed", None]
+    assert (g.prompt_tokens, g.completion_tokens) == (0, 0)
