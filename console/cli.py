@@ -4,15 +4,40 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
 USAGE_ERROR = 2
+MAX_TRIAL_ID = 2**31 - 1  # the largest id a trial can have (PostgreSQL's integer; SQLite's reach further)
+MAX_TIMEOUT_S = 24 * 3600.0
 
 
 class UsageError(Exception):
     """Bad arguments: the message says what was wrong and lists the choices."""
+
+
+def parse_trial_id(text: str) -> int:
+    """A trial id typed by the user (an argument or REARENA_TRIAL); ArgumentTypeError says what is wrong."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a trial id (a number; see `rearena trial list`)")
+    if int(text) > MAX_TRIAL_ID:
+        raise argparse.ArgumentTypeError(f"{text} is not a trial id (at most {MAX_TRIAL_ID})")
+    return int(text)
+
+
+def timeout_seconds(text: str) -> float:
+    """--timeout: seconds, more than 0 and at most a day; ArgumentTypeError says what is wrong."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_TIMEOUT_S:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"give a number of seconds more than 0 and at most {MAX_TIMEOUT_S:g} "
+                                         f"(a day), not {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rearena", description=__doc__)
     parser.add_argument("--db", help="SQLAlchemy URL of the database (default: SQLite in the data folder; env REARENA_DB)")
     parser.add_argument("--data-dir", help="folder for the database, snapshots and workdirs (env REARENA_DATA_DIR)")
-    parser.add_argument("--trial", dest="open_trial", type=int, metavar="TRIAL",
+    parser.add_argument("--trial", dest="open_trial", type=parse_trial_id, metavar="TRIAL",
                         help="open the console on this trial (default: the one this terminal had open)")
     sub = parser.add_subparsers(dest="command")
 
@@ -28,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("spec", metavar="ENV[:VARIANT]")
     score.add_argument("path", type=Path, metavar="PATH")
     score.add_argument("--json", action="store_true", help="print the result as JSON")
-    score.add_argument("--record", type=int, metavar="TRIAL", help="record the result as a submission of a trial")
-    score.add_argument("--timeout", type=float, help="scoring timeout in seconds (default: the environment's)")
+    score.add_argument("--record", type=parse_trial_id, metavar="TRIAL",
+                       help="record the result as a submission of a trial")
+    score.add_argument("--timeout", type=timeout_seconds,
+                       help="scoring timeout in seconds, at most a day (default: the environment's)")
 
     env = sub.add_parser("env", help="list, show and calibrate environments")
     env_sub = env.add_subparsers(dest="env_command", required=True)
@@ -45,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "rearena/base:bookworm from docker/build_base_image.sh)")
 
     replay = sub.add_parser("replay", help="open the console on two trials replayed side by side")
-    replay.add_argument("first", type=int, metavar="TRIAL")
-    replay.add_argument("second", type=int, metavar="TRIAL")
+    replay.add_argument("first", type=parse_trial_id, metavar="TRIAL")
+    replay.add_argument("second", type=parse_trial_id, metavar="TRIAL")
 
     from console.cli_trial import add_trial_parser
 
@@ -186,13 +213,15 @@ def cmd_score(args) -> int:
         raise UsageError(f"candidate folder not found: {args.path} (give the folder that holds {env.entry_point or 'the solution'})")
     # Look up the calibration while the scorer runs: opening the store costs imports.
     found: dict = {}
+    if args.record is not None:  # a trial that cannot take the result is said before the scoring, not after
+        found["store"] = _record_target(args, registry, env, variant)
 
     def lookup() -> None:
         try:
             from console.trials.calibrations import choose_calibration
 
-            source = None if args.record is not None else _quick_calibrations(args, env.name)
-            if source is None:  # recording, or a database the quick reader leaves to the store
+            source = found["store"] if "store" in found else _quick_calibrations(args, env.name)
+            if source is None:  # a database the quick reader leaves to the store
                 source = found["store"] = open_store(args)
             found["choice"] = choose_calibration(source, env, variant.name)
         except Exception as exc:  # a broken database must not stop scoring
@@ -221,6 +250,24 @@ def cmd_score(args) -> int:
 
         print_verdict(result)
     return 0 if result.valid else 1
+
+
+def _record_target(args, registry, env, variant):
+    """The store, once the trial to record into is found open and of this environment and variant."""
+    from console.store.db import StoreError
+    from console.trials.service import TrialService
+
+    store = open_store(args)
+    try:
+        trial = TrialService(store, registry).check_limits(args.record)  # ends it if its time ran out
+    except StoreError as exc:
+        raise UsageError(f"cannot record into trial {args.record}: {exc}") from None
+    if trial.status == "ended":
+        raise UsageError(f"cannot record into trial {args.record}: it has ended ({trial.end_reason})")
+    if (trial.environment, trial.variant) != (env.name, variant.name):
+        raise UsageError(f"cannot record into trial {args.record}: it is a trial of {trial.environment}:"
+                         f"{trial.variant}, not {env.name}:{variant.name}")
+    return store
 
 
 def _record(store, registry, trial_id: int, result, path: Path) -> None:

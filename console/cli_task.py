@@ -6,11 +6,12 @@ first ingests the commands typed so far, then acts on the trial named by $REAREN
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 
-from console.cli import UsageError, load_registry, open_store
+from console.cli import UsageError, load_registry, open_store, parse_trial_id
 
 ALIASES = {"start": "resume", "stop": "pause"}
 HIDDEN = "score recorded; scores are hidden in this environment"
@@ -40,30 +41,37 @@ def task_trial_id() -> int:
     value = os.environ.get("REARENA_TRIAL", "").strip()
     if not value:
         raise UsageError("no trial: run `rearena task` inside a trial's shell, or set REARENA_TRIAL to a trial id")
-    if not value.isdigit():
-        raise UsageError(f"REARENA_TRIAL must be a trial id (a number), not {value!r}")
-    return int(value)
+    try:
+        return parse_trial_id(value)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"REARENA_TRIAL must be a trial id: {exc}") from None
+
+
+def require_trial(service, trial_id: int) -> None:
+    """UsageError "no trial N" unless the trial exists (a wrong id is a usage error, as for `rearena export`)."""
+    from console.store.db import StoreError
+
+    try:
+        service.store.trial(trial_id)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_task(args) -> int:
     """Dispatch a `task` subcommand: 0 done, 1 failed (ended trial, invalid score, ...), 2 usage error."""
     from console.store.db import StoreError
     from console.trials.service import TrialError, TrialService
-    from environments.registry import UnknownEnvironment
 
     trial_id = task_trial_id()
     command = ALIASES.get(args.task_command, args.task_command)
     store = open_store(args)
     service = TrialService(store, load_registry())
     try:
+        require_trial(service, trial_id)
         _ingest(service, trial_id)
         return run_trial_command(command, args, service, trial_id)
     except (TrialError, StoreError) as exc:
         print(f"rearena: {exc}", file=sys.stderr)
-        return 1
-    except UnknownEnvironment as exc:
-        print(f"rearena: trial {trial_id}'s environment did not load ({exc}); check REARENA_ENVIRONMENTS",
-              file=sys.stderr)
         return 1
     finally:
         store.close()
@@ -74,34 +82,65 @@ def _ingest(service, trial_id: int) -> None:
     from console.store.db import StoreError
     from console.trials.commands import ingest_commands
 
-    service.store.trial(trial_id)  # "no trial N" before anything else
     try:
         ingest_commands(service, trial_id)
     except (OSError, StoreError) as exc:
         print(f"rearena: warning: could not record the shell's commands: {exc}", file=sys.stderr)
 
 
-def _ended(service, trial_id: int) -> str | None:
+def _ended(service, trial_id: int, visible: bool) -> str | None:
     """A message when the trial has ended (checking its budget and backstop first), else None."""
     trial = service.check_limits(trial_id)
     if trial.status != "ended":
         return None
     why = {"budget": "its time budget ran out", "wall_backstop": "its wall-clock backstop passed",
            "submitted": "it was submitted"}.get(trial.end_reason, trial.end_reason or "ended")
-    final = "-" if trial.final_score is None else f"{trial.final_score:.3f}"
-    if not service.registry.get(trial.environment).scores_visible:
-        final = "hidden"
-    return f"trial {trial_id} has ended ({why}); final score {final}. Nothing more can be done in it."
+    return f"trial {trial_id} has ended ({why}); final score {_final(trial, visible)}. Nothing more can be done in it."
+
+
+def _final(trial, visible: bool) -> str:
+    """The trial's final score as shown to the participant."""
+    if not visible:
+        return "hidden"
+    return "-" if trial.final_score is None else f"{trial.final_score:.3f}"
+
+
+def _scores_visible(service, trial) -> bool:
+    """Whether the trial's environment shows scores; False, with a warning, when it no longer loads."""
+    from environments.registry import UnknownEnvironment
+
+    try:
+        return service.registry.get(trial.environment).scores_visible
+    except UnknownEnvironment as exc:
+        print(f"rearena: warning: trial {trial.id}'s environment did not load ({exc}); its scores are not shown",
+              file=sys.stderr)
+        return False
 
 
 def run_trial_command(command: str, args, service, trial_id: int) -> int:
-    """status, instructions, score, submit, note, pause or resume on one trial (shared by `task` and `trial`)."""
+    """status, instructions, score, submit, note, pause, resume or end on one trial (shared by `task` and `trial`).
+
+    An environment that no longer loads stops only what needs it (scoring, instructions): exit status 1."""
+    from environments.registry import UnknownEnvironment, UnknownVariant
+
+    try:
+        return _run_trial_command(command, args, service, trial_id)
+    except (UnknownEnvironment, UnknownVariant) as exc:
+        print(f"rearena: trial {trial_id}'s environment did not load ({exc}); check REARENA_ENVIRONMENTS",
+              file=sys.stderr)
+        return 1
+
+
+def _run_trial_command(command: str, args, service, trial_id: int) -> int:
     from console.cli_trial import _confirm, _status_dict, _submission_dict
     from console.render import print_task_status
 
-    ended = _ended(service, trial_id)
     trial = service.store.trial(trial_id)
-    visible = service.registry.get(trial.environment).scores_visible
+    if command in ("score", "submit", "instructions"):  # these need the environment; the rest do without
+        visible = service.registry.get(trial.environment).scores_visible
+    else:
+        visible = _scores_visible(service, trial)
+    ended = _ended(service, trial_id, visible)
     if command == "status":
         status = service.status(trial_id)
         if getattr(args, "json", False):
@@ -131,14 +170,17 @@ def run_trial_command(command: str, args, service, trial_id: int) -> int:
             print("not submitted")
             return 1
         trial = service.submit(trial_id)
-        final = "hidden" if not visible else ("-" if trial.final_score is None else f"{trial.final_score:.3f}")
-        print(f"trial {trial_id} submitted; final score {final}")
+        print(f"trial {trial_id} submitted; final score {_final(trial, visible)}")
+    elif command == "end":
+        trial = service.end(trial_id, args.reason)
+        print(f"trial {trial_id} ended ({trial.end_reason}); final score {_final(trial, visible)}")
     elif command == "note":
         service.note(trial_id, " ".join(args.text))
         print("note recorded")
     elif command == "pause":
         pause = service.pause(trial_id, args.reason, args.note)
-        print(f"trial {trial_id} paused ({pause.reason}); `rearena task resume` restarts the clock")
+        again = "rearena task resume" if args.command == "task" else f"rearena trial resume {trial_id}"
+        print(f"trial {trial_id} paused ({pause.reason}); `{again}` restarts the clock")
     elif command == "resume":
         pause = service.resume(trial_id)
         print(f"trial {trial_id} resumed after {pause.ended_at - pause.started_at:.0f} s paused ({pause.reason})")

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from console.cli import UsageError, load_registry, open_store, resolve
+from console.cli import UsageError, load_registry, open_store, parse_trial_id, resolve
 
 
 def add_trial_parser(sub) -> None:
@@ -26,20 +26,20 @@ def add_trial_parser(sub) -> None:
     for name, text in [("status", "clock, budget and submissions"), ("resume", "restart the clock"),
                        ("score", "score the workdir now"), ("submit", "score one last time and end the trial")]:
         p = tsub.add_parser(name, help=text)
-        p.add_argument("trial", nargs="?", type=int, help="trial id (default: $REARENA_TRIAL)")
+        p.add_argument("trial", nargs="?", type=parse_trial_id, help="trial id (default: $REARENA_TRIAL)")
         p.add_argument("--json", action="store_true")
         if name == "submit":
             p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     pause = tsub.add_parser("pause", help="stop the clock, with a reason")
-    pause.add_argument("trial", nargs="?", type=int)
+    pause.add_argument("trial", nargs="?", type=parse_trial_id)
     pause.add_argument("--reason", default="human", help="human, system, break, ... (default: human)")
     pause.add_argument("--note", default="")
     note = tsub.add_parser("note", help="add a note to the record")
     note.add_argument("text", nargs="+", help="the note (several words are joined)")
-    note.add_argument("--trial", type=int)
+    note.add_argument("--trial", type=parse_trial_id)
     end = tsub.add_parser("end", help="end a trial without a final scoring")
-    end.add_argument("trial", nargs="?", type=int)
-    end.add_argument("--reason", default="ended")
+    end.add_argument("trial", nargs="?", type=parse_trial_id)
+    end.add_argument("--reason", default="ended", help="why it ended, kept in its record (default: ended)")
     lst = tsub.add_parser("list", help="list trials")
     lst.add_argument("--env", help="only this environment")
     lst.add_argument("--json", action="store_true")
@@ -49,14 +49,15 @@ def _trial_id(args) -> int:
     value = getattr(args, "trial", None)
     if value is not None:
         return value
-    env_value = os.environ.get("REARENA_TRIAL", "")
-    if env_value.isdigit():
-        return int(env_value)
-    raise UsageError("which trial? give its id (see `rearena trial list`) or set REARENA_TRIAL")
+    if not os.environ.get("REARENA_TRIAL", "").strip():
+        raise UsageError("which trial? give its id (see `rearena trial list`) or set REARENA_TRIAL")
+    from console.cli_task import task_trial_id
+
+    return task_trial_id()
 
 
 def cmd_trial(args) -> int:
-    """Dispatch a `trial` subcommand."""
+    """Dispatch a `trial` subcommand: 0 done, 1 failed (ended trial, invalid score, ...), 2 usage error."""
     from console.store.db import StoreError
     from console.trials.service import TrialError, TrialService
 
@@ -76,10 +77,14 @@ def _dispatch(args, service, registry) -> int:
     command = args.trial_command
     if command == "start":
         resolve(registry, args.spec)
+        if not args.participant.strip():
+            raise UsageError("--participant must name who attempts the trial")
         try:
             budget = parse_duration(args.budget) if args.budget else None
         except ValueError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(f"--budget: {exc}") from None
+        if budget == 0:
+            raise UsageError("--budget must be more than 0")
         trial = service.create(args.spec, args.participant, sandbox=args.sandbox, budget_s=budget,
                                workdir=args.workdir, start=not args.no_start)
         print(f"trial {trial.id}: {trial.environment}:{trial.variant} for {trial.participant}")
@@ -95,9 +100,13 @@ def _dispatch(args, service, registry) -> int:
         else:
             make_console().print(trials_table(rows))
         return 0
-    from console.cli_task import run_trial_command
+    from console.cli_task import require_trial, run_trial_command
 
-    return run_trial_command(command, args, service, _trial_id(args))
+    if command == "end" and not args.reason.strip():
+        raise UsageError("--reason must say why the trial ended")
+    trial_id = _trial_id(args)
+    require_trial(service, trial_id)
+    return run_trial_command(command, args, service, trial_id)
 
 
 def _confirm(question: str) -> bool:

@@ -30,9 +30,9 @@ SCORING_KEYS = frozenset({"scorer", "timeout_s", "memory_mb", "visible"})
 CALIBRATION_KEYS = frozenset({"start", "reference", "hardware"})
 VARIANT_KEYS = frozenset({"description", "params", "timeout_s", "budget_hours", "calibration"})
 # the largest values that make sense, past which a number is a typo that would overflow later (a timeout of
-# 1e300 s broke the scorer's clock; memory_mb past 2**63 its resource limit): a week of scoring, a year
-# of budget, 4 TiB, the kernel's largest pid
-MOST = {"timeout_s": 7 * 86400.0, "memory_mb": float(4 << 20), "hours": 24 * 365.0, "cpus": 4096.0,
+# 1e300 s broke the scorer's clock; memory_mb past 2**63 its resource limit): a week of scoring, four
+# weeks of budget (the most a trial takes: console.trials.clock.MAX_BUDGET_S), 4 TiB, the kernel's largest pid
+MOST = {"timeout_s": 7 * 86400.0, "memory_mb": float(4 << 20), "hours": 24 * 28.0, "cpus": 4096.0,
         "gb": 4096.0, "pids": float(1 << 22), "raw": 1e12}
 
 

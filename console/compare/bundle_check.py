@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
+
+from console.trials.clock import MAX_BUDGET_S
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _SNAPSHOT_FIELDS = {"snapshot": "hash", "score": "snapshot", "ended": "snapshot"}
@@ -29,12 +32,19 @@ class BundleError(Exception):
 
 
 def _fits(value: Any, kind: str) -> bool:
-    """Whether a JSON value is of the expected kind."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    """Whether a JSON value is of the expected kind (numbers finite: JSON has no NaN, Python's json reads it)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
     return {
         NUM: number, OPT_NUM: value is None or number, STR: isinstance(value, str), DICT: isinstance(value, dict),
         BOOL: isinstance(value, bool), INT: isinstance(value, int) and not isinstance(value, bool),
     }[kind]  # fmt: skip
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _check_record(record: Any, section: str, where: str, path: Path) -> None:
@@ -51,6 +61,10 @@ def check_content(content: dict[str, Any], path: Path) -> None:
     """BundleError naming the first field that is missing or of the wrong type."""
     for section in ("trial", "participant"):
         _check_record(content.get(section), section, section, path)
+    if not 0 < content["trial"]["budget_s"] <= MAX_BUDGET_S:
+        raise BundleError(f"{path} is corrupt: trial.budget_s must be more than 0 and at most {MAX_BUDGET_S:g} s")
+    if content["trial"]["wall_backstop_s"] <= 0:
+        raise BundleError(f"{path} is corrupt: trial.wall_backstop_s must be more than 0")
     if content["participant"]["kind"] not in ("human", "agent"):
         raise BundleError(f"{path} is corrupt: participant.kind must be human or agent")
     if not content["participant"]["name"]:

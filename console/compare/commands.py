@@ -11,6 +11,8 @@ COMMANDS = ("report", "export", "import")
 
 def add_compare_parsers(sub) -> None:
     """Add the report, export and import subcommands to the `rearena` parser."""
+    from console.cli import parse_trial_id
+
     report = sub.add_parser("report", help="compare the trials of an environment: curves and score@k")
     report.add_argument("spec", metavar="ENV[:VARIANT]")
     report.add_argument("--json", action="store_true", help="print the whole report (curves, submissions) as JSON")
@@ -21,7 +23,7 @@ def add_compare_parsers(sub) -> None:
     report.add_argument("--budget", metavar="T", help="total time T of the score@k table (default: the trial budget)")
     report.add_argument("--include-running", action="store_true", help="also count trials that have not ended")
     export = sub.add_parser("export", help="write one trial (events, submissions, snapshots) to a single file")
-    export.add_argument("trial_id", type=int, metavar="TRIAL")
+    export.add_argument("trial_id", type=parse_trial_id, metavar="TRIAL")
     export.add_argument("file", type=Path, metavar="FILE")
     imp = sub.add_parser("import", help="load a trial file, or an Inspect AI eval log, into the database")
     imp.add_argument("file", type=Path, nargs="?", metavar="FILE", help="a file written by `rearena export`")
@@ -109,6 +111,8 @@ def cmd_import(args) -> int:
     if (args.file is None) == (args.inspect is None):
         raise UsageError("give either a trial FILE (from `rearena export`) or --inspect LOG, not both or neither")
     path = args.file or args.inspect
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give a file (a trial file from `rearena export`, or an Inspect log)")
     if not path.is_file():
         raise UsageError(f"file not found: {path}")
     if args.file is not None and (args.environment or args.scorer):

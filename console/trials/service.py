@@ -7,12 +7,13 @@ timestamps with the injected clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from console.store.records import PauseRecord, SubmissionRecord, TrialRecord
-from console.trials.clock import Clock, active_seconds, system_clock
+from console.trials.clock import MAX_BUDGET_S, Clock, active_seconds, system_clock
 from console.trials.owner import owner_gone, owner_note
 from environments.model import Calibration, Environment
 from scoring.result import ScoreResult
@@ -69,24 +70,36 @@ class TrialService:
     def create(self, spec: str, participant: str, *, kind: str = "human", model: str = "", sandbox: str = "local",
                budget_s: float | None = None, backstop_s: float | None = None, workdir: Path | None = None,
                start: bool = False) -> TrialRecord:
-        """Create a trial with a workdir holding the starting files; the clock starts later."""
-        from environments.registry import materialize_candidate
+        """Create a trial with a workdir holding the starting files; the clock starts later.
 
+        A given workdir is made before the trial is recorded, so that a failure records nothing."""
         env, variant = self.registry.resolve(spec)
+        participant = participant.strip()
+        if not participant:
+            raise TrialError("a trial needs a participant: give a name")
         budget = budget_s if budget_s is not None else env.budget_seconds(variant.name)
-        if budget <= 0:
-            raise TrialError(f"the budget must be positive, got {budget:g} s")
+        if not 0 < budget <= MAX_BUDGET_S:  # NaN fails this too
+            raise TrialError(f"the budget must be more than 0 s and at most {MAX_BUDGET_S / 3600:g} h, "
+                             f"got {budget:g} s")
         backstop = backstop_s if backstop_s is not None else max(
             budget * DEFAULT_BACKSTOP_FACTOR, env.wall_backstop_hours * 3600.0
         )
+        if not (math.isfinite(backstop) and backstop > 0):
+            raise TrialError(f"the wall-clock backstop must be a positive number of seconds, got {backstop:g}")
         who = self.store.participant(participant, kind=kind, model=model)
-        trial = self.store.create_trial(env.name, variant.name, who.id, sandbox, budget, backstop, "", self.clock())
-        folder = Path(workdir) if workdir else self.store.data_dir / "trials" / str(trial.id) / "workdir"
-        if folder.exists() and any(folder.iterdir()):
-            raise TrialError(f"workdir {folder} is not empty")
-        folder.mkdir(parents=True, exist_ok=True)
-        materialize_candidate(env, variant.name, folder)
-        trial = self.store.update_trial(trial.id, workdir=str(folder))
+        folder = Path(workdir).expanduser().absolute() if workdir else None
+        if folder is not None:
+            _make_workdir(folder, env, variant.name)
+        trial = self.store.create_trial(env.name, variant.name, who.id, sandbox, budget, backstop,
+                                        str(folder) if folder else "", self.clock())
+        if folder is None:  # the default workdir is named after the trial
+            folder = (self.store.data_dir / "trials" / str(trial.id) / "workdir").absolute()
+            try:
+                _make_workdir(folder, env, variant.name)
+            except Exception:
+                self.end(trial.id, "workdir_failed")  # never a trial left open without a workdir
+                raise
+            trial = self.store.update_trial(trial.id, workdir=str(folder))
         self._event(trial, "created", {"participant": participant, "budget_s": budget, "workdir": str(folder)})
         if sandbox == "docker":
             self._provision(trial, env)
@@ -161,9 +174,11 @@ class TrialService:
     def score(self, trial_id: int, final: bool = False) -> SubmissionRecord:
         """Score the workdir now; scoring time is a pause with reason 'scoring'."""
         trial = self._open_trial(trial_id)
+        if not trial.workdir or not Path(trial.workdir).is_dir():
+            raise TrialError(f"trial {trial_id} has no workdir to score ({trial.workdir or 'none recorded'})")
+        env = self.registry.get(trial.environment)  # before the clock starts: one that no longer loads stops here
         if trial.started_at is None:
             trial = self.start(trial_id)
-        env = self.registry.get(trial.environment)
         snapshot = self._snapshot(trial)
         opened = None
         if self.store.open_pause_of(trial_id) is None:
@@ -189,6 +204,9 @@ class TrialService:
             raise TrialError(
                 f"trial {trial_id} is for {trial.environment!r}, this result is for {result.environment!r}"
             )
+        if result.variant and result.variant != trial.variant:
+            raise TrialError(f"trial {trial_id} is for {trial.environment}:{trial.variant}, "
+                             f"this result is for {result.environment or trial.environment}:{result.variant}")
         now = self.clock()
         active = self._active(trial, now)
         sub = self.store.add_submission(
@@ -317,6 +335,21 @@ class TrialService:
         at = self.clock() if at is None else at
         active = self._active(self.store.trial(trial.id), at) if active is None else active
         self.store.add_event(trial.id, kind, data, at, active)
+
+
+def _make_workdir(folder: Path, env: Environment, variant: str) -> None:
+    """Make an empty or new folder the workdir, with the starting files; TrialError says why it cannot."""
+    from environments.registry import materialize_candidate
+
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise TrialError(f"workdir {folder} is not a folder")
+        if folder.exists() and any(folder.iterdir()):
+            raise TrialError(f"workdir {folder} is not empty")
+        folder.mkdir(parents=True, exist_ok=True)
+        materialize_candidate(env, variant, folder)
+    except OSError as exc:
+        raise TrialError(f"cannot make the workdir {folder}: {exc.strerror or exc}") from None
 
 
 def find_calibration(store, env: Environment, variant: str) -> Calibration:

@@ -118,8 +118,11 @@ def test_a_trial_whose_budget_ran_out_has_ended(tmp_path):
 
 
 def test_a_trial_whose_environment_no_longer_loads(tmp_path):
+    """Its records can still be read (status warns), but it cannot be scored."""
     trial, _ = start(tmp_path)
     out = rearena(tmp_path, "task", "status", trial=trial, roots=str(tmp_path))
+    assert out.returncode == 0 and "did not load" in out.stderr and "Traceback" not in out.stderr
+    out = rearena(tmp_path, "task", "score", trial=trial, roots=str(tmp_path))
     assert out.returncode == 1 and "environment did not load" in out.stderr and "Traceback" not in out.stderr
 
 
@@ -127,7 +130,7 @@ def test_a_trial_whose_environment_no_longer_loads(tmp_path):
     (None, ["score"], 2, "inside a trial's shell, or set REARENA_TRIAL"),
     (None, ["status"], 2, "REARENA_TRIAL"),
     ("abc", ["status"], 2, "must be a trial id"),
-    ("99", ["status"], 1, "no trial 99"),
+    ("99", ["status"], 2, "no trial 99"),
     ("1", [], 2, "usage"),
     ("1", ["fly"], 2, "invalid choice"),
     ("1", ["note"], 2, "usage"),
