@@ -217,6 +217,18 @@ class Store:
             raise StoreError(f"no trial {id}")
         return _trial(row)
 
+    def end_trial(self, id: int, ended_at: float, end_reason: str, final_score: float | None) -> TrialRecord | None:
+        """Mark the trial ended, unless it already is: one conditional update, so that of two processes ending
+        it at once (both saw its budget run out) one does; the trial, or None when another got there first."""
+        with self._write() as conn:
+            done = conn.execute(T.update().where(T.c.id == id, T.c.status != "ended").values(
+                status="ended", ended_at=float(ended_at), end_reason=clean_text(end_reason),
+                final_score=_num(final_score))).rowcount
+            row = conn.execute(_TRIAL_SELECT.where(T.c.id == id)).first()
+        if row is None:
+            raise StoreError(f"no trial {id}")
+        return _trial(row) if done else None
+
     # -- events --------------------------------------------------------------------------------
 
     def add_event(
@@ -328,11 +340,12 @@ class Store:
             raise StoreError(f"trial {trial_id} already has an open pause") from None
         return PauseRecord(id=new_id, **values)
 
-    def close_pause(self, trial_id: int, at: float) -> PauseRecord | None:
-        """End the trial's open pause at `at`; None when no pause is open."""
+    def close_pause(self, trial_id: int, at: float, pause_id: int | None = None) -> PauseRecord | None:
+        """End the trial's open pause at `at`; None when no pause is open (or, given `pause_id`, when the open
+        one is another: a scoring ends its own pause, never a pause another process opened meanwhile)."""
         with self._write() as conn:
             open_ = self._open_pause(conn, trial_id)
-            if open_ is None:
+            if open_ is None or (pause_id is not None and open_.id != pause_id):
                 return None
             if at < open_.started_at:
                 raise StoreError(

@@ -138,6 +138,9 @@ class TrialService:
 
     def resume(self, trial_id: int) -> PauseRecord:
         """Restart the clock after a pause."""
+        orphaned = self.close_orphaned_scoring_pause(trial_id)
+        if orphaned is not None:  # the pause was a dead scoring's: closed, and said so
+            return orphaned
         trial = self._open_trial(trial_id)
         pause = self.store.close_pause(trial_id, self.clock())
         if pause is None:
@@ -159,10 +162,15 @@ class TrialService:
         at = self.clock() if at is None else at
         if trial.started_at is None:
             trial = self.store.update_trial(trial_id, started_at=at)
-        self.store.close_pause(trial_id, at)
+        pause = self.store.open_pause_of(trial_id)
+        if pause is not None:  # (a pause opened after the backstop's time ends where it began)
+            self.store.close_pause(trial_id, max(at, pause.started_at), pause_id=pause.id)
         best = best_score(self.store.submissions(trial_id))
-        snapshot = self._snapshot(trial)
-        trial = self.store.update_trial(trial_id, status="ended", ended_at=at, end_reason=reason, final_score=best)
+        snapshot = self._snapshot_or_note(trial)  # a workdir that cannot be snapshotted never keeps a trial open
+        ended = self.store.end_trial(trial_id, ended_at=at, end_reason=reason, final_score=best)
+        if ended is None:  # another process ended it meanwhile: its end stands, once
+            return self.store.trial(trial_id)
+        trial = ended
         self._event(trial, "ended", {"reason": reason, "final_score": best, "snapshot": snapshot})
         from console.sandbox import release_sandbox
 
@@ -179,7 +187,9 @@ class TrialService:
         env = self.registry.get(trial.environment)  # before the clock starts: one that no longer loads stops here
         if trial.started_at is None:
             trial = self.start(trial_id)
-        snapshot = self._snapshot(trial)
+        # the clock stops at the request: copying the workdir out and snapshotting it are part of the scoring,
+        # and its result is recorded before the clock goes on, so that a scoring asked for within the budget
+        # is never lost to a budget that ran out while it was made
         opened = None
         if self.store.open_pause_of(trial_id) is None:
             opened = self.store.open_pause(trial_id, "scoring", self.clock(), note=owner_note())
@@ -189,12 +199,13 @@ class TrialService:
 
             scorer = scorer_for(trial.sandbox)
         try:
+            snapshot = self._snapshot_or_note(trial)
             result = scorer(env, trial.variant, Path(trial.workdir), self.calibration(env, trial.variant),
                             intermediate=not final)
+            return self.record(trial_id, result, snapshot=snapshot, final=final)
         finally:
-            if opened is not None:
-                self.store.close_pause(trial_id, self.clock())
-        return self.record(trial_id, result, snapshot=snapshot, final=final)
+            if opened is not None:  # its own pause only (another process may have closed it and paused since)
+                self.store.close_pause(trial_id, self.clock(), pause_id=opened.id)
 
     def record(self, trial_id: int, result: ScoreResult, snapshot: str = "", final: bool = False
                ) -> SubmissionRecord:
@@ -282,6 +293,9 @@ class TrialService:
         trial = self.store.trial(trial_id)
         if trial.status == "ended" or trial.started_at is None:
             return trial
+        final = [sub for sub in self.store.submissions(trial_id) if sub.final]
+        if final:  # submitted, but the process died before it ended the trial: ended as it would have been
+            return self.end(trial_id, "submitted", at=final[0].at)
         now = self.clock()
         active = self._active(trial, now)
         if active >= trial.budget_s:
@@ -308,6 +322,7 @@ class TrialService:
         return active_seconds(trial.started_at, trial.ended_at, self.store.pauses(trial.id), now)
 
     def _open_trial(self, trial_id: int) -> TrialRecord:
+        self.close_orphaned_scoring_pause(trial_id)  # a dead scoring's pause must not stop the clock of this action
         trial = self.check_limits(trial_id)
         if trial.status == "ended":
             raise TrialError(f"trial {trial_id} has ended ({trial.end_reason}); it can no longer be scored or changed")
@@ -329,6 +344,17 @@ class TrialService:
         if not trial.workdir or not Path(trial.workdir).is_dir():
             return ""
         return self.store.snapshot_dir(Path(trial.workdir), trial_id=trial.id, at=self.clock())
+
+    def _snapshot_or_note(self, trial: TrialRecord) -> str:
+        """The workdir's snapshot; "" where it cannot be taken (past the snapshot cap, unreadable), recorded as a
+        snapshot_failed event: a scoring or the trial's end goes on without one."""
+        from console.store.errors import StoreError
+
+        try:
+            return self._snapshot(trial)
+        except (StoreError, OSError) as exc:
+            self._event(trial, "snapshot_failed", {"error": str(exc)[:2000]})
+            return ""
 
     def _event(self, trial: TrialRecord, kind: str, data: dict, at: float | None = None,
                active: float | None = None) -> None:

@@ -230,3 +230,25 @@ def test_browser_tabs_do_not_share_a_reopen_slot(sqlite_store, monkeypatch):
     remember_trial(sqlite_store.data_dir, 7)
     assert trial_to_reopen(sqlite_store) is None
     assert not (sqlite_store.data_dir / "ui-state.json").exists()
+
+
+async def test_a_workdir_past_the_snapshot_cap_is_told_once_and_the_trial_goes_on(make_app, sqlite_store, clock):
+    """The periodic snapshot of a workdir over the cap only went to the log; the participant learnt of it
+    when nothing could be scored or ended. Now a notice says so, once, and scoring goes on without one."""
+    import os
+
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        trial = app.service.create("sum_env:tiny", "ada", start=True)
+        with open(os.path.join(trial.workdir, "checkpoint.bin"), "wb") as big:
+            big.truncate(600 << 20)  # sparse
+        app.show_trial(trial.id)
+        await pilot.pause()
+        for _ in range(2):
+            app.screen._snapshot_worker("periodic")
+            await wait_workers(app, pilot)
+        told = [n for n in app._notifications if n.title == "Snapshot failed"]
+        assert len(told) == 1 and "snapshot size cap" in told[0].message, [n.message for n in app._notifications]
+        await pilot.press("s")
+        await wait_workers(app, pilot)
+        assert [s.valid for s in sqlite_store.submissions(trial.id)] == [True]

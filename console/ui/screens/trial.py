@@ -359,5 +359,18 @@ class TrialScreen(Screen):
     def _snapshot(self, reason: str) -> None:
         try:
             self.app.service.snapshot(self.trial_id, reason)
+            self._snapshot_problem = None
         except Exception as exc:
             self.log.warning(f"snapshot failed: {exc}")
+            problem = str(exc)
+            if problem != getattr(self, "_snapshot_problem", None):  # said once, not every five minutes
+                self._snapshot_problem = problem
+                self._tell(f"The workdir could not be snapshotted: {problem}. Scoring and ending the trial go on "
+                           f"without a snapshot.", "Snapshot failed")
+
+    def _tell(self, text: str, title: str) -> None:
+        """A warning notice, from a worker's thread or the app's (where call_from_thread refuses)."""
+        try:
+            self.app.call_from_thread(self.notify, text, title=title, severity="warning", timeout=20, markup=False)
+        except RuntimeError:
+            self.notify(text, title=title, severity="warning", timeout=20, markup=False)
