@@ -83,7 +83,13 @@ def _sqlite_file(url: URL) -> Path | None:
 
 
 def _tune_sqlite(engine: Engine, state: dict[str, bool], synchronous: str) -> None:
-    """Connect/begin hooks: busy timeout, foreign keys, synchronous=NORMAL, WAL, BEGIN modes."""
+    """Connect/begin hooks: busy timeout, foreign keys, synchronous=NORMAL, WAL, BEGIN modes.
+
+    A transaction begun with the execution option rearena_durable (the store's writes of trials, pauses and
+    submissions) runs with synchronous=FULL: its commit is on disk when it returns, so a machine that dies
+    (power, a kernel panic) loses none of them, nor any event committed before. The events' own inserts,
+    thousands a second from agents, keep the engine's mode (NORMAL: a crash of the process loses nothing; one
+    of the machine may lose the last events written since)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -98,9 +104,20 @@ def _tune_sqlite(engine: Engine, state: dict[str, bool], synchronous: str) -> No
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("rearena_begin", "DEFERRED")
+        options = conn.get_execution_options()
+        if options.get("rearena_durable") and synchronous in ("OFF", "NORMAL"):
+            conn.exec_driver_sql("PRAGMA synchronous = FULL")  # (not allowed inside a transaction: before BEGIN)
+            conn.connection.info["rearena_durable"] = True
+        mode = options.get("rearena_begin", "DEFERRED")
         if mode != "NONE":  # NONE: each statement is its own (autocommitted) transaction
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        if record is not None and record.info.pop("rearena_durable", False):  # back to the engine's mode
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA synchronous = {synchronous}")
+            cur.close()
 
 
 def make_engine(url: URL, synchronous: str = "NORMAL") -> tuple[Engine, dict[str, bool]]:

@@ -79,7 +79,9 @@ class Store:
         self.data_dir = Path(data_dir)
         self.blobs = BlobStore(self.data_dir / "blobs")
         self.snapshot_max_bytes = snapshot_max_bytes
-        self._writer = engine.execution_options(rearena_begin="IMMEDIATE")
+        # durable (SQLite: synchronous=FULL for these transactions, console.store.db): a trial's state, pauses
+        # and submissions survive the machine dying; the events' hot path keeps the engine's mode
+        self._writer = engine.execution_options(rearena_begin="IMMEDIATE", rearena_durable=True)
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
