@@ -7,10 +7,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from console.store.service import TRIAL_STATUSES
 from console.trials.clock import MAX_BUDGET_S
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _SNAPSHOT_FIELDS = {"snapshot": "hash", "score": "snapshot", "ended": "snapshot"}
+UNFINISHED_KEY = "unfinished_export"  # a trial's settings key that bundle_identity.make_inert sets
+_SNAPSHOT_INTS = {"files": 2**31 - 1, "bytes": 2**63 - 1}  # the columns' ranges (INTEGER, BIGINT)
 NUM, OPT_NUM, STR, DICT, BOOL, INT = "number", "number or null", "text", "object", "true/false", "integer"
 
 _SCHEMA: dict[str, dict[str, str]] = {
@@ -69,6 +72,7 @@ def check_content(content: dict[str, Any], path: Path) -> None:
         raise BundleError(f"{path} is corrupt: participant.kind must be human or agent")
     if not content["participant"]["name"]:
         raise BundleError(f"{path} is corrupt: participant.name is empty")
+    _check_trial_times(content["trial"], path)
     for section in ("events", "pauses", "submissions", "snapshots"):
         records = content.get(section)
         if not isinstance(records, list):
@@ -78,14 +82,37 @@ def check_content(content: dict[str, Any], path: Path) -> None:
     for i, snap in enumerate(content["snapshots"]):
         if not _HEX64.match(snap["hash"]):
             raise BundleError(f"{path} is corrupt: snapshots[{i}].hash is not a snapshot hash")
+        for name, most in _SNAPSHOT_INTS.items():
+            if not 0 <= snap[name] <= most:
+                raise BundleError(f"{path} is corrupt: snapshots[{i}].{name} must be from 0 to {most}, "
+                                  f"not {snap[name]!r:.60}")
     for i, p in enumerate(content["pauses"]):
         if not p["reason"]:
             raise BundleError(f"{path} is corrupt: pauses[{i}] has no reason")
+        if p["ended_at"] is not None and p["ended_at"] < p["started_at"]:
+            raise BundleError(f"{path} is corrupt: pauses[{i}] ends (ended_at {p['ended_at']!r}) before it "
+                              f"starts (started_at {p['started_at']!r})")
     if sum(p["ended_at"] is None for p in content["pauses"]) > 1:
         raise BundleError(f"{path} is corrupt: more than one pause is open")
     ids = [s["id"] for s in content["submissions"]]
     if len(set(ids)) != len(ids):
         raise BundleError(f"{path} is corrupt: submission ids repeat")
+
+
+def _check_trial_times(trial: dict[str, Any], path: Path) -> None:
+    """A known status, an end time exactly when the trial ended, and no end before the start."""
+    status, started, ended = trial["status"], trial["started_at"], trial["ended_at"]
+    if status not in TRIAL_STATUSES:
+        raise BundleError(f"{path} is corrupt: trial.status must be one of {', '.join(TRIAL_STATUSES)}, "
+                          f"not {status!r:.60}")
+    if (status == "ended") != (ended is not None):
+        raise BundleError(f"{path} is corrupt: trial.ended_at must be a time when trial.status is ended, and null "
+                          f"otherwise (status {status!r}, ended_at {ended!r})")
+    if status != "ended" and UNFINISHED_KEY in trial["settings"]:
+        raise BundleError(f"{path} is corrupt: trial.settings.{UNFINISHED_KEY} is set, but the trial has not ended")
+    if started is not None and ended is not None and ended < started:
+        raise BundleError(f"{path} is corrupt: the trial ends (ended_at {ended!r}) before it starts "
+                          f"(started_at {started!r})")
 
 
 def snapshot_refs(content: dict[str, Any]) -> set[str]:

@@ -1,23 +1,35 @@
-"""Writing an imported trial in one transaction, and finding one imported before (see bundle.py).
+"""Writing an imported trial in one transaction that no other import runs beside (see bundle.py).
 
 A trial file or an Inspect log may carry any text (a crafted one, or an agent's output): what is written is
 cleaned as the store cleans what it records (console.store.clean: a NUL or a lone surrogate, which
 PostgreSQL or the UTF-8 encoder refuse, replaced), and a file is compared with the database cleaned too.
+
+Whether the database holds the trial already is decided inside the write transaction (write_once), with other
+imports kept out (SQLite: BEGIN IMMEDIATE takes the database's write lock; PostgreSQL: a transaction-scoped
+advisory lock), so that two imports of one file at once write it once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select, text
 
-from console.compare.bundle_check import BundleError
 from console.store.clean import clean_json, clean_text
+from console.store.records import EventRecord, ParticipantRecord, PauseRecord, SnapshotRecord, SubmissionRecord
+from console.store.records import TrialRecord
 from console.store.tables import Event, Participant, Pause, Snapshot, Submission, Trial
 
 P, T, E = Participant.__table__, Trial.__table__, Event.__table__
 PA, S, SN = Pause.__table__, Submission.__table__, Snapshot.__table__
 RECORDS = ("events", "pauses", "submissions", "snapshots")
+NEW, SAME, REPLACE = "new", "same", "replace"  # what an import does: write a trial, nothing, or replace one
+_PG_IMPORT_LOCK = 7_271_975_002  # advisory lock id serializing imports on PostgreSQL (db.py's init lock: ..._001)
+_TRIAL_SELECT = select(T, P.c.name.label("participant"), P.c.kind.label("participant_kind")).join(
+    P, P.c.id == T.c.participant_id
+)
 
 
 def _clean_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -32,31 +44,6 @@ def clean_content(content: dict[str, Any]) -> dict[str, Any]:
     return cleaned | {section: [_clean_record(r) for r in content[section]] for section in RECORDS}
 
 
-def find_existing(store, content: dict[str, Any], digest: str, digest_of, content_of) -> int | None:
-    """The id of this trial if the store already holds it; BundleError if it holds a different one like it.
-
-    `digest` is that of the file's content; the database holds it cleaned, so where cleaning changed
-    something the cleaned content's digest is the one compared."""
-    cleaned = clean_content(content)
-    t, who = cleaned["trial"], cleaned["participant"]
-    for trial in store.trials(environment=t["environment"]):
-        if (trial.variant, trial.created_at, trial.participant, trial.participant_kind) != (
-            t["variant"], t["created_at"], who["name"], who["kind"]
-        ):
-            continue
-        if store.participant_by_id(trial.participant_id).model != who["model"]:
-            continue
-        stored = digest_of(content_of(store, trial.id))
-        if stored == digest or stored == digest_of(cleaned):
-            return trial.id
-        raise BundleError(
-            f"trial {trial.id} in this database has the same participant, environment and creation time as "
-            f"the trial in this file, but different content (one of them changed after the export); "
-            f"nothing was imported"
-        )
-    return None
-
-
 def _participant(conn, who: dict[str, Any]) -> int:
     """Find or create the participant (name, kind, model) inside the transaction."""
     where = (P.c.name == who["name"]) & (P.c.kind == who["kind"]) & (P.c.model == who["model"])
@@ -67,32 +54,115 @@ def _participant(conn, who: dict[str, Any]) -> int:
     return conn.execute(P.insert().values(**values)).inserted_primary_key[0]
 
 
+class TransactionReader:
+    """The Store's reading methods that identify a trial (trials, trial, participant_by_id and what
+    bundle_content.trial_content reads), on one connection: inside the import's write transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def trials(self, environment: str | None = None) -> list[TrialRecord]:
+        """Trials (of one environment), newest first."""
+        query = _TRIAL_SELECT.order_by(T.c.created_at.desc(), T.c.id.desc())
+        if environment is not None:
+            query = query.where(T.c.environment == environment)
+        return [self._trial(row) for row in self.conn.execute(query)]
+
+    def trial(self, id: int) -> TrialRecord:
+        """The trial with this id."""
+        return self._trial(self.conn.execute(_TRIAL_SELECT.where(T.c.id == id)).one())
+
+    @staticmethod
+    def _trial(row: Any) -> TrialRecord:
+        m = dict(row._mapping)
+        return TrialRecord(**(m | {"settings": m["settings"] or {}}))
+
+    def participant_by_id(self, id: int) -> ParticipantRecord:
+        """The participant with this id."""
+        return ParticipantRecord(**self.conn.execute(select(P).where(P.c.id == id)).one()._mapping)
+
+    def events_bulk(self, trial_id: int) -> list[EventRecord]:
+        """The trial's events in id order."""
+        rows = self.conn.execute(select(E).where(E.c.trial_id == trial_id).order_by(E.c.id))
+        return [EventRecord(**(dict(r._mapping) | {"data": r.data or {}})) for r in rows]
+
+    def _rows(self, table: Any, record: type, trial_id: int) -> list[Any]:
+        rows = self.conn.execute(select(table).where(table.c.trial_id == trial_id).order_by(table.c.id))
+        return [record(**r._mapping) for r in rows]
+
+    def pauses(self, trial_id: int) -> list[PauseRecord]:
+        """The trial's pauses in the order they were opened."""
+        return self._rows(PA, PauseRecord, trial_id)
+
+    def submissions(self, trial_id: int) -> list[SubmissionRecord]:
+        """The trial's submissions in the order they were made."""
+        return self._rows(S, SubmissionRecord, trial_id)
+
+    def snapshots(self, trial_id: int) -> list[SnapshotRecord]:
+        """The trial's snapshot records, oldest first."""
+        return self._rows(SN, SnapshotRecord, trial_id)
+
+
+@contextmanager
+def import_transaction(store) -> Iterator[Connection]:
+    """A write transaction that no other import runs beside (SQLite: BEGIN IMMEDIATE, the database's write lock;
+    PostgreSQL: a transaction-scoped advisory lock, taken before anything is read)."""
+    writer = store.engine.execution_options(rearena_begin="IMMEDIATE")
+    with writer.begin() as conn:
+        if store.engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_IMPORT_LOCK})
+        yield conn
+
+
+def write_once(store, content: dict[str, Any], decide: Callable[[TransactionReader], tuple[str, int | None]]
+               ) -> tuple[int, dict[int, int] | None, str]:  # fmt: skip
+    """Write the content, cleaned, unless decide (called inside the write transaction, no other import beside it)
+    says the database holds it: (trial id, old -> new submission ids or None when nothing was written, what
+    decide said: NEW, SAME, or REPLACE, the trial it names replaced by the content and keeping its id)."""
+    content = clean_content(content)
+    with import_transaction(store) as conn:
+        verdict, found = decide(TransactionReader(conn))
+        if verdict == SAME:
+            return found, None, verdict
+        trial = {k: v for k, v in content["trial"].items() if k != "id"}
+        trial["participant_id"] = _participant(conn, content["participant"])
+        if verdict == REPLACE:
+            for table in (E, PA, S, SN):
+                conn.execute(table.delete().where(table.c.trial_id == found))
+            conn.execute(T.update().where(T.c.id == found).values(**trial))
+            trial_id = found
+        else:
+            trial_id = conn.execute(T.insert().values(**trial)).inserted_primary_key[0]
+        sub_map = _write_records(conn, trial_id, content)
+    return trial_id, sub_map, verdict
+
+
 def write_content(store, content: dict[str, Any]) -> tuple[int, dict[int, int]]:
     """Insert participant, trial, submissions, events, pauses and snapshot records, cleaned; (trial id,
     old->new sub ids)."""
-    content = clean_content(content)
-    writer = store.engine.execution_options(rearena_begin="IMMEDIATE")
-    with writer.begin() as conn:
-        trial = {k: v for k, v in content["trial"].items() if k != "id"}
-        trial["participant_id"] = _participant(conn, content["participant"])
-        trial_id = conn.execute(T.insert().values(**trial)).inserted_primary_key[0]
-        sub_map: dict[int, int] = {}
-        for s in content["submissions"]:
-            values = {k: v for k, v in s.items() if k != "id"}
-            sub_map[s["id"]] = conn.execute(S.insert().values(trial_id=trial_id, **values)).inserted_primary_key[0]
-        events = []
-        for e in content["events"]:
-            data = e["data"]
-            if e["kind"] == "score" and isinstance(data.get("submission"), int) and data["submission"] in sub_map:
-                data = {**data, "submission": sub_map[data["submission"]]}
-            events.append({"trial_id": trial_id, "at": e["at"], "active_s": e["active_s"], "kind": e["kind"],
-                           "data": data})  # fmt: skip
-        if events:
-            conn.execute(E.insert(), events)
-        pauses = [{k: v for k, v in p.items() if k != "id"} | {"trial_id": trial_id} for p in content["pauses"]]
-        if pauses:
-            conn.execute(PA.insert(), pauses)
-        snaps = [dict(s, trial_id=trial_id) for s in content["snapshots"]]
-        if snaps:
-            conn.execute(SN.insert(), snaps)
-    return trial_id, sub_map
+    trial_id, sub_map, _ = write_once(store, content, lambda reader: (NEW, None))
+    return trial_id, sub_map or {}
+
+
+def _write_records(conn: Connection, trial_id: int, content: dict[str, Any]) -> dict[int, int]:
+    """Insert the trial's submissions, events, pauses and snapshot records; old -> new submission ids."""
+    sub_map: dict[int, int] = {}
+    for s in content["submissions"]:
+        values = {k: v for k, v in s.items() if k != "id"}
+        sub_map[s["id"]] = conn.execute(S.insert().values(trial_id=trial_id, **values)).inserted_primary_key[0]
+    events = []
+    for e in content["events"]:
+        data = e["data"]
+        if e["kind"] == "score" and isinstance(data.get("submission"), int) and data["submission"] in sub_map:
+            data = {**data, "submission": sub_map[data["submission"]]}
+        events.append({"trial_id": trial_id, "at": e["at"], "active_s": e["active_s"], "kind": e["kind"],
+                       "data": data})  # fmt: skip
+    if events:
+        conn.execute(E.insert(), events)
+    pauses = [{k: v for k, v in p.items() if k != "id"} | {"trial_id": trial_id} for p in content["pauses"]]
+    if pauses:
+        conn.execute(PA.insert(), pauses)
+    snaps = [dict(s, trial_id=trial_id) for s in content["snapshots"]]
+    if snaps:
+        conn.execute(SN.insert(), snaps)
+    return sub_map

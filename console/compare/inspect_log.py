@@ -12,7 +12,8 @@ submissions; the sample's final `scores` (one scorer: --scorer, else the first) 
 Inspect scores are taken as normalized scores: numbers as they are, C/I/P/N as 1/0/0.5/0, true/false
 as 1/0; anything else is an invalid submission; the raw score is the score's metadata "raw" when it
 is a number, else the value. Importing the same sample twice (same sample uuid, or eval id, sample
-id and epoch) is a no-op that names the trial it became.
+id and epoch) is a no-op that names the trial it became, also when two imports of one log run at once (whether
+a sample is in the database is decided again inside the transaction that writes it: bundle_write.write_once).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ import math
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from console.compare.bundle_check import BundleError
 from console.compare.inspect_map import convert_sample
+from console.store.clean import clean_json
 
 __all__ = ["InspectLogError", "InspectImport", "read_inspect_log", "import_inspect"]
 
@@ -95,18 +98,29 @@ class InspectImport:
     skipped: dict[str, int]
 
 
-def _existing(store, environment: str, key: str) -> int | None:
-    """The trial already imported from this sample (same key in its settings), if any."""
-    for trial in store.trials(environment=environment):
+def _existing(reader, environment: str, key: str) -> int | None:
+    """The trial already imported from this sample (same key in its settings, cleaned as stored), if any.
+
+    `reader` is a Store, or bundle_write.TransactionReader inside the import's write transaction."""
+    key = clean_json(key)
+    for trial in reader.trials(environment=environment):
         if (trial.settings.get("inspect") or {}).get("key") == key:
             return trial.id
     return None
 
 
+def _decide(reader, env: str, key: str) -> tuple[str, int | None]:
+    """bundle_write.write_once's question for one sample: write it (NEW), or it is trial N already (SAME)."""
+    from console.compare.bundle_write import NEW, SAME
+
+    found = _existing(reader, env, key)
+    return (NEW, None) if found is None else (SAME, found)
+
+
 def import_inspect(store, path: str | Path, environment: str | None = None, variant: str | None = None,
                    scorer: str | None = None) -> list[InspectImport]:  # fmt: skip
     """Import every sample of an Inspect log as an agent trial; all samples are checked before any is written."""
-    from console.compare.bundle_write import write_content
+    from console.compare.bundle_write import write_once
 
     path = Path(path)
     header, samples = read_inspect_log(path)
@@ -124,10 +138,11 @@ def import_inspect(store, path: str | Path, environment: str | None = None, vari
     for content in contents:
         info = content["trial"]["settings"]["inspect"]
         counts = (len(content["events"]), len(content["submissions"]), info["skipped_events"])
-        found = _existing(store, env, info["key"])
-        if found is not None:
-            results.append(InspectImport(info["sample_id"], info["epoch"], found, False, *counts))
-            continue
-        trial_id, _ = write_content(store, content)
-        results.append(InspectImport(info["sample_id"], info["epoch"], trial_id, True, *counts))
+        found = _existing(store, env, info["key"])  # the usual case of a log imported before: nothing written
+        if found is None:
+            # decided again inside the write transaction: another import may have written the sample meanwhile
+            found, sub_map, _ = write_once(store, content, partial(_decide, env=env, key=info["key"]))
+        else:
+            sub_map = None
+        results.append(InspectImport(info["sample_id"], info["epoch"], found, sub_map is not None, *counts))
     return results
