@@ -90,7 +90,7 @@ def cmd_export(args) -> int:
 
     store = open_store(args)
     try:
-        store.trial(args.trial_id)
+        trial = store.trial(args.trial_id)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     result = export_trial(store, args.trial_id, args.file)
@@ -100,6 +100,9 @@ def cmd_export(args) -> int:
     if result.missing_blobs:
         print(f"rearena: warning: {len(result.missing_blobs)} snapshot blob(s) are missing from this data folder "
               "and were left out", file=sys.stderr)  # fmt: skip
+    if trial.status != "ended":
+        print(f"rearena: note: trial {args.trial_id} has not ended: imported elsewhere, this file is a record that "
+              "nothing changes there; an export once it has ended replaces it", file=sys.stderr)
     return 0
 
 
@@ -131,6 +134,9 @@ def _import_bundle(store, path: Path) -> int:
     result = import_trial(store, path)
     if not result.created:
         print(f"{path} is already in this database as trial {result.trial_id}; nothing was written")
+    elif result.replaced:
+        print(f"imported {path} as trial {result.trial_id}, replacing its earlier import (exported before the trial "
+              f"ended): {result.events} events, {len(result.submissions)} submissions")
     else:
         print(f"imported {path} as trial {result.trial_id} ({result.events} events, "
               f"{len(result.submissions)} submissions)")  # fmt: skip

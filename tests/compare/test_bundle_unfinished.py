@@ -150,3 +150,22 @@ def test_a_copy_changed_here_is_not_replaced_and_the_refusal_says_why(running, t
                                           "exported before it ended"):  # fmt: skip
         import_trial(here, final)
     assert trial_content(here, copy.trial_id) == before and len(here.trials()) == 1
+
+
+def test_the_commands_say_what_an_unfinished_export_becomes(running, clock, tmp_path, capsys):
+    """`rearena export` of a running trial says what the file becomes elsewhere; `rearena import` of its final
+    export says that it replaced the earlier import."""
+    from console.cli import main
+
+    source, trial_id, _ = running
+    source_db = f"sqlite:///{source.data_dir / 'rearena.db'}"
+    other_db = f"sqlite:///{tmp_path / 'other.db'}"
+    assert main(["--db", source_db, "export", str(trial_id), str(tmp_path / "mid.zip")]) == 0
+    assert "has not ended" in capsys.readouterr().err
+    assert main(["--db", other_db, "import", str(tmp_path / "mid.zip")]) == 0
+    capsys.readouterr()
+    _finish(source, trial_id, clock)
+    assert main(["--db", source_db, "export", str(trial_id), str(tmp_path / "final.zip")]) == 0
+    assert "has not ended" not in capsys.readouterr().err
+    assert main(["--db", other_db, "import", str(tmp_path / "final.zip")]) == 0
+    assert "replacing its earlier import" in capsys.readouterr().out
