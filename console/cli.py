@@ -203,8 +203,7 @@ def cmd_score(args) -> int:
     """`rearena score ENV[:VARIANT] PATH`."""
     import threading
 
-    from scoring.normalize import apply_calibration
-    from scoring.runner import score_candidate, start_probe
+    from scoring.runner import start_probe
 
     start_probe()  # the confinement probe, meanwhile
     registry = load_registry()
@@ -229,6 +228,30 @@ def cmd_score(args) -> int:
 
     worker = threading.Thread(target=lookup, daemon=True)
     worker.start()
+    with _scoring_pause(found, registry, args.record):  # a trial's clock stops at the request, as its own scorings do
+        result = _scored(env, variant, args, worker, found, registry)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, default=str))
+    else:
+        from console.render import print_verdict
+
+        print_verdict(result)
+    return 0 if result.valid else 1
+
+
+def _scoring_pause(found, registry, trial_id):
+    from contextlib import nullcontext
+
+    from console.trials.service import TrialService
+
+    return nullcontext() if trial_id is None else TrialService(found["store"], registry).scoring_pause(trial_id)
+
+
+def _scored(env, variant, args, worker, found, registry):
+    """Score, apply the calibration, and record into --record's trial (inside its scoring pause)."""
+    from scoring.normalize import apply_calibration
+    from scoring.runner import score_candidate
+
     result = score_candidate(env, variant.name, args.path, timeout_s=args.timeout)
     worker.join()
     if "error" in found:
@@ -243,13 +266,7 @@ def cmd_score(args) -> int:
     apply_calibration(result, choice.calibration if choice is not None else env.calibration_for(variant.name))
     if args.record is not None:
         _record(found["store"], registry, args.record, result, args.path)
-    if args.json:
-        print(json.dumps(result.as_dict(), indent=2, default=str))
-    else:
-        from console.render import print_verdict
-
-        print_verdict(result)
-    return 0 if result.valid else 1
+    return result
 
 
 def _record_target(args, registry, env, variant):
@@ -274,10 +291,8 @@ def _record(store, registry, trial_id: int, result, path: Path) -> None:
     from console.store.db import StoreError
     from console.trials.service import TrialError, TrialService
 
-    service = TrialService(store, registry)
     try:
-        snapshot = store.snapshot_dir(path, trial_id=trial_id)
-        service.record(trial_id, result, snapshot=snapshot)
+        TrialService(store, registry).record_folder(trial_id, result, path)
     except (StoreError, TrialError) as exc:
         raise UsageError(f"cannot record into trial {trial_id}: {exc}") from None
 

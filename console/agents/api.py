@@ -173,12 +173,13 @@ class ModelCaller:
                 latency = time.perf_counter() - started
                 http_s += latency
                 if pause is not None:
-                    store.close_pause(self.trial_id, at)  # the successful attempt is working time again
+                    # the successful attempt is working time again (its own pause: a person may have paused since)
+                    store.close_pause(self.trial_id, at, pause_id=pause.id)
                     pause = None
                 return Completion(response, latency, http_s, attempt + 1)
         finally:
             if pause is not None:
-                store.close_pause(self.trial_id, clock())
+                store.close_pause(self.trial_id, clock(), pause_id=pause.id)
 
     def _tell(self, step: int, attempt: int, kind: str, message: str, wait: float | None, retryable: bool) -> None:
         """Say that an attempt failed, and whether (and when) it is retried."""

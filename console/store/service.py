@@ -219,6 +219,12 @@ class Store:
             raise StoreError(f"no trial {id}")
         return _trial(row)
 
+    def final_submission_at(self, trial_id: int) -> float | None:
+        """When the trial's final submission (its submit's) was made; None if it has none."""
+        with self._read() as conn:
+            return conn.execute(select(S.c.at).where(S.c.trial_id == trial_id, S.c.final.is_(True))
+                                .order_by(S.c.id).limit(1)).scalar()
+
     def end_trial(self, id: int, ended_at: float, end_reason: str, final_score: float | None) -> TrialRecord | None:
         """Mark the trial ended, unless it already is: one conditional update, so that of two processes ending
         it at once (both saw its budget run out) one does; the trial, or None when another got there first."""

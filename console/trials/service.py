@@ -8,7 +8,8 @@ timestamps with the injected clock.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from environments.model import Calibration, Environment
 from scoring.result import ScoreResult
 
 DEFAULT_BACKSTOP_FACTOR = 3.0
+SUBMIT_GRACE_S = 60.0  # a final submission this old whose trial has not ended was cut short: its trial is ended
 
 
 class TrialError(Exception):
@@ -162,9 +164,7 @@ class TrialService:
         at = self.clock() if at is None else at
         if trial.started_at is None:
             trial = self.store.update_trial(trial_id, started_at=at)
-        pause = self.store.open_pause_of(trial_id)
-        if pause is not None:  # (a pause opened after the backstop's time ends where it began)
-            self.store.close_pause(trial_id, max(at, pause.started_at), pause_id=pause.id)
+        self._close_any_pause(trial_id, at)
         best = best_score(self.store.submissions(trial_id))
         snapshot = self._snapshot_or_note(trial)  # a workdir that cannot be snapshotted never keeps a trial open
         ended = self.store.end_trial(trial_id, ended_at=at, end_reason=reason, final_score=best)
@@ -187,25 +187,44 @@ class TrialService:
         env = self.registry.get(trial.environment)  # before the clock starts: one that no longer loads stops here
         if trial.started_at is None:
             trial = self.start(trial_id)
-        # the clock stops at the request: copying the workdir out and snapshotting it are part of the scoring,
-        # and its result is recorded before the clock goes on, so that a scoring asked for within the budget
-        # is never lost to a budget that ran out while it was made
-        opened = None
-        if self.store.open_pause_of(trial_id) is None:
-            opened = self.store.open_pause(trial_id, "scoring", self.clock(), note=owner_note())
         scorer = self.scorer
         if not self._scorer_given and trial.sandbox != "local":
             from console.sandbox import scorer_for
 
             scorer = scorer_for(trial.sandbox)
-        try:
+        with self.scoring_pause(trial_id):
             snapshot = self._snapshot_or_note(trial)
             result = scorer(env, trial.variant, Path(trial.workdir), self.calibration(env, trial.variant),
                             intermediate=not final)
             return self.record(trial_id, result, snapshot=snapshot, final=final)
+
+    @contextmanager
+    def scoring_pause(self, trial_id: int) -> Iterator[None]:
+        """The trial's clock stopped from the request of a scoring until its result is recorded (copying the
+        workdir out and snapshotting it are part of the scoring), so that a scoring asked for within the budget
+        is never lost to a budget that ran out while it was made. Its own pause (none where one is open), closed
+        by id: another process may have closed it and paused since."""
+        opened = None
+        if self.store.open_pause_of(trial_id) is None:
+            opened = self.store.open_pause(trial_id, "scoring", self.clock(), note=owner_note())
+        try:
+            yield
         finally:
-            if opened is not None:  # its own pause only (another process may have closed it and paused since)
+            if opened is not None:
                 self.store.close_pause(trial_id, self.clock(), pause_id=opened.id)
+
+    def record_folder(self, trial_id: int, result: ScoreResult, folder: Path) -> SubmissionRecord:
+        """Record a result of scoring `folder` (not the trial's workdir: `rearena score --record`), with a
+        snapshot of that folder where one can be taken (else a snapshot_failed event)."""
+        from console.store.errors import StoreError
+
+        trial = self.store.trial(trial_id)
+        try:
+            snapshot = self.store.snapshot_dir(Path(folder), trial_id=trial_id, at=self.clock())
+        except (StoreError, OSError) as exc:
+            self._event(trial, "snapshot_failed", {"error": str(exc)[:2000], "folder": str(folder)})
+            snapshot = ""
+        return self.record(trial_id, result, snapshot=snapshot)
 
     def record(self, trial_id: int, result: ScoreResult, snapshot: str = "", final: bool = False
                ) -> SubmissionRecord:
@@ -282,7 +301,7 @@ class TrialService:
         if pause is None or pause.reason != "scoring" or not owner_gone(pause.note):
             return None
         trial = self.store.trial(trial_id)
-        closed = self.store.close_pause(trial_id, max(self.clock(), pause.started_at))
+        closed = self.store.close_pause(trial_id, max(self.clock(), pause.started_at), pause_id=pause.id)
         if closed is not None:
             self._event(trial, "resumed", {"reason": "scoring", "paused_s": closed.ended_at - closed.started_at,
                                            "note": "the process of this scoring ended without closing its pause"})
@@ -293,10 +312,12 @@ class TrialService:
         trial = self.store.trial(trial_id)
         if trial.status == "ended" or trial.started_at is None:
             return trial
-        final = [sub for sub in self.store.submissions(trial_id) if sub.final]
-        if final:  # submitted, but the process died before it ended the trial: ended as it would have been
-            return self.end(trial_id, "submitted", at=final[0].at)
         now = self.clock()
+        final_at = self.store.final_submission_at(trial_id)
+        if final_at is not None and now - final_at >= SUBMIT_GRACE_S:
+            # submitted, but the process died before it ended the trial (a live one ends it within moments,
+            # after telling the result: an agent's submit tool): ended as it would have been
+            return self.end(trial_id, "submitted", at=final_at)
         active = self._active(trial, now)
         if active >= trial.budget_s:
             overshoot = active - trial.budget_s if self.store.open_pause_of(trial_id) is None else 0.0
@@ -344,6 +365,14 @@ class TrialService:
         if not trial.workdir or not Path(trial.workdir).is_dir():
             return ""
         return self.store.snapshot_dir(Path(trial.workdir), trial_id=trial.id, at=self.clock())
+
+    def _close_any_pause(self, trial_id: int, at: float) -> None:
+        """Close the open pause, whichever it is (the trial ends), at `at` or where it began if later (a pause
+        opened after the backstop's time); again if another process opened one meanwhile."""
+        for _ in range(3):
+            pause = self.store.open_pause_of(trial_id)
+            if pause is None or self.store.close_pause(trial_id, max(at, pause.started_at), pause_id=pause.id):
+                return
 
     def _snapshot_or_note(self, trial: TrialRecord) -> str:
         """The workdir's snapshot; "" where it cannot be taken (past the snapshot cap, unreadable), recorded as a

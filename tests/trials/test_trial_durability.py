@@ -92,10 +92,12 @@ def test_a_submit_killed_before_the_trial_ended_ends_it_when_next_read(service, 
     trial = service.create("sum_env:tiny", "ada", start=True, budget_s=100)
     clock.advance(30)
     service.record(trial.id, _valid(service.registry.get("sum_env"), "tiny", None, None), final=True)
-    clock.advance(40)  # the process died here
+    clock.advance(5)  # the process died here; within a minute it may still be ending the trial itself
+    assert service.status(trial.id).trial.status == "running"
+    clock.advance(60)
     status = service.status(trial.id)
     assert status.trial.status == "ended" and status.trial.end_reason == "submitted"
-    assert status.trial.ended_at == pytest.approx(clock.now - 40) and status.active_s == pytest.approx(30)
+    assert status.trial.ended_at == pytest.approx(clock.now - 65) and status.active_s == pytest.approx(30)
     assert status.trial.final_score == 0.5
 
 
@@ -152,3 +154,54 @@ def test_a_scorings_pause_from_before_this_machine_rebooted_is_closed(service, s
     other_machine = earlier.replace(" on machine ", " on machine x")
     sqlite_store.open_pause(trial.id, "scoring", clock(), note=other_machine)
     assert service.status(trial.id).pause is not None  # another machine's boot means nothing here
+
+
+def test_a_dead_scorings_pause_closed_while_another_process_paused_leaves_that_pause(service, sqlite_store, clock,
+                                                                                    monkeypatch):
+    """Between telling the scoring's process gone and closing its pause, another process resumed it and paused
+    for lunch: the lunch pause was closed instead, with a false 'scoring ended' event."""
+    from console.trials import service as service_module
+
+    trial = service.create("sum_env:tiny", "ada", start=True)
+    sqlite_store.open_pause(trial.id, "scoring", clock(), note=_dead_note())
+
+    def gone_and_meanwhile(note):
+        sqlite_store.close_pause(trial.id, clock())
+        sqlite_store.open_pause(trial.id, "human", clock(), note="lunch")
+        return True
+
+    monkeypatch.setattr(service_module, "owner_gone", gone_and_meanwhile)
+    assert service.close_orphaned_scoring_pause(trial.id) is None
+    assert sqlite_store.open_pause_of(trial.id).note == "lunch"
+    assert not sqlite_store.events(trial.id, kinds=["resumed"])
+
+
+def test_score_record_stops_the_trials_clock_at_the_request(tmp_path, monkeypatch, capsys):
+    """`rearena score ENV PATH --record N` ran with the trial's clock going: a scoring that outlasted the
+    budget's last second was thrown away, and a folder past the snapshot cap lost the finished scoring."""
+    import time
+
+    from testpaths import TEST_ENV_ROOT
+
+    from console.cli import main
+    from console.store.db import open_store
+
+    monkeypatch.setenv("REARENA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("REARENA_ENVIRONMENTS", str(TEST_ENV_ROOT))
+    assert main(["trial", "start", "sum_env:tiny", "--participant", "ada", "--budget", "2s"]) == 0
+    trial = int(capsys.readouterr().out.split()[1].rstrip(":"))
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "solution.py").write_text("import time\n\ndef total(values):\n    time.sleep(0.5)\n    return sum(values)\n")
+    with open(slow / "checkpoint.bin", "wb") as big:
+        big.truncate(600 << 20)  # past the snapshot cap (sparse)
+    time.sleep(0.5)
+    assert main(["score", "sum_env:tiny", str(slow), "--record", str(trial)]) == 0, capsys.readouterr().err
+    store = open_store(None, tmp_path / "data")
+    try:
+        (sub,) = store.submissions(trial)
+        assert sub.valid and sub.active_s < 2 and sub.snapshot == ""
+        assert store.events(trial, kinds=["snapshot_failed"])
+        assert store.open_pause_of(trial) is None
+    finally:
+        store.close()
