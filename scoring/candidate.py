@@ -26,6 +26,7 @@ from typing import Any, Callable
 from scoring import confine, cpu_usage
 from scoring.candidate_boot import BOOT
 from scoring.cpu_group import CpuGroup
+from scoring.cpu_share import CpuSet
 from scoring.errors import (
     CandidateCrashed,
     CandidateMissingEntry,
@@ -111,7 +112,8 @@ class OutputSink:
         return head.decode("utf-8", "replace") + middle + tail.decode("utf-8", "replace")
 
 
-def _limit_child(memory_bytes: int, file_bytes: int, cpus: frozenset[int] | None = None, group=None):
+def _limit_child(memory_bytes: int, file_bytes: int, cpus: frozenset[int] | None = None, group=None,
+                 cpu_set=None):
     """Return a preexec function: own process group, limits, death with the scorer, the CPUs it
     may run on (inherited by all it starts) when `cpus` is given, and its cgroup (cpu_group) if any.
 
@@ -127,6 +129,11 @@ def _limit_child(memory_bytes: int, file_bytes: int, cpus: frozenset[int] | None
                 group.enter()
             except OSError:
                 pass  # checked after the start (CandidateProcess: /proc/<pid>/cgroup)
+        if cpu_set is not None:
+            try:
+                cpu_set.enter()
+            except OSError:
+                pass  # checked after the start (CandidateProcess: its allowed CPUs)
         if cpus:
             os.sched_setaffinity(0, cpus)
         resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
@@ -190,6 +197,8 @@ class CandidateProcess:
         argv = [python or sys.executable, "-I", "-B", "-c", boot, str(req_r), str(resp_w), file, function, *boot_args]
         # a cgroup of its own (root): the CPU time of everything it ever ran, exited processes included
         self.cpu_group = None if trusted else CpuGroup.create()
+        # its CPUs held by a cpuset where one can be made (root): an affinity alone the candidate may widen
+        self.cpu_set = CpuSet.create(cpus, self.cpu_group) if cpus and not trusted else None
         # how it ran, for the result's details: the confinement pieces, "none", "trusted", or a scoring
         # container's own user switch (scoring/docker_runner.py's candidate-python: uid 1000 there; its
         # helper-python: uid 1001)
@@ -211,12 +220,17 @@ class CandidateProcess:
             pass_fds=(req_r, resp_w),
             # unshare starts as root in the candidate's folder: no search path may name that folder
             env=confine.clean_search_paths(env if env is not None else _candidate_env(candidate_dir)),
-            preexec_fn=_limit_child(memory_mb * 1024 * 1024, file_cap_bytes, cpus, self.cpu_group),
+            preexec_fn=_limit_child(memory_mb * 1024 * 1024, file_cap_bytes, cpus, self.cpu_group, self.cpu_set),
         )
         if self.cpu_group is not None and not self.cpu_group.holds(self.proc.pid):
             logger.warning("the candidate did not enter its cgroup: its CPU time is read from /proc only")
             self.cpu_group.remove()
             self.cpu_group = None
+        if self.cpu_set is not None and not self.cpu_set.holds(self.proc.pid):
+            logger.warning("the candidate did not enter its cpuset: its CPUs are held by its affinity only")
+            self.cpu_set.remove_when_empty(0.0)
+            self.cpu_set = None
+        self.cpus_held_by = "cpuset" if self.cpu_set is not None else "affinity" if cpus else ""
         os.close(req_r)
         os.close(resp_w)
         self.output = OutputSink(self.proc.stdout, output_cap_bytes, self.kill)
@@ -296,6 +310,9 @@ class CandidateProcess:
         group, self.cpu_group = self.cpu_group, None
         if group is not None:
             group.remove_when_empty()
+        cpu_set, self.cpu_set = getattr(self, "cpu_set", None), None
+        if cpu_set is not None:
+            cpu_set.remove_when_empty()
 
     def kill(self, by_us: bool = True) -> None:
         """Kill the candidate's process group, and every process of its cgroup: a candidate that left its

@@ -101,6 +101,9 @@ def remove_groups_of(pid: int, wait_s: float = 1.0) -> None:
     calls it after that process ended: killed at a timeout, it could not remove them itself)."""
     if os.geteuid() != 0:
         return
+    from scoring.cpu_share import remove_sets_of
+
+    remove_sets_of(pid, wait_s)  # and their cpusets (cgroup v1)
     found = _hierarchy()
     if found is None:
         return

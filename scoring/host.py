@@ -320,9 +320,12 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     confined = sorted({getattr(p, "confinement", "unknown") for p in ctx.processes} - {"trusted"})
     if confined:  # how the candidate's processes were confined (scoring/confine.py's pieces, or none)
         payload["details"]["candidate_confinement"] = confined
-    pinned = {cpu for p in ctx.processes if getattr(p, "confinement", "") != "trusted" for cpu in p.cpus or ()}
-    if pinned:  # the CPUs they ran on (ctx.cpus: hardware.cpus of the machine's)
+    untrusted = [p for p in ctx.processes if getattr(p, "confinement", "") != "trusted"]
+    pinned = {cpu for p in untrusted for cpu in getattr(p, "cpus", None) or ()}
+    if pinned:  # the CPUs they ran on (ctx.cpus: hardware.cpus of the machine's), held by a cpuset or an affinity
         payload["details"]["candidate_cpus"] = sorted(pinned)
+        held = {getattr(p, "cpus_held_by", "") for p in untrusted} - {""}
+        payload["details"]["candidate_cpus_held_by"] = "+".join(sorted(held))
     output = ctx.candidate_output()
     if output:
         payload["details"]["candidate_output"] = output[-8000:]

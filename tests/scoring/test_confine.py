@@ -357,7 +357,7 @@ def test_a_candidate_process_runs_on_the_cpus_it_is_given(tmp_path):
     try:
         own, child = proc.call(timeout=30)
     finally:
-        proc.kill()
+        proc.close()
     assert own == [cpu] and child == str([cpu])
 
 

@@ -95,3 +95,60 @@ def test_scorings_at_once_take_cpus_of_their_own_and_share_when_none_is_left(tmp
         for proc in holders:
             proc.kill()
             proc.wait()
+
+
+WIDEN = """
+import os
+
+def where():
+    try:
+        os.sched_setaffinity(0, range(os.cpu_count()))  # every CPU of the machine, as a review's candidate did
+    except OSError:
+        pass
+    return sorted(os.sched_getaffinity(0)), ""
+"""
+
+
+@pytest.mark.skipif(CPUS_HERE < 2 or os.geteuid() != 0, reason="a cpuset needs root and more CPUs than granted")
+def test_a_candidate_cannot_widen_its_cpus_back(sum_env, tmp_path):
+    """Its affinity alone a process may widen at will; the cpuset holds it (a review's candidate undid the pin)."""
+    folder = tmp_path / "env"
+    folder.mkdir()
+    (folder / "scorer.py").write_text(SCORER)
+    env = dataclasses.replace(sum_env, path=folder, scorer=folder / "scorer.py",
+                              hardware=dataclasses.replace(sum_env.hardware, cpus=1))
+    cand = tmp_path / "cand"
+    cand.mkdir()
+    (cand / "solution.py").write_text(WIDEN)
+    result = score_candidate(env, None, cand, timeout_s=30)
+    assert result.valid, result.message
+    assert len(result.details["mine"]) == 1 and result.details["mine"] == result.details["candidate_cpus"]
+    assert result.details["candidate_cpus_held_by"] == "cpuset"
+    from scoring import cpu_share
+
+    base = cpu_share._v1_base()
+    if base is not None:  # its set is gone with it
+        assert not [e for e in os.listdir(base) if e.startswith(cpu_share.PREFIX)]
+
+
+@pytest.mark.skipif(CPUS_HERE < 2, reason="needs two CPUs")
+@pytest.mark.parametrize("planted", ["a folder anyone may write", "a link to another folder"])
+def test_a_lock_folder_planted_by_someone_else_is_not_used(tmp_path, planted):
+    """/dev/shm is everyone's and emptied at a reboot: a folder planted there first would let its owner hold
+    every lock, and a link would make root create files where it points. Neither is used."""
+    from scoring import cpu_share
+
+    planted_at = tmp_path / f"rearena-cpus-{os.geteuid()}"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if planted == "a link to another folder":
+        planted_at.symlink_to(elsewhere)
+    else:
+        planted_at.mkdir()
+        planted_at.chmod(0o777)
+    out = subprocess.run([sys.executable, "-c", CLAIM.replace("time.sleep(60)", ""), str(tmp_path), "1"], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert len(eval(out.stdout)) == 1  # still pinned, to CPUs shared with anyone
+    assert not os.listdir(elsewhere) and not [p for p in os.listdir(planted_at) if p.startswith("cpu")]
+    assert cpu_share.lock_folder().name == planted_at.name
