@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ __all__ = [
 HELPER = Path(__file__).with_name("metr_score.py")
 CONFIG = "rearena.toml"
 LOAD_TIMEOUT_S = 30.0
+FAILURE_KEPT_S = 600.0  # how long a family's failure to load is kept (environments.metr.family_info)
 START_TIMEOUT_S = 600.0
 METR_DEFAULTS = Settings(scoring_memory_mb=4096)
 CONFIG_KEYS = frozenset(
@@ -81,21 +83,25 @@ def _helper_argv(op: str, *args: str) -> list[str]:
 def family_info(family_file: Path, default: str = "", timeout: float = LOAD_TIMEOUT_S) -> dict[str, Any]:
     """Import the family in a subprocess: its tasks, methods, required variables and default instructions.
 
-    Cached in this process and on disk (the data folder's cache/metr), with a failure too, for as long as the
-    family's .py files and this rearena's helper are unchanged: every command loads the registry, and a family
-    that imports torch, or hangs until the timeout, would otherwise cost every command that long."""
+    Cached in this process and on disk (the data folder's cache/metr) while the family's folder (every file's
+    size and time), the python and this rearena's helper are unchanged: every command loads the registry, and
+    a family that imports torch would otherwise cost every command that import. A failure is kept for
+    FAILURE_KEPT_S only (a hang costs its timeout once in that time, not at every command; a package
+    installed meanwhile is seen then)."""
     sources = [family_file, *family_file.parent.glob("*.py")]
     key = (str(family_file), max(p.stat().st_mtime_ns for p in sources if p.exists()), default)
     if key not in _INFO_CACHE:
-        kept = _disk_cache(family_file, sources, default, timeout)
+        kept = _disk_cache(family_file, default, timeout)
         answer = _read_cached(kept)
+        if answer is not None and "failed" in answer and not time.time() - answer.get("at", 0) < FAILURE_KEPT_S:
+            answer = None
         if answer is None:
             argv = _helper_argv("info", str(family_file), *([default] if default else []))
             result = run_captured(argv, cwd=family_file.parent, timeout=timeout)
             try:
                 answer = {"info": parse_answer(result, "import")}
             except FamilyError as err:
-                answer = {"failed": err.as_dict()}
+                answer = {"failed": err.as_dict(), "at": time.time()}
             _write_cached(kept, answer)
         if "failed" in answer:
             failed = answer["failed"]
@@ -104,16 +110,33 @@ def family_info(family_file: Path, default: str = "", timeout: float = LOAD_TIME
     return _INFO_CACHE[key]
 
 
-def _disk_cache(family_file: Path, sources: list[Path], default: str, timeout: float) -> Path | None:
+def _disk_cache(family_file: Path, default: str, timeout: float) -> Path | None:
     """Where the family's answer is kept: named by everything it depends on (None: no data folder here)."""
     from scoring.off_limits import data_dir
 
     folder = data_dir()
     if folder is None:
         return None
-    stamps = sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in set(sources) if p.exists())
-    key = json.dumps([str(family_file), stamps, default, timeout, hashlib.sha256(HELPER.read_bytes()).hexdigest()])
+    key = json.dumps([str(family_file), _stamps(family_file.parent), default, timeout, sys.executable,
+                      hashlib.sha256(HELPER.read_bytes()).hexdigest()])
     return folder / "cache" / "metr" / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+
+
+def _stamps(folder: Path, most: int = 10_000) -> list[tuple[str, int, int]]:
+    """(path, mtime, size) of the family folder's files (its data files too: get_tasks may read them), the
+    first `most` of them."""
+    found: list[tuple[str, int, int]] = []
+    for root, folders, files in os.walk(folder):
+        folders[:] = sorted(name for name in folders if name not in ("__pycache__", ".git"))
+        for name in sorted(files):
+            try:
+                info = os.stat(os.path.join(root, name))
+            except OSError:
+                continue
+            found.append((os.path.relpath(os.path.join(root, name), folder), info.st_mtime_ns, info.st_size))
+            if len(found) >= most:
+                return found
+    return found
 
 
 def _read_cached(path: Path | None) -> dict[str, Any] | None:
