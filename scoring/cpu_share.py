@@ -18,6 +18,9 @@ import time
 import uuid
 from pathlib import Path
 
+from scoring.cpu_group import PREFIX, _sweep  # _sweep: the empty groups (and sets) of scorers that died
+from scoring.kernel.cpus import parse_list as _parse
+
 LOCK_FOLDER = Path("/dev/shm")  # shared by every scorer's process of the machine (a tmpfs: gone at reboot)
 _held: list[int] = []  # the lock files' descriptors: kept open until this process ends
 
@@ -157,18 +160,7 @@ class CpuSet:
                 time.sleep(0.002)
 
 
-PREFIX = "rearena-candidate-"
 _made: set[Path] = set()  # the sets this process made: removed at its exit where still there and empty
-STALE_S = 3600  # a set this old whose processes are gone was left by a scorer that died: removed
-
-
-def _parse(text: str) -> set[int]:
-    cpus: set[int] = set()
-    for part in text.strip().split(","):
-        if part:
-            low, _, high = part.partition("-")
-            cpus.update(range(int(low), int(high or low) + 1))
-    return cpus
 
 
 def _rmdir(path: Path) -> bool:
@@ -197,21 +189,6 @@ def _v1_base() -> Path | None:
         return None
     base = Path(point, own.lstrip("/"))
     return base if os.access(base, os.W_OK) and (base / "cpuset.cpus").exists() else None
-
-
-def _sweep(base: Path) -> None:
-    """Remove the empty sets that scorers which died left behind (rmdir fails on a set in use)."""
-    now = time.time()
-    try:
-        entries = [entry for entry in os.scandir(base) if entry.name.startswith(PREFIX)]
-    except OSError:
-        return
-    for entry in entries:
-        try:
-            if now - entry.stat(follow_symlinks=False).st_mtime > STALE_S:
-                os.rmdir(entry.path)
-        except OSError:
-            pass
 
 
 def remove_sets_of(pid: int, wait_s: float = 1.0) -> None:
