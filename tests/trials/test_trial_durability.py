@@ -188,19 +188,23 @@ def test_score_record_stops_the_trials_clock_at_the_request(tmp_path, monkeypatc
 
     monkeypatch.setenv("REARENA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("REARENA_ENVIRONMENTS", str(TEST_ENV_ROOT))
-    assert main(["trial", "start", "sum_env:tiny", "--participant", "ada", "--budget", "2s"]) == 0
+    assert main(["trial", "start", "sum_env:tiny", "--participant", "ada", "--budget", "3s"]) == 0
     trial = int(capsys.readouterr().out.split()[1].rstrip(":"))
     slow = tmp_path / "slow"
     slow.mkdir()
-    (slow / "solution.py").write_text("import time\n\ndef total(values):\n    time.sleep(0.5)\n    return sum(values)\n")
-    with open(slow / "checkpoint.bin", "wb") as big:
-        big.truncate(600 << 20)  # past the snapshot cap (sparse)
+    (slow / "solution.py").write_text("import time\n\ndef total(values):\n    time.sleep(0.8)\n    return sum(values)\n")
+    from console.store.service import Store
+
+    # a snapshot cap of 1 MiB in this process (512 MB otherwise: copying that much for the scoring takes long)
+    monkeypatch.setattr(Store, "snapshot_max_bytes", property(lambda self: 1 << 20, lambda self, value: None),
+                        raising=False)
+    (slow / "checkpoint.bin").write_bytes(b"x" * (2 << 20))  # past the cap
     time.sleep(0.5)
     assert main(["score", "sum_env:tiny", str(slow), "--record", str(trial)]) == 0, capsys.readouterr().err
     store = open_store(None, tmp_path / "data")
     try:
         (sub,) = store.submissions(trial)
-        assert sub.valid and sub.active_s < 2 and sub.snapshot == ""
+        assert sub.valid and sub.active_s < 3 and sub.snapshot == ""
         assert store.events(trial, kinds=["snapshot_failed"])
         assert store.open_pause_of(trial) is None
     finally:
