@@ -75,12 +75,18 @@ RUN_SCORER = (f'umask 077; PY=$(command -v python3); case "$PY" in /*) ;; *) ech
               f'exec "$PY" -I -B -c "$0" {ROOT}')
 
 
-def _stopped(api, container_id: str) -> tuple[str, str] | None:
-    """(reason, message) saying why the scoring container no longer runs; None while it does."""
-    try:
-        state = api.inspect_container(container_id)["State"]
-    except Exception as exc:  # noqa: BLE001 - removed meanwhile, or the daemon is gone
-        return "sandbox_error", f"the scoring container is gone before the scoring ended ({type(exc).__name__})"
+def _stopped(api, container_id: str, settle_s: float = 0.0) -> tuple[str, str] | None:
+    """(reason, message) saying why the scoring container no longer runs; None while it does (after up to
+    settle_s of asking again)."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        try:
+            state = api.inspect_container(container_id)["State"]
+        except Exception as exc:  # noqa: BLE001 - removed meanwhile, or the daemon is gone
+            return "sandbox_error", f"the scoring container is gone before the scoring ended ({type(exc).__name__})"
+        if not state.get("Running") or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
     if state.get("Running"):
         return None
     if state.get("OOMKilled"):
@@ -214,8 +220,8 @@ def _score_tar(env, config, key, nonce, candidate_tar, timeout_s, memory_mb, out
         chunks: list[bytes] = []
         read = run_exec(api, container.id, ["/bin/cat", f"{ROOT}/run/result"], user="root", timeout=30,
                         workdir=SCORER_CWD, env=exec_env, on_stdout=chunks.append)
-        if read.exit_code != 0:
-            return _invalid(*(_stopped(api, container.id) or (
+        if read.exit_code != 0:  # stopped meanwhile (a kill takes a moment to show), or docker failed
+            return _invalid(*(_stopped(api, container.id, settle_s=2.0) or (
                 "sandbox_error", f"the scoring container's result could not be read (exit status {read.exit_code})")),
                 scorer_output=scorer_output)
     except ContainerError:

@@ -198,5 +198,7 @@ def test_a_scoring_container_killed_from_outside_is_a_sandbox_error_not_a_forged
     result = score_in_container(env, "tiny", folder, timeout_s=60)
     killer.join()
     assert (result.valid, result.reason) == (False, "sandbox_error"), (result.reason, result.message)
-    assert "stopped from outside the scoring" in result.message or "container is gone" in result.message, result.message
+    # (a kill that lands between the runner's last look and its read of the result shows as a failed read)
+    assert any(words in result.message for words in ("stopped from outside the scoring", "container is gone",
+                                                     "result could not be read")), result.message
     assert not {c.id for c in client.containers.list(all=True)} - before
