@@ -55,12 +55,20 @@ def _hierarchy() -> tuple[Path, str] | None:
             base = Path(point, own[""].lstrip("/"))
             if os.access(base, os.W_OK) and (base / "cgroup.procs").exists():
                 return base, "cpu.stat"
-    for point, kind, options in mounts:
-        if kind == "cgroup" and "cpuacct" in options.split(","):
-            path = next((path for controllers, path in own.items() if "cpuacct" in controllers.split(",")), None)
+    base = v1_group("cpuacct")
+    return (base, "cpuacct.usage") if base is not None else None
+
+
+def v1_group(controller: str) -> Path | None:
+    """This process's group in cgroup v1's hierarchy of `controller` (cpuacct, cpuset), where it is mounted
+    and writable here; else None."""
+    own = _own_groups()
+    for point, kind, options in _mounts():
+        if kind == "cgroup" and controller in options.split(","):
+            path = next((path for controllers, path in own.items() if controller in controllers.split(",")), None)
             base = Path(point, path.lstrip("/")) if path is not None else None
             if base is not None and os.access(base, os.W_OK):
-                return base, "cpuacct.usage"
+                return base
     return None
 
 
@@ -74,6 +82,14 @@ def _remove_made() -> None:
             path.rmdir()
         except OSError:
             pass
+
+
+def made(path: Path) -> None:
+    """Note a group this process made (a CpuGroup, or cpu_share's cpuset): removed at its exit where still
+    there and empty."""
+    if not _made:
+        atexit.register(_remove_made)
+    _made.add(path)
 
 
 STALE_S = 3600  # a group this old whose processes are gone was left by a scorer that died: removed
@@ -101,18 +117,16 @@ def remove_groups_of(pid: int, wait_s: float = 1.0) -> None:
     calls it after that process ended: killed at a timeout, it could not remove them itself)."""
     if os.geteuid() != 0:
         return
-    from scoring.cpu_share import remove_sets_of
-
-    remove_sets_of(pid, wait_s)  # and their cpusets (cgroup v1)
     found = _hierarchy()
-    if found is None:
-        return
-    try:
-        paths = [Path(entry.path) for entry in os.scandir(found[0]) if entry.name.startswith(f"{PREFIX}{pid}-")]
-    except OSError:
-        return
-    for path in paths:
-        CpuGroup(path, found[1]).remove_when_empty(wait_s)
+    # its candidates' accounting groups, and their cpusets in cgroup v1 (scoring.cpu_share)
+    roots = [root for root in (found[0] if found else None, v1_group("cpuset")) if root is not None]
+    for root in roots:
+        try:
+            paths = [Path(entry.path) for entry in os.scandir(root) if entry.name.startswith(f"{PREFIX}{pid}-")]
+        except OSError:
+            continue
+        for path in paths:
+            CpuGroup(path, "").remove_when_empty(wait_s)  # (its usage file is not read)
 
 
 class CpuGroup:
@@ -138,9 +152,7 @@ class CpuGroup:
         except OSError as exc:
             logger.info("no cgroup of its own for the candidate (%s): CPU time is read from /proc", exc)
             return None
-        if not _made:
-            atexit.register(_remove_made)
-        _made.add(path)
+        made(path)
         return cls(path, usage_file)
 
     def enter(self) -> None:

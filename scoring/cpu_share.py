@@ -11,14 +11,12 @@ however, releases them). Where too few are free, it shares some that another sco
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import os
-import time
 import uuid
 from pathlib import Path
 
-from scoring.cpu_group import PREFIX, _sweep  # _sweep: the empty groups (and sets) of scorers that died
+from scoring.cpu_group import PREFIX, CpuGroup, _sweep, made, v1_group  # _sweep: empty sets of dead scorers
 from scoring.kernel.cpus import parse_list as _parse
 
 LOCK_FOLDER = Path("/dev/shm")  # shared by every scorer's process of the machine (a tmpfs: gone at reboot)
@@ -105,7 +103,7 @@ class CpuSet:
 
     def __init__(self, path: Path, own: bool):
         self.path, self.own = path, own  # own: a group made for it (v1), entered and removed here
-        self._procs = str(path / "cgroup.procs")  # a plain str: enter runs between fork and exec
+        self._group = CpuGroup(path, "")  # (entered and removed as an accounting group is; its usage not read)
 
     @classmethod
     def create(cls, cpus: frozenset[int], group=None) -> CpuSet | None:
@@ -129,21 +127,15 @@ class CpuSet:
             (path / "cpuset.mems").write_text(mems.read_text().strip() or "0")
             (path / "cpuset.cpus").write_text(listed)
         except OSError:
-            _rmdir(path)
+            CpuGroup(path, "").remove()
             return None
-        if not _made:
-            atexit.register(lambda: [_rmdir(made) for made in list(_made)])  # those still there and empty
-        _made.add(path)
+        made(path)  # removed at this process's exit where still there and empty
         return cls(path, own=True)
 
     def enter(self) -> None:
         """Move the calling process into the set (preexec, before the candidate's code runs)."""
         if self.own:
-            fd = os.open(self._procs, os.O_WRONLY)
-            try:
-                os.write(fd, str(os.getpid()).encode())
-            finally:
-                os.close(fd)
+            self._group.enter()
 
     def holds(self, pid: int) -> bool:
         try:
@@ -155,51 +147,10 @@ class CpuSet:
 
     def remove_when_empty(self, wait_s: float = 1.0) -> None:
         if self.own:
-            deadline = time.monotonic() + wait_s
-            while not _rmdir(self.path) and time.monotonic() < deadline:
-                time.sleep(0.002)
-
-
-_made: set[Path] = set()  # the sets this process made: removed at its exit where still there and empty
-
-
-def _rmdir(path: Path) -> bool:
-    try:
-        path.rmdir()
-        return True
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
+            self._group.remove_when_empty(wait_s)
 
 
 def _v1_base() -> Path | None:
     """This process's group in cgroup v1's cpuset hierarchy, where it is mounted and writable."""
-    try:
-        with open("/proc/self/mounts") as mounts:
-            point = next((line.split()[1] for line in mounts
-                          if len(line.split()) > 3 and line.split()[2] == "cgroup"
-                          and "cpuset" in line.split()[3].split(",")), None)
-        with open("/proc/self/cgroup") as groups:
-            own = next((line.rstrip("\n").split(":", 2)[2] for line in groups
-                        if "cpuset" in line.split(":", 2)[1].split(",")), None)
-    except (OSError, IndexError):
-        return None
-    if point is None or own is None:
-        return None
-    base = Path(point, own.lstrip("/"))
-    return base if os.access(base, os.W_OK) and (base / "cpuset.cpus").exists() else None
-
-
-def remove_sets_of(pid: int, wait_s: float = 1.0) -> None:
-    """Remove the sets that the scorer's process `pid` made, once their processes have gone (the runner, after
-    that process ended)."""
-    base = _v1_base() if os.geteuid() == 0 else None
-    if base is None:
-        return
-    try:
-        paths = [Path(entry.path) for entry in os.scandir(base) if entry.name.startswith(f"{PREFIX}{pid}-")]
-    except OSError:
-        return
-    for path in paths:
-        CpuSet(path, own=True).remove_when_empty(wait_s)
+    base = v1_group("cpuset")
+    return base if base is not None and (base / "cpuset.cpus").exists() else None
