@@ -1,4 +1,5 @@
-"""How to treat a failed call to an OpenAI-compatible API: its kind, and whether to retry it.
+"""How to treat a failed call to an OpenAI-compatible API: its kind, and whether to retry it; and how to
+read a reply's token counts, which an endpoint may send malformed.
 
 Shared by the agent loop (console.agents) and the rubric judge (scoring.rubric), which both
 talk to models through the `openai` client.
@@ -7,6 +8,15 @@ talk to models through the `openai` client.
 from __future__ import annotations
 
 RETRY_STATUSES = (408, 409, 429)
+
+
+def token_count(usage, name: str) -> int | None:
+    """A reply's usage field `name` as a whole number of tokens (a float that is one, too); None where it
+    is missing, or is no such number (a string, a bool, a negative count)."""
+    value = getattr(usage, name, None)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def classify(exc: Exception) -> tuple[str, bool]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scoring.api_errors import token_count
+
 BODY_SHOWN = 200  # bytes of a bad body quoted in the error message
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens")
 
@@ -93,11 +95,10 @@ def token_counts(usage: Any) -> tuple[dict[str, int], dict[str, str]]:
     """({field: count} of the usable usage fields, {field: what was there} of the missing or malformed ones)."""
     counts, unknown = {}, {}
     for name in USAGE_FIELDS:
-        value = getattr(usage, name, None)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            counts[name] = value
+        count = token_count(usage, name)
+        if count is not None:
+            counts[name] = count
         else:
+            value = getattr(usage, name, None)
             unknown[name] = "missing" if value is None else _show(value)
     return counts, unknown

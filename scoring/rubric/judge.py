@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from scoring.api_errors import classify
+from scoring.api_errors import classify, token_count
 from scoring.rubric.model import Node
 from scoring.tree_walk import FolderReader
 
@@ -41,15 +41,6 @@ SYSTEM_PROMPT = (
 EVENT_KIND = "judge_call"
 
 
-
-def _count(usage: Any, name: str) -> int:
-    """A token count of the reply's usage; 0 where the endpoint gave none, or no whole number."""
-    value = getattr(usage, name, None)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
 def _content(response: Any) -> str | None:
     """The reply's text; None where the reply has another shape (then it is malformed, and asked again)."""
     try:
@@ -57,6 +48,7 @@ def _content(response: Any) -> str | None:
     except (AttributeError, IndexError, KeyError, TypeError):
         return None
     return content if isinstance(content, str) else None
+
 
 class JudgeError(Exception):
     """The judge could not be used (configuration)."""
@@ -336,7 +328,8 @@ class Judge:
                 continue
             latency = time.perf_counter() - started
             usage = getattr(response, "usage", None)
-            pt, ct = _count(usage, "prompt_tokens"), _count(usage, "completion_tokens")
+            # 0 where the endpoint gave none, or no whole number
+            pt, ct = token_count(usage, "prompt_tokens") or 0, token_count(usage, "completion_tokens") or 0
             cost = self.config.cost(pt, ct)
             grade.calls += 1
             grade.prompt_tokens += pt
