@@ -4,6 +4,7 @@ and the boot and namespaces in which that pair means one process. What the run f
 
     line = owner_line()       # "<pid> <start time> <boot> <pid ns> <mount ns>", None if it cannot be named
     gone(line)                # True only for a process of this boot and namespaces that has exited
+    of_earlier_boot(line)     # True for a process of another boot than this one (of this machine: gone)
 """
 
 from __future__ import annotations
@@ -49,3 +50,10 @@ def gone(line: str) -> bool:
     if not pid.isdigit() or " ".join(place) != where():
         return False
     return started(int(pid)) != start
+
+
+def of_earlier_boot(line: str) -> bool:
+    """Whether the process an owner_line names ran in another boot than this one (where the line is of this
+    machine, that process is gone); False for a line that names no boot, or where this boot is unknown."""
+    parts, here = line.split(), where()
+    return len(parts) > 2 and here is not None and parts[2] != here.split()[0]

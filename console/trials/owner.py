@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 
-from scoring.process_owner import gone, owner_line, where
+from scoring.process_owner import gone, of_earlier_boot, owner_line
 
 _PREFIX = "scoring in process "
 _ON = " on machine "
@@ -41,8 +41,4 @@ def owner_gone(note: str) -> bool:
     if not (note or "").startswith(_PREFIX):
         return False
     line, _, noted_machine = note[len(_PREFIX):].partition(_ON)
-    if gone(line):
-        return True
-    parts, here = line.split(), where()
-    return bool(noted_machine) and noted_machine == machine() and len(parts) > 2 and here is not None \
-        and parts[2] != here.split()[0]
+    return gone(line) or (bool(noted_machine) and noted_machine == machine() and of_earlier_boot(line))

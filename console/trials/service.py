@@ -216,14 +216,7 @@ class TrialService:
     def record_folder(self, trial_id: int, result: ScoreResult, folder: Path) -> SubmissionRecord:
         """Record a result of scoring `folder` (not the trial's workdir: `rearena score --record`), with a
         snapshot of that folder where one can be taken (else a snapshot_failed event)."""
-        from console.store.errors import StoreError
-
-        trial = self.store.trial(trial_id)
-        try:
-            snapshot = self.store.snapshot_dir(Path(folder), trial_id=trial_id, at=self.clock())
-        except (StoreError, OSError) as exc:
-            self._event(trial, "snapshot_failed", {"error": str(exc)[:2000], "folder": str(folder)})
-            snapshot = ""
+        snapshot = self._snapshot_or_note(self.store.trial(trial_id), folder)
         return self.record(trial_id, result, snapshot=snapshot)
 
     def record(self, trial_id: int, result: ScoreResult, snapshot: str = "", final: bool = False
@@ -374,15 +367,19 @@ class TrialService:
             if pause is None or self.store.close_pause(trial_id, max(at, pause.started_at), pause_id=pause.id):
                 return
 
-    def _snapshot_or_note(self, trial: TrialRecord) -> str:
-        """The workdir's snapshot; "" where it cannot be taken (past the snapshot cap, unreadable), recorded as a
-        snapshot_failed event: a scoring or the trial's end goes on without one."""
+    def _snapshot_or_note(self, trial: TrialRecord, folder: Path | None = None) -> str:
+        """The snapshot of the trial's workdir (or of another `folder`); "" where it cannot be taken (past the
+        snapshot cap, unreadable), recorded as a snapshot_failed event: a scoring or the trial's end goes on
+        without one."""
         from console.store.errors import StoreError
 
         try:
-            return self._snapshot(trial)
+            if folder is None:
+                return self._snapshot(trial)
+            return self.store.snapshot_dir(Path(folder), trial_id=trial.id, at=self.clock())
         except (StoreError, OSError) as exc:
-            self._event(trial, "snapshot_failed", {"error": str(exc)[:2000]})
+            self._event(trial, "snapshot_failed", {"error": str(exc)[:2000],
+                                                   **({"folder": str(folder)} if folder is not None else {})})
             return ""
 
     def _event(self, trial: TrialRecord, kind: str, data: dict, at: float | None = None,
