@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import json
-import math
 import os
 import signal
 import sys
@@ -28,7 +27,7 @@ from scoring.cpu_group import remove_groups_of
 from scoring.cpu_share import claim as claim_cpus
 from scoring.cpu_usage import stat_fields
 from scoring.errors import Invalid
-from scoring.payload import as_dict, safe_payload, text_of, unencodable
+from scoring.payload import as_dict, finite_number, safe_payload, text_of, unencodable
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -243,13 +242,6 @@ def _load_scorer(path: Path):
     return module
 
 
-def _finite(number: int | float) -> bool:
-    try:
-        return math.isfinite(number)
-    except OverflowError:  # an int past float's range
-        return False
-
-
 def _check_output(out: Any) -> dict[str, Any]:
     if not isinstance(out, dict) or "raw" not in out:
         got = "a dict without 'raw'" if isinstance(out, dict) else f"{text_of(repr(out))[:80]} ({type(out).__name__})"
@@ -258,7 +250,7 @@ def _check_output(out: Any) -> dict[str, Any]:
     raw = out["raw"]
     if raw is None:
         raise Invalid(str(out.get("message") or "the scorer gave no score"), reason="no_score")
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not _finite(raw):
+    if not finite_number(raw):
         raise Invalid(f"the scorer produced a raw score that is not a finite number: {raw!r}", reason="no_score")
     details = as_dict(out.get("details"))
     return {"valid": True, "raw": float(raw), "message": text_of(out.get("message", "")), "details": details}

@@ -28,6 +28,17 @@ _CONTAINERS = (dict, list, tuple, set, frozenset)
 _UNENCODABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL's text refuses it) and lone surrogates
 
 
+def finite_number(value: Any) -> bool:
+    """Whether a value is a finite int or float (not a bool; an int past a float's range is not: math.isfinite
+    raises on it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def text_of(value: Any) -> str:
     """str(value), or its repr, or its type's name: whichever of them works first."""
     if isinstance(value, str):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Any
 
 from console.store.service import TRIAL_STATUSES
 from console.trials.clock import MAX_BUDGET_S
+from scoring.payload import finite_number
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _SNAPSHOT_FIELDS = {"snapshot": "hash", "score": "snapshot", "ended": "snapshot"}
@@ -36,18 +36,11 @@ class BundleError(Exception):
 
 def _fits(value: Any, kind: str) -> bool:
     """Whether a JSON value is of the expected kind (numbers finite: JSON has no NaN, Python's json reads it)."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
+    number = finite_number(value)
     return {
         NUM: number, OPT_NUM: value is None or number, STR: isinstance(value, str), DICT: isinstance(value, dict),
         BOOL: isinstance(value, bool), INT: isinstance(value, int) and not isinstance(value, bool),
     }[kind]  # fmt: skip
-
-
-def _finite(value: float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer beyond any float
-        return False
 
 
 def _check_record(record: Any, section: str, where: str, path: Path) -> None:
