@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from environments.fields import Fields, describe, join
-from environments.model import Calibration, Environment, Hardware, LoadProblem, Metric, Variant
+from environments.model import MAX_BUDGET_HOURS, Calibration, Environment, Hardware, LoadProblem, Metric, Variant
 
 MANIFEST = "environment.toml"
 INSTRUCTIONS = "instructions.md"
@@ -31,8 +31,8 @@ CALIBRATION_KEYS = frozenset({"start", "reference", "hardware"})
 VARIANT_KEYS = frozenset({"description", "params", "timeout_s", "budget_hours", "calibration"})
 # the largest values that make sense, past which a number is a typo that would overflow later (a timeout of
 # 1e300 s broke the scorer's clock; memory_mb past 2**63 its resource limit): a week of scoring, four
-# weeks of budget (the most a trial takes: console.trials.clock.MAX_BUDGET_S), 4 TiB, the kernel's largest pid
-MOST = {"timeout_s": 7 * 86400.0, "memory_mb": float(4 << 20), "hours": 24 * 28.0, "cpus": 4096.0,
+# weeks of budget (the most a trial takes: model.MAX_BUDGET_HOURS), 4 TiB, the kernel's largest pid
+MOST = {"timeout_s": 7 * 86400.0, "memory_mb": float(4 << 20), "hours": MAX_BUDGET_HOURS, "cpus": 4096.0,
         "gb": 4096.0, "pids": float(1 << 22), "raw": 1e12}
 
 

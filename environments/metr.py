@@ -40,7 +40,7 @@ CONFIG_KEYS = frozenset(
     {"title", "description", "entry_point", "default_variant", "tiny"}
     | {"budget", "hardware", "metric", "scoring", "calibration", "variants"}
 )
-_INFO_CACHE: dict[tuple[str, int, str], dict[str, Any]] = {}
+_INFO_CACHE: dict[str, dict[str, Any]] = {}  # by family_info's key
 
 
 class MetrError(RuntimeError):
@@ -88,10 +88,9 @@ def family_info(family_file: Path, default: str = "", timeout: float = LOAD_TIME
     a family that imports torch would otherwise cost every command that import. A failure is kept for
     FAILURE_KEPT_S only (a hang costs its timeout once in that time, not at every command; a package
     installed meanwhile is seen then)."""
-    sources = [family_file, *family_file.parent.glob("*.py")]
-    key = (str(family_file), max(p.stat().st_mtime_ns for p in sources if p.exists()), default)
+    key = _key(family_file, default, timeout)
     if key not in _INFO_CACHE:
-        kept = _disk_cache(family_file, default, timeout)
+        kept = _disk_cache(key)
         answer = _read_cached(kept)
         if answer is not None and "failed" in answer and not time.time() - answer.get("at", 0) < FAILURE_KEPT_S:
             answer = None
@@ -110,16 +109,19 @@ def family_info(family_file: Path, default: str = "", timeout: float = LOAD_TIME
     return _INFO_CACHE[key]
 
 
-def _disk_cache(family_file: Path, default: str, timeout: float) -> Path | None:
-    """Where the family's answer is kept: named by everything it depends on (None: no data folder here)."""
+def _key(family_file: Path, default: str, timeout: float) -> str:
+    """What the family's answer depends on, hashed: its folder's files, the python, this rearena's helper."""
+    key = json.dumps([str(family_file), _stamps(family_file.parent), default, timeout, sys.executable,
+                      hashlib.sha256(HELPER.read_bytes()).hexdigest()])
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _disk_cache(key: str) -> Path | None:
+    """Where the answer of that key is kept on disk (None: no data folder here)."""
     from scoring.off_limits import data_dir
 
     folder = data_dir()
-    if folder is None:
-        return None
-    key = json.dumps([str(family_file), _stamps(family_file.parent), default, timeout, sys.executable,
-                      hashlib.sha256(HELPER.read_bytes()).hexdigest()])
-    return folder / "cache" / "metr" / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+    return None if folder is None else folder / "cache" / "metr" / f"{key}.json"
 
 
 def _stamps(folder: Path, most: int = 10_000) -> list[tuple[str, int, int]]:

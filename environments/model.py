@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+MAX_BUDGET_HOURS = 4 * 7 * 24.0  # the longest active-time budget of a trial (four weeks): manifests and trials
+
 
 @dataclass(frozen=True)
 class Calibration:

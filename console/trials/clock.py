@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable, Iterable
 
 from console.store.records import PauseRecord
+from environments.model import MAX_BUDGET_HOURS
 
 Clock = Callable[[], float]
-MAX_BUDGET_S = 4 * 7 * 24 * 3600.0
-"""The longest active-time budget (four weeks), and the longest duration parse_duration reads."""
+MAX_BUDGET_S = MAX_BUDGET_HOURS * 3600.0
+"""The longest active-time budget (four weeks, as manifests allow), and the longest duration parse_duration reads."""
 
 
 def system_clock() -> float:
