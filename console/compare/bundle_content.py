@@ -17,7 +17,7 @@ SUB_KEYS = ("at", "active_s", "valid", "raw", "normalized", "message", "reason",
 def trial_content(store, trial_id: int) -> dict[str, Any]:
     """A trial and everything recorded with it, as JSON-ready data (with this database's ids).
 
-    `store` is a Store, or anything with its reading methods (bundle_write.TransactionReader)."""
+    `store` is a Store (or one reading inside a transaction: Store.reading_through)."""
     trial = store.trial(trial_id)
     who = store.participant_by_id(trial.participant_id)
     return {

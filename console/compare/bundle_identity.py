@@ -96,7 +96,7 @@ def decide(reader, content: dict[str, Any]) -> tuple[str, int | None]:
     id) when the database holds it already, (REPLACE, id) when the file continues the import of an earlier export
     of the trial; BundleError when the database holds the same trial with other content.
 
-    `reader` is a Store, or bundle_write.TransactionReader inside the import's write transaction. The database
+    `reader` is a Store, or one reading inside the import's write transaction (Store.reading_through). The database
     holds text cleaned, so the file's content is compared cleaned."""
     cleaned = clean_content(content)
     mine = canonical_content(original_content(cleaned))

@@ -18,8 +18,6 @@ from typing import Any
 from sqlalchemy import Connection, select, text
 
 from console.store.clean import clean_json, clean_text
-from console.store.records import EventRecord, ParticipantRecord, PauseRecord, SnapshotRecord, SubmissionRecord
-from console.store.records import TrialRecord
 from console.store.tables import Event, Participant, Pause, Snapshot, Submission, Trial
 
 P, T, E = Participant.__table__, Trial.__table__, Event.__table__
@@ -27,9 +25,6 @@ PA, S, SN = Pause.__table__, Submission.__table__, Snapshot.__table__
 RECORDS = ("events", "pauses", "submissions", "snapshots")
 NEW, SAME, REPLACE = "new", "same", "replace"  # what an import does: write a trial, nothing, or replace one
 _PG_IMPORT_LOCK = 7_271_975_002  # advisory lock id serializing imports on PostgreSQL (db.py's init lock: ..._001)
-_TRIAL_SELECT = select(T, P.c.name.label("participant"), P.c.kind.label("participant_kind")).join(
-    P, P.c.id == T.c.participant_id
-)
 
 
 def _clean_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -54,55 +49,6 @@ def _participant(conn, who: dict[str, Any]) -> int:
     return conn.execute(P.insert().values(**values)).inserted_primary_key[0]
 
 
-class TransactionReader:
-    """The Store's reading methods that identify a trial (trials, trial, participant_by_id and what
-    bundle_content.trial_content reads), on one connection: inside the import's write transaction."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def trials(self, environment: str | None = None) -> list[TrialRecord]:
-        """Trials (of one environment), newest first."""
-        query = _TRIAL_SELECT.order_by(T.c.created_at.desc(), T.c.id.desc())
-        if environment is not None:
-            query = query.where(T.c.environment == environment)
-        return [self._trial(row) for row in self.conn.execute(query)]
-
-    def trial(self, id: int) -> TrialRecord:
-        """The trial with this id."""
-        return self._trial(self.conn.execute(_TRIAL_SELECT.where(T.c.id == id)).one())
-
-    @staticmethod
-    def _trial(row: Any) -> TrialRecord:
-        m = dict(row._mapping)
-        return TrialRecord(**(m | {"settings": m["settings"] or {}}))
-
-    def participant_by_id(self, id: int) -> ParticipantRecord:
-        """The participant with this id."""
-        return ParticipantRecord(**self.conn.execute(select(P).where(P.c.id == id)).one()._mapping)
-
-    def events_bulk(self, trial_id: int) -> list[EventRecord]:
-        """The trial's events in id order."""
-        rows = self.conn.execute(select(E).where(E.c.trial_id == trial_id).order_by(E.c.id))
-        return [EventRecord(**(dict(r._mapping) | {"data": r.data or {}})) for r in rows]
-
-    def _rows(self, table: Any, record: type, trial_id: int) -> list[Any]:
-        rows = self.conn.execute(select(table).where(table.c.trial_id == trial_id).order_by(table.c.id))
-        return [record(**r._mapping) for r in rows]
-
-    def pauses(self, trial_id: int) -> list[PauseRecord]:
-        """The trial's pauses in the order they were opened."""
-        return self._rows(PA, PauseRecord, trial_id)
-
-    def submissions(self, trial_id: int) -> list[SubmissionRecord]:
-        """The trial's submissions in the order they were made."""
-        return self._rows(S, SubmissionRecord, trial_id)
-
-    def snapshots(self, trial_id: int) -> list[SnapshotRecord]:
-        """The trial's snapshot records, oldest first."""
-        return self._rows(SN, SnapshotRecord, trial_id)
-
-
 @contextmanager
 def import_transaction(store) -> Iterator[Connection]:
     """A write transaction that no other import runs beside (SQLite: BEGIN IMMEDIATE, the database's write lock;
@@ -114,14 +60,14 @@ def import_transaction(store) -> Iterator[Connection]:
         yield conn
 
 
-def write_once(store, content: dict[str, Any], decide: Callable[[TransactionReader], tuple[str, int | None]]
+def write_once(store, content: dict[str, Any], decide: Callable[[Any], tuple[str, int | None]]
                ) -> tuple[int, dict[int, int] | None, str]:  # fmt: skip
     """Write the content, cleaned, unless decide (called inside the write transaction, no other import beside it)
     says the database holds it: (trial id, old -> new submission ids or None when nothing was written, what
     decide said: NEW, SAME, or REPLACE, the trial it names replaced by the content and keeping its id)."""
     content = clean_content(content)
     with import_transaction(store) as conn:
-        verdict, found = decide(TransactionReader(conn))
+        verdict, found = decide(store.reading_through(conn))
         if verdict == SAME:
             return found, None, verdict
         trial = {k: v for k, v in content["trial"].items() if k != "id"}

@@ -101,7 +101,7 @@ class InspectImport:
 def _existing(reader, environment: str, key: str) -> int | None:
     """The trial already imported from this sample (same key in its settings, cleaned as stored), if any.
 
-    `reader` is a Store, or bundle_write.TransactionReader inside the import's write transaction."""
+    `reader` is a Store, or one reading inside the import's write transaction (Store.reading_through)."""
     key = clean_json(key)
     for trial in reader.trials(environment=environment):
         if (trial.settings.get("inspect") or {}).get("key") == key:

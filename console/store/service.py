@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,13 @@ class Store:
         """A short read transaction."""
         with self.engine.connect() as conn:
             yield conn
+
+    def reading_through(self, conn: Connection) -> Store:
+        """This store with every read made on `conn`, a connection already in a transaction (an import decides
+        inside its write transaction whether the trial is there: console.compare.bundle_write)."""
+        view = copy.copy(self)
+        view._read = lambda: nullcontext(conn)  # type: ignore[method-assign]
+        return view
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

@@ -11,7 +11,6 @@ from compare_helpers import record_trial
 
 from console.compare import bundle_identity
 from console.compare.bundle import export_trial, import_trial
-from console.compare.bundle_write import TransactionReader
 from console.compare.inspect_log import import_inspect
 from console.store.db import open_store
 
@@ -87,7 +86,7 @@ def test_imports_at_once_wait_for_each_other_and_write_the_trial_once(backend, t
 
     def decide_then_wait(reader, content):
         verdict = real_decide(reader, content)
-        if isinstance(reader, TransactionReader) and threading.current_thread().name == "first":
+        if reader is not first_store and threading.current_thread().name == "first":  # inside the transaction
             inside.set()
             go.wait(20)
         return verdict
