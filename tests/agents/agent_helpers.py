@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+from testpaths import REPO, TEST_ENV_ROOT
+
 from console.agents.config import AgentConfig
+
+
+def rearena(tmp_path, *args, env_extra=None) -> subprocess.CompletedProcess:
+    """`rearena ARGS...` in a subprocess, on a data folder in tmp_path, with the test environments."""
+    env = dict(os.environ, REARENA_DATA_DIR=str(tmp_path / "data"), REARENA_ENVIRONMENTS=str(TEST_ENV_ROOT))
+    env.pop("REARENA_TRIAL", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "console", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
 
 
 def make_config(server, **kw) -> AgentConfig:

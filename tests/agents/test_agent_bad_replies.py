@@ -4,30 +4,18 @@ trial failed and exits 1 when no trial made progress."""
 
 import itertools
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from console.agents.runner import run_agent_trial
 from console.agents.scripted_server import ScriptedServer, call, drop, error, raw
 
-from agent_helpers import events_of, kinds, make_config
-from testpaths import REPO, TEST_ENV_ROOT
+from agent_helpers import events_of, kinds, make_config, rearena
 
 HTML = "<html><body>502 Bad Gateway (nginx)</body></html>"
 TOOL_CALL_WITH_DICT_ARGS = {"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
     "role": "assistant", "content": None,
     "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "shell", "arguments": {"command": "ls"}}}]}}]}
-
-
-def rearena(tmp_path, *args, env_extra=None):
-    env = dict(os.environ, REARENA_DATA_DIR=str(tmp_path / "data"), REARENA_ENVIRONMENTS=str(TEST_ENV_ROOT))
-    env.pop("REARENA_TRIAL", None)
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "console", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
 
 
 def only_api_error(sqlite_store, trial):

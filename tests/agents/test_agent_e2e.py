@@ -14,7 +14,7 @@ from console.agents.scripted_server import ScriptedServer, call, error, slow
 from console.trials.curves import best_so_far
 from console.trials.service import TrialService
 
-from agent_helpers import kinds, make_config
+from agent_helpers import kinds, make_config, rearena
 from testpaths import REPO, TEST_ENV_ROOT
 
 VERSIONS = [  # from deliberately slow to fast, 5x or more apart: each should score better than the one before
@@ -78,14 +78,6 @@ def test_parallel_trials_lose_no_events(service, sqlite_store, serve):
         assert seq.count("api_error") == 2 and seq.count("tool_output") == 6 and seq[-1] == "ended"
         assert len(sqlite_store.submissions(trial.id)) == 2
     assert len(server.requests) == 8 * 8
-
-
-def rearena(tmp_path, *args, env_extra=None):
-    env = dict(os.environ, REARENA_DATA_DIR=str(tmp_path / "data"), REARENA_ENVIRONMENTS=str(TEST_ENV_ROOT))
-    env.pop("REARENA_TRIAL", None)
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "console", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
 
 
 def test_cli_runs_k_trials_p_at_a_time_and_prints_one_line_each(tmp_path):

@@ -124,22 +124,40 @@ def test_a_library_planted_in_the_candidates_folder_is_not_loaded_by_the_scorer(
         assert all(entry.startswith("/") for entry in exec_env["PATH"].split(":"))
 
 
+def _hanging_candidate(tmp_path: Path):
+    """(a sum_env candidate whose calls hang, the docker client, the ids of the containers there now)."""
+    import docker
+
+    folder = tmp_path / "cand"
+    folder.mkdir()
+    (folder / "solution.py").write_text("import time\n\ndef total(values):\n    time.sleep(600)\n")
+    client = docker.from_env()
+    return folder, client, {c.id for c in client.containers.list(all=True)}
+
+
+def _new_container(client, before: set[str], wait_s: float = 60.0):
+    """The first running container not in `before` (the scoring's), once there; None after wait_s."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        new = [c for c in client.containers.list() if c.id not in before]
+        if new:
+            return new[0]
+        time.sleep(0.1)
+    return None
+
+
 def test_a_stopped_scoring_in_a_container_ends_at_once_and_leaves_no_container(small_registry, images, tmp_path):
     """The console's quit (scoring.stopping.stop_all) stops a scoring in its container: ScoringStopped within
     a few seconds, not at the scoring's timeout, and the scoring container is gone."""
     import threading
     import time
 
-    import docker
-
     from scoring import stopping
 
     env = small_registry.get("sum_env")
-    folder = tmp_path / "cand"
-    folder.mkdir()
-    (folder / "solution.py").write_text("import time\n\ndef total(values):\n    time.sleep(600)\n")
-    client = docker.from_env()
-    before = {c.id for c in client.containers.list(all=True)}
+    folder, client, before = _hanging_candidate(tmp_path)
     outcome: dict = {}
 
     def score() -> None:
@@ -151,9 +169,7 @@ def test_a_stopped_scoring_in_a_container_ends_at_once_and_leaves_no_container(s
 
     worker = threading.Thread(target=score)
     worker.start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not {c.id for c in client.containers.list()} - before:
-        time.sleep(0.2)
+    _new_container(client, before)
     time.sleep(3)  # into the scoring: the candidate is called
     asked = time.monotonic()
     assert stopping.stop_all() == 1
@@ -174,24 +190,14 @@ def test_a_scoring_container_killed_from_outside_is_a_sandbox_error_not_a_forged
     import threading
     import time
 
-    import docker
-
     env = small_registry.get("sum_env")
-    folder = tmp_path / "cand"
-    folder.mkdir()
-    (folder / "solution.py").write_text("import time\n\ndef total(values):\n    time.sleep(600)\n")
-    client = docker.from_env()
-    before = {c.id for c in client.containers.list(all=True)}
+    folder, client, before = _hanging_candidate(tmp_path)
 
     def kill_the_new_one() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            new = [c for c in client.containers.list() if c.id not in before]
-            if new:
-                time.sleep(delay_s)  # into the scoring, at a few moments
-                new[0].kill()
-                return
-            time.sleep(0.1)
+        new = _new_container(client, before)
+        if new is not None:
+            time.sleep(delay_s)  # into the scoring, at a few moments
+            new.kill()
 
     killer = threading.Thread(target=kill_the_new_one)
     killer.start()
