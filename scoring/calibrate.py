@@ -114,9 +114,9 @@ def _raw_scores(scorer, env: Environment, variant: str, folder: Path, runs: int,
     return raws
 
 
-def check_gap(env: Environment, starts: list[float], refs: list[float]) -> None:
-    """CalibrationError unless the reference's median beats the start's in the metric's direction, by more
-    than the run-to-run spread (the widest range of either solution's runs) where several runs were made."""
+def check_gap(env: Environment, starts: list[float], refs: list[float]) -> tuple[float, float]:
+    """The (start, reference) medians; CalibrationError unless the reference's beats the start's in the metric's
+    direction by more than the run-to-run spread (the widest range of either solution's runs)."""
     start, ref = statistics.median(starts), statistics.median(refs)
     better = env.metric.direction
     gain = start - ref if better == "lower" else ref - start
@@ -131,6 +131,7 @@ def check_gap(env: Environment, starts: list[float], refs: list[float]) -> None:
             f"the gap between the reference raw {ref:.4f} and the start raw {start:.4f} ({gain:.4f}) is within "
             f"the run-to-run spread of the runs ({spread:.4f}): the machine is too noisy to tell them apart. "
             "Nothing was stored: measure again on a quieter machine or with more --runs")
+    return start, ref
 
 
 def _scorer_and_runtime(env: Environment, sandbox: str):
@@ -174,11 +175,11 @@ def calibrate(env: Environment, variant: str, runs: int = 3, sandbox: str = "loc
                                    f"{exc}") from None
         starts = _raw_scores(scorer, env, variant, start_dir, runs, "starting")
         refs = _raw_scores(scorer, env, variant, ref_dir, runs, "reference")
-    check_gap(env, starts, refs)
+    start, ref = check_gap(env, starts, refs)
     info = hardware.describe()
     calibration = Calibration(
-        start=statistics.median(starts),
-        reference=statistics.median(refs),
+        start=start,
+        reference=ref,
         source="measured",
         hardware=hardware.summary(info, where),
         fingerprint=hardware.fingerprint(info, where),

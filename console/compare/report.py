@@ -55,18 +55,19 @@ def _trial(c: TrialCurve) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _not_used(group: Group, per_trial_s: float) -> tuple[int, str]:
-    """(how many of the group's trials a cell with this T/k does not use, why, in words)."""
+def _not_used_why(group: Group, per_trial_s: float) -> str:
+    """Why a cell with this T/k leaves some of the group's trials out, in words ("" when it uses them all)."""
     short = [c for c in group.trials if c.usable_s + BUDGET_SLACK < per_trial_s]
     running = sum(1 for c in short if not c.finished and (c.budget is None or c.budget + BUDGET_SLACK >= per_trial_s))
     parts = [f"{len(short) - running} with a budget under T/k"] if len(short) > running else []
     parts += [f"{running} not finished, short of T/k so far"] if running else []
-    return len(short), "; ".join(parts)
+    return "; ".join(parts)
 
 
 def _cell(cell: ScoreAtK, group: Group) -> dict[str, Any]:
     b = cell.best
-    count, why_not = _not_used(group, cell.per_trial_s)
+    count = len(group.trials) - cell.used  # score_at_k_grid was given each trial's usable_s as its budget
+    why_not = _not_used_why(group, cell.per_trial_s) if count else ""
     out: dict[str, Any] = {"total_s": cell.total_s, "k": cell.k, "per_trial_s": cell.per_trial_s,
                            "not_used": count, "not_used_why": why_not}  # fmt: skip
     if b is None:

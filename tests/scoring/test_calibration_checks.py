@@ -50,7 +50,7 @@ def test_a_higher_is_better_metric_is_judged_the_other_way(sum_env):
 def test_a_gap_within_the_run_to_run_spread_is_refused(sum_env):
     from scoring.calibrate import check_gap
 
-    check_gap(sum_env, [-6.0, -6.1, -5.9], [-8.0, -8.1, -7.9])  # a clear gap (lower is better)
+    assert check_gap(sum_env, [-6.0, -6.1, -5.9], [-8.0, -8.1, -7.9]) == (-6.0, -8.0)  # a clear gap (lower is better)
     with pytest.raises(CalibrationError, match="within the run-to-run spread of the runs") as caught:
         check_gap(sum_env, [-6.0, -5.0, -6.1], [-6.3, -6.4, -6.2])  # 0.3 apart, the start's runs span 1.1
     assert "1.1000" in str(caught.value) and "0.3000" in str(caught.value)
