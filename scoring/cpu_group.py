@@ -112,6 +112,16 @@ def _sweep(root: Path) -> None:
             pass
 
 
+def new_group(root: Path) -> Path:
+    """Make a fresh group under `root`, named by this (the scorer's) process, after sweeping stale ones there;
+    removed at this process's exit where still there and empty. OSError when it cannot be made."""
+    _sweep(root)
+    path = root / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    path.mkdir()
+    made(path)
+    return path
+
+
 def remove_groups_of(pid: int, wait_s: float = 1.0) -> None:
     """Remove the groups that the scorer's process `pid` made, once their processes have gone (the runner
     calls it after that process ended: killed at a timeout, it could not remove them itself)."""
@@ -145,14 +155,11 @@ class CpuGroup:
         if found is None:
             return None
         root, usage_file = found
-        _sweep(root)
-        path = root / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"  # named by the scorer's process
         try:
-            path.mkdir()
+            path = new_group(root)
         except OSError as exc:
             logger.info("no cgroup of its own for the candidate (%s): CPU time is read from /proc", exc)
             return None
-        made(path)
         return cls(path, usage_file)
 
     def enter(self) -> None:

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import fcntl
 import os
-import uuid
 from pathlib import Path
 
-from scoring.cpu_group import PREFIX, CpuGroup, _sweep, made, v1_group  # _sweep: empty sets of dead scorers
-from scoring.kernel.cpus import parse_list as _parse
+from scoring.cpu_group import CpuGroup, new_group, v1_group
 
 LOCK_FOLDER = Path("/dev/shm")  # shared by every scorer's process of the machine (a tmpfs: gone at reboot)
 _held: list[int] = []  # the lock files' descriptors: kept open until this process ends
@@ -101,8 +99,8 @@ class CpuSet:
     beside the candidate's accounting one, cpu_group), or v2's where the cpuset controller is on in the
     candidate's own group (then that group is the set). Only as root; None elsewhere (affinity only)."""
 
-    def __init__(self, path: Path, own: bool):
-        self.path, self.own = path, own  # own: a group made for it (v1), entered and removed here
+    def __init__(self, path: Path, cpus: frozenset[int], own: bool):
+        self.path, self.cpus, self.own = path, cpus, own  # own: a group made for it (v1), entered and removed here
         self._group = CpuGroup(path, "")  # (entered and removed as an accounting group is; its usage not read)
 
     @classmethod
@@ -113,24 +111,24 @@ class CpuSet:
         if group is not None and (group.path / "cpuset.cpus").exists():  # v2, the controller on
             try:
                 (group.path / "cpuset.cpus").write_text(listed)
-                return cls(group.path, own=False)
+                return cls(group.path, cpus, own=False)
             except OSError:
                 return None
         base = _v1_base()
         if base is None:
             return None
-        _sweep(base)
-        path = base / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         try:
-            path.mkdir()
+            path = new_group(base)
+        except OSError:
+            return None
+        try:
             mems = base / ("cpuset.effective_mems" if (base / "cpuset.effective_mems").exists() else "cpuset.mems")
             (path / "cpuset.mems").write_text(mems.read_text().strip() or "0")
             (path / "cpuset.cpus").write_text(listed)
         except OSError:
             CpuGroup(path, "").remove()
             return None
-        made(path)  # removed at this process's exit where still there and empty
-        return cls(path, own=True)
+        return cls(path, cpus, own=True)
 
     def enter(self) -> None:
         """Move the calling process into the set (preexec, before the candidate's code runs)."""
@@ -138,12 +136,12 @@ class CpuSet:
             self._group.enter()
 
     def holds(self, pid: int) -> bool:
+        """Whether the process is in the set and held to its CPUs (its affinity alone, set before exec too,
+        does not count)."""
         try:
-            with open(f"/proc/{pid}/status") as status:
-                line = next((line for line in status if line.startswith("Cpus_allowed_list:")), "")
+            return self._group.holds(pid) and os.sched_getaffinity(pid) == self.cpus
         except OSError:
             return False
-        return bool(line) and _parse(line.split(":", 1)[1]) == _parse((self.path / "cpuset.cpus").read_text())
 
     def remove_when_empty(self, wait_s: float = 1.0) -> None:
         if self.own:

@@ -124,11 +124,11 @@ def test_a_candidate_cannot_widen_its_cpus_back(sum_env, tmp_path):
     assert result.valid, result.message
     assert len(result.details["mine"]) == 1 and result.details["mine"] == result.details["candidate_cpus"]
     assert result.details["candidate_cpus_held_by"] == "cpuset"
-    from scoring import cpu_share
+    from scoring import cpu_group, cpu_share
 
     base = cpu_share._v1_base()
     if base is not None:  # its set is gone with it
-        assert not [e for e in os.listdir(base) if e.startswith(cpu_share.PREFIX)]
+        assert not [e for e in os.listdir(base) if e.startswith(cpu_group.PREFIX)]
 
 
 @pytest.mark.skipif(CPUS_HERE < 2, reason="needs two CPUs")
@@ -152,3 +152,27 @@ def test_a_lock_folder_planted_by_someone_else_is_not_used(tmp_path, planted):
     assert len(eval(out.stdout)) == 1  # still pinned, to CPUs shared with anyone
     assert not os.listdir(elsewhere) and not [p for p in os.listdir(planted_at) if p.startswith("cpu")]
     assert cpu_share.lock_folder().name == planted_at.name
+
+
+@pytest.mark.skipif(CPUS_HERE < 2 or os.geteuid() != 0, reason="a cpuset needs root and more CPUs than granted")
+def test_a_process_pinned_by_affinity_alone_is_not_held_by_the_set():
+    """The runner falls back to 'affinity' when the candidate is not in its cpuset; the same CPUs set by affinity
+    (which the candidate may widen again) must not pass for the set."""
+    from scoring import cpu_share
+
+    one = frozenset([min(os.sched_getaffinity(0))])
+    cpuset = cpu_share.CpuSet.create(one)
+    if cpuset is None:
+        pytest.skip("no writable cpuset hierarchy here")
+    outside = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                               preexec_fn=lambda: os.sched_setaffinity(0, one))
+    inside = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], preexec_fn=cpuset.enter)
+    try:
+        assert os.sched_getaffinity(outside.pid) == one
+        assert not cpuset.holds(outside.pid)
+        assert cpuset.holds(inside.pid)
+    finally:
+        for proc in (outside, inside):
+            proc.kill()
+            proc.wait()
+        cpuset.remove_when_empty()
