@@ -10,7 +10,8 @@
   graded" (score None) and left out of the total (see scoring.rubric.model for the rule).
 - Grades are saved as JSON (GRADES_FILE, next to a trial or a candidate). A leaf's record keeps the
   judge's grade and a person's override (person, time, score, note); the effective score is the
-  override's when there is one.
+  override's when there is one. load_grades reads a grades file; grades_from_dict reads grades already in
+  memory (e.g. a submission's details), and says which field is wrong when they cannot be read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -228,28 +229,86 @@ def save_grades(result: GradingResult, folder: str | Path, name: str = GRADES_FI
     return path
 
 
+class GradesError(ValueError):
+    """Grades that cannot be read; the message names the field and what is wrong with it."""
+
+
 def load_grades(path: str | Path, rubric: Node | None = None) -> GradingResult:
     """Grades from a file written by save_grades (the stored rubric unless one is given)."""
-    from scoring.rubric.model import parse_rubric
-
     path = Path(path)
     if path.is_dir():
         path = path / GRADES_FILE
-    data = json.loads(path.read_text())
-    rubric = rubric or parse_rubric(data["rubric"], str(path))
+    return grades_from_dict(json.loads(path.read_text()), rubric, str(path))
+
+
+def grades_from_dict(data: Any, rubric: Node | None = None, source: str = "grades") -> GradingResult:
+    """Grades from a dict as save_grades writes it (the stored rubric unless one is given); GradesError if bad."""
+    from scoring.rubric.model import parse_rubric
+
+    def bad(what: str) -> GradesError:
+        return GradesError(f"{source}: {what}")
+
+    if not isinstance(data, dict):
+        raise bad(f"expected an object, got {_kind(data)}")
+    if rubric is None:
+        if "rubric" not in data:
+            raise bad("no 'rubric' is stored and none was given")
+        rubric = parse_rubric(data["rubric"], source)  # a RubricError (a ValueError) lists what is wrong
+    mode = data.get("mode", "full")
+    if mode not in ("full", "code_only"):
+        raise bad(f"'mode' is 'full' or 'code_only', got {mode!r}")
+    stored = data.get("leaves", {})
+    if not isinstance(stored, dict):
+        raise bad(f"'leaves' is an object keyed by leaf id, got {_kind(stored)}")
     leaves: dict[str, LeafRecord] = {}
     for leaf in rubric.leaves():
-        raw = data.get("leaves", {}).get(leaf.id) or {}
-        judge = Grade(**raw["judge"]) if raw.get("judge") else None
-        override = Override(**raw["override"]) if raw.get("override") else None
+        where = f"leaves[{leaf.id!r}]"
+        raw = stored.get(leaf.id) or {}
+        if not isinstance(raw, dict):
+            raise bad(f"{where} is an object, got {_kind(raw)}")
+        judge = _stored(Grade, raw.get("judge"), f"{where}.judge", bad)
+        override = _stored(Override, raw.get("override"), f"{where}.override", bad)
+        if judge is not None and (judge.score not in (0, 1, None) or isinstance(judge.score, bool)):
+            raise bad(f"{where}.judge: 'score' is 0, 1 or null, got {judge.score!r}")
+        if override is not None and (override.score not in (0, 1) or isinstance(override.score, bool)):
+            raise bad(f"{where}.override: 'score' is 0 or 1, got {override.score!r}")
         leaves[leaf.id] = LeafRecord(leaf.id, judge, override)
     rep = data.get("reproduce")
     reproduce = None
     if rep:
+        if not isinstance(rep, dict):
+            raise bad(f"'reproduce' is an object, got {_kind(rep)}")
+        missing = [k for k in ("ran", "exit_code", "timed_out", "duration_s") if k not in rep]
+        if missing:
+            raise bad(f"'reproduce' lacks {', '.join(map(repr, missing))}")
         reproduce = ReproduceResult(rep["ran"], rep["exit_code"], rep["timed_out"], rep["duration_s"],
                                     rep.get("log", ""), rep.get("reason", ""))
         # outputs are not stored (only their names); the log is kept
-    return GradingResult(rubric, leaves, data.get("mode", "full"), reproduce)
+    return GradingResult(rubric, leaves, mode, reproduce)
+
+
+def _stored(cls, raw: Any, where: str, bad):
+    """A Grade or an Override from its stored fields (None when absent), naming unknown or missing fields."""
+    if not raw:
+        return None
+    if not isinstance(raw, dict):
+        raise bad(f"{where} is an object, got {_kind(raw)}")
+    known = fields(cls)
+    unknown = sorted(set(raw) - {f.name for f in known})
+    if unknown:
+        raise bad(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
+    missing = [f.name for f in known if f.name not in raw and f.default is MISSING and f.default_factory is MISSING]
+    if missing:
+        raise bad(f"{where} lacks {', '.join(map(repr, missing))}")
+    return cls(**raw)
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, as a person who wrote the JSON names it."""
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
 
 
 # -- the run -------------------------------------------------------------------------------------

@@ -58,25 +58,22 @@ class RubricScreen(Screen):
         """Saved grades beside the trial, else the latest graded submission's (saved there on first use)."""
         import json
 
-        from scoring.rubric.grading import GRADES_FILE, load_grades
+        from scoring.rubric.grading import GRADES_FILE, grades_from_dict, load_grades
 
         saved = self.grades_dir / GRADES_FILE
         if not saved.exists():
             graded = [s for s in self.app.store.submissions(self.trial_id) if s.details.get("rubric_grades")]
             if not graded:
                 return None
-            grades = json.dumps(graded[-1].details["rubric_grades"])
+            grades = graded[-1].details["rubric_grades"]
             try:
                 saved.parent.mkdir(parents=True, exist_ok=True)
-                saved.write_text(grades)
+                saved.write_text(json.dumps(grades))
             except OSError as exc:  # a full disk, a read-only folder: show the grades, say they cannot be kept
                 self.notify(f"Cannot save the grades beside the trial ({saved}): {write_problem(exc)}. They are "
                             "shown from the submission; your grades cannot be saved until this is fixed.",
                             title="Grades not saved", severity="error", markup=False, timeout=20)
-                try:
-                    return _grades_from_text(grades, self.rubric)
-                except OSError:  # no room for a temporary copy either
-                    return None
+                return grades_from_dict(grades, self.rubric)
         return load_grades(saved, self.rubric)
 
     def _build_tree(self) -> None:
@@ -185,14 +182,3 @@ class RubricScreen(Screen):
         if leaf is not None and self.result is not None:
             self._override(leaf, None)
 
-
-def _grades_from_text(text: str, rubric):
-    """Grades from their JSON text, read as load_grades reads a grades file (through a temporary one)."""
-    import tempfile
-
-    from scoring.rubric.grading import load_grades
-
-    with tempfile.TemporaryDirectory(prefix="rearena-grades-") as folder:
-        path = Path(folder) / "grades.json"
-        path.write_text(text)
-        return load_grades(path, rubric)

@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from console.render import plain
 from console.store.records import PauseRecord
 from console.trials.clock import active_seconds
 from console.trials.open_check import why_trial_cannot_open
 from console.ui.messages import TrialChanged
-from console.ui.write_errors import WRITE_ERRORS, write_problem
+from console.ui.screens.trial_workdir import TrialWorkdir
+from console.ui.screens.trial_writes import TrialWrites
 from console.ui.widgets.clock import TrialClock
 from console.ui.widgets.score_plot import ScorePlot
 from console.ui.widgets.submissions import SubmissionsTable
+from console.ui.widgets.trial_banner import TrialBanner
+from console.ui.write_errors import WRITE_ERRORS, write_problem
 
 
-class TrialScreen(Screen):
-    """One trial, for the participant who spends hours in it."""
+class TrialScreen(TrialWrites, TrialWorkdir, Screen):
+    """One trial, for the participant who spends hours in it. What it shows and scoring are here; the writes
+    (start, pause, resume, note) are in TrialWrites, the shell, editor and snapshots in TrialWorkdir."""
 
     BINDINGS = [
         Binding("s", "score", "Score now", id="trial.score"),
@@ -48,6 +48,7 @@ class TrialScreen(Screen):
         self._status = None
         self._writing: str | None = None  # the write (pause, note...) a worker is making now
         self._told: str | None = None  # the last problem reading the trial, told once
+        self._snapshot_problem: str | None = None  # the last snapshot failure, told once
 
     @property
     def scoring(self) -> bool:
@@ -67,7 +68,7 @@ class TrialScreen(Screen):
                 yield Static("", id="instructions")
             with Vertical(id="trial-side"):
                 yield TrialClock(id="clock")
-                yield Static("", id="banner")
+                yield TrialBanner("", id="banner")
                 yield ScorePlot(id="plot")
                 yield SubmissionsTable(id="submissions")
         yield Footer()
@@ -127,20 +128,7 @@ class TrialScreen(Screen):
         self.query_one(SubmissionsTable).set_submissions(subs, visible)
         self.query_one(ScorePlot).set_submissions(subs if visible else [], trial.budget_s)
         self.query_one(TrialClock).show(self._status)
-        banner = self.query_one("#banner", Static)
-        if trial.status == "ended":
-            final = "-" if trial.final_score is None else f"{trial.final_score:.3f}"
-            why = {"budget": "The budget is used up", "submitted": "Submitted",
-                   "wall_backstop": "The wall-clock backstop was reached"}.get(trial.end_reason, "Ended")
-            banner.update(f"{why}: the trial has ended. Final score {final} (best valid normalized score).")
-            banner.add_class("ended")
-        elif self.scoring and self.app.scorings[self.trial_id].final:
-            banner.update("Submitting… the clock is paused while the scorer runs; the trial ends with its result.")
-        elif self.scoring:
-            banner.update("Scoring… the clock is paused while the scorer runs.")
-        else:
-            best = "-" if self._status.best is None or not visible else f"{self._status.best:.3f}"
-            banner.update(plain(f"Best so far: {best} · {self._status.submissions} submissions · workdir {trial.workdir}"))
+        self.query_one(TrialBanner).show(self._status, self.app.scorings.get(self.trial_id), visible)
 
     def _paused_while_scoring(self, status, pauses: list[PauseRecord]):
         """The trial as the participant must see it while this console scores it: paused (reason scoring) from
@@ -206,50 +194,6 @@ class TrialScreen(Screen):
 
     # -- actions -------------------------------------------------------------------------
 
-    def _act(self, what: str, fn, *args, on_done=None, on_failed=None) -> bool:
-        """Make a write (pause, resume, start, note) in a worker, so that a database locked by another process
-        freezes neither the clock nor the keys; a refusal or a failed write (a full disk, a read-only folder, a
-        busy database) is told, and the console goes on. on_done / on_failed run on the UI thread after it."""
-        if self._writing is not None:
-            self.notify(f"Still saving the last action ({self._writing}); try again in a moment.",
-                        title=f"Cannot {what} yet", severity="warning")
-            if on_failed is not None:
-                on_failed()
-            return False
-        self._writing = what
-        self._write_worker(what, fn, args, on_done, on_failed)
-        return True
-
-    @work(thread=True, exit_on_error=False, group="trial-write")
-    def _write_worker(self, what: str, fn, args: tuple, on_done, on_failed) -> None:
-        from console.trials.service import TrialError
-
-        try:
-            fn(self.trial_id, *args)
-            problem = None
-        except TrialError as exc:
-            problem = str(exc)
-        except WRITE_ERRORS as exc:
-            problem = write_problem(exc)
-        except Exception as exc:  # nothing a write raises may take the console down, or leave _writing set
-            problem = f"{type(exc).__name__}: {exc}"
-        try:
-            self.app.call_from_thread(self._written, what, problem, on_done, on_failed)
-        except RuntimeError:  # the app has gone
-            pass
-
-    def _written(self, what: str, problem: str | None, on_done, on_failed) -> None:
-        self._writing = None
-        if problem is None:
-            if on_done is not None:
-                on_done()
-        else:
-            self.notify(problem, title=f"Cannot {what}", severity="error", markup=False, timeout=15)
-            if on_failed is not None:
-                on_failed()
-        if self in self.app.screen_stack:  # not a screen closed meanwhile
-            self.reload()
-
     def action_score(self) -> None:
         """Score the workdir now, in a worker; the result lands in the table and the plot."""
         if self.scoring:
@@ -286,51 +230,6 @@ class TrialScreen(Screen):
             "Submit? This scores the workdir one last time and ends the trial. "
             "The final score is your best valid score.", yes="Submit"), done)
 
-    def action_pause(self) -> None:
-        """Pause the clock, with a reason."""
-        from console.ui.screens.dialogs import PromptScreen
-
-        key = (self.trial_id, "pause")
-
-        def done(reason: str | None) -> None:
-            if reason:
-                self._act("pause", self.app.service.pause, reason, on_done=lambda: self.app.unsent.pop(key, None),
-                          on_failed=lambda: self.app.unsent.__setitem__(key, reason))
-
-        self.app.push_screen(PromptScreen("Why are you pausing?", value=self.app.unsent.get(key, "human"),
-                                          placeholder="break, lunch, system problem..."), done)
-
-    def action_resume(self) -> None:
-        """Restart the clock."""
-        self._act("resume", self.app.service.resume)
-
-    def action_start(self) -> None:
-        """Start the clock now."""
-        self._act("start the clock", self.app.service.start)
-
-    def action_note(self) -> None:
-        """Add a note to the record; a note that could not be written is offered again, as typed (the App keeps
-        it, so that closing and reopening the trial does not lose it)."""
-        from console.ui.screens.dialogs import PromptScreen
-
-        key = (self.trial_id, "note")
-
-        def recorded() -> None:
-            self.app.unsent.pop(key, None)
-            self.notify("Note recorded.")
-
-        def kept(text: str) -> None:
-            self.app.unsent[key] = text
-            self.notify("Your note is kept: press n to send it again.", title="Note not recorded",
-                        severity="warning", timeout=15)
-
-        def done(text: str | None) -> None:
-            if text:
-                self._act("add a note", self.app.service.note, text, on_done=recorded, on_failed=lambda: kept(text))
-
-        self.app.push_screen(PromptScreen("Note (goes into the trial's record)", value=self.app.unsent.get(key, "")),
-                             done)
-
     def action_rubric(self) -> None:
         """The rubric tree of a rubric-graded environment, with grades and manual grading."""
         from pathlib import Path
@@ -359,75 +258,3 @@ class TrialScreen(Screen):
 
         remember_trial(self.app.store.data_dir, None)
         self.app.pop_screen()
-
-    def action_shell(self) -> None:
-        """Open a shell in the trial's sandbox; the console comes back when it exits."""
-        self._run_suspended("shell", lambda sandbox: sandbox.shell_argv())
-
-    def action_editor(self) -> None:
-        """Open $EDITOR on the workdir."""
-        self._run_suspended("editor", lambda sandbox: sandbox.editor_argv())
-
-    def _run_suspended(self, what: str, argv_of) -> None:
-        from console.sandbox import get_sandbox
-
-        trial = self._status.trial
-        if trial.status == "ended":
-            self.notify("The trial has ended.", severity="error")
-            return
-        if trial.started_at is None:  # opening it is a first action: the clock starts
-            from console.trials.service import TrialError
-
-            try:
-                self.app.service.start(self.trial_id)
-            except TrialError as exc:  # e.g. ended meanwhile by another process
-                self.reload()
-                self.notify(str(exc), title=f"Cannot open the {what}", severity="error", markup=False)
-                return
-            except WRITE_ERRORS as exc:
-                self.notify(f"Cannot start the clock: {write_problem(exc)}. The {what} was not opened.",
-                            title=f"Cannot open the {what}", severity="error", markup=False)
-                return
-        try:
-            sandbox = get_sandbox(trial, self.app.store.data_dir, self.app.db_url)
-        except Exception as exc:  # an unknown or dead sandbox: say so, keep running
-            self.notify(str(exc), title="No sandbox", severity="error", markup=False)
-            return
-        env = {**os.environ, **sandbox.shell_env()}
-        try:
-            with self.app.suspend():
-                subprocess.run(argv_of(sandbox), cwd=trial.workdir, env=env)
-        except Exception as exc:  # e.g. suspending is not supported (web or headless)
-            self.notify(f"Cannot open the {what} here ({type(exc).__name__}). In another terminal: "
-                        f"cd {trial.workdir} && export REARENA_TRIAL={trial.id}", severity="warning", timeout=15,
-                        markup=False)
-        self._ingest_commands()
-        self._snapshot("after " + what)
-        self.reload()
-
-    def _periodic_snapshot(self) -> None:
-        if self._status is not None and self._status.trial.status in ("running", "paused"):
-            self._snapshot_worker("periodic")
-
-    @work(thread=True, exit_on_error=False, group="snapshot")
-    def _snapshot_worker(self, reason: str) -> None:
-        self._snapshot(reason)
-
-    def _snapshot(self, reason: str) -> None:
-        try:
-            self.app.service.snapshot(self.trial_id, reason)
-            self._snapshot_problem = None
-        except Exception as exc:
-            self.log.warning(f"snapshot failed: {exc}")
-            problem = str(exc)
-            if problem != getattr(self, "_snapshot_problem", None):  # said once, not every five minutes
-                self._snapshot_problem = problem
-                self._tell(f"The workdir could not be snapshotted: {problem}. Scoring and ending the trial go on "
-                           f"without a snapshot.", "Snapshot failed")
-
-    def _tell(self, text: str, title: str) -> None:
-        """A warning notice, from a worker's thread or the app's (where call_from_thread refuses)."""
-        try:
-            self.app.call_from_thread(self.notify, text, title=title, severity="warning", timeout=20, markup=False)
-        except RuntimeError:
-            self.notify(text, title=title, severity="warning", timeout=20, markup=False)
