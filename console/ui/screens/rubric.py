@@ -15,6 +15,9 @@ from textual.widgets import Footer, Header, Static, Tree
 from console.ui.write_errors import WRITE_ERRORS, write_problem
 
 
+UNREADABLE = (OSError, ValueError, RecursionError)  # a missing or unreadable file, bad JSON, a bad rubric or grades
+
+
 def _score(value) -> str:
     return "—" if value is None else f"{value:.2f}"
 
@@ -36,6 +39,8 @@ class RubricScreen(Screen):
         self.grades_dir = grades_dir
         self.grader = ""
         self.result = None
+        self.grades_problem = ""  # why the saved grades could not be read ("" when they could)
+        self.rows: dict = {}
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≡")
@@ -50,8 +55,19 @@ class RubricScreen(Screen):
         from scoring.rubric.model import load_rubric
 
         self.sub_title = f"rubric · trial {self.trial_id}"
-        self.rubric = load_rubric(self.rubric_path)
-        self.result = self._load_result()
+        try:
+            self.rubric = load_rubric(self.rubric_path)
+        except UNREADABLE as exc:  # the environment's rubric.json: nothing to show, the trial screen stays
+            self.app.pop_screen()
+            self.app.notify(f"The rubric {self.rubric_path} cannot be read: {exc}", title="No rubric",
+                            severity="error", markup=False, timeout=20)
+            return
+        try:
+            self.result = self._load_result()
+        except UNREADABLE as exc:  # the file is kept as it is: grading stays off so that nothing overwrites it
+            self.grades_problem = f"The grades cannot be read: {exc}"
+            self.notify(f"{self.grades_problem}. The rubric is shown without grades; fix or move that file "
+                        "to grade.", title="Grades unreadable", severity="error", markup=False, timeout=20)
         self._build_tree()
 
     def _load_result(self):
@@ -134,6 +150,9 @@ class RubricScreen(Screen):
     def action_grade(self, score: int) -> None:
         """Grade the highlighted leaf yourself (asks your name once)."""
         leaf = self._leaf_id()
+        if self.grades_problem:
+            self.notify(f"{self.grades_problem}. Nothing was changed.", severity="error", markup=False)
+            return
         if leaf is None or self.result is None:
             self.notify("Highlight a leaf of a graded rubric first.", severity="warning")
             return
