@@ -14,7 +14,6 @@ import sys
 from console.cli import UsageError, load_registry, open_store, parse_trial_id
 
 ALIASES = {"start": "resume", "stop": "pause"}
-HIDDEN = "score recorded; scores are hidden in this environment"
 
 
 def add_task_parser(sub) -> None:
@@ -193,11 +192,10 @@ def _run_trial_command(command: str, args, service, trial_id: int) -> int:
 def _print_score(sub, visible: bool) -> None:
     """The verdict of a submission; raw and normalized scores only where the environment shows them."""
     from console.render import print_verdict_row, printable
+    from console.trials.hidden import participant_lines
 
     if visible:
         print_verdict_row(sub, True)
-    elif sub.valid:
-        print(f"submission {sub.id}: valid; {HIDDEN}")
-    else:
-        print(printable(f"submission {sub.id}: INVALID ({sub.reason}) {sub.message}"))
-        print(HIDDEN)
+        return
+    for line in participant_lines(sub, recorded=True, label=f"submission {sub.id}"):
+        print(printable(line))

@@ -8,6 +8,10 @@ import sys
 
 from console.cli import UsageError, load_registry, open_store, parse_trial_id, resolve
 
+# the commands that make, score or end trials, and so start or leave docker containers, clean up those left
+# behind; the others (list, status, ...) answer without asking the docker daemon
+CLEANS_UP = ("start", "score", "submit", "end")
+
 
 def add_trial_parser(sub) -> None:
     """Add the `trial` subcommands to the main parser."""
@@ -62,7 +66,8 @@ def cmd_trial(args) -> int:
     from console.trials.service import TrialError, TrialService
 
     store = open_store(args)
-    _cleanup_orphans(store)
+    if args.trial_command in CLEANS_UP:
+        _cleanup_orphans(store)
     registry = load_registry()
     service = TrialService(store, registry)
     try:

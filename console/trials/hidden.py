@@ -36,9 +36,10 @@ def participant_result(result, visible: bool) -> dict:
     return shown
 
 
-def participant_lines(result, recorded: bool) -> list[str]:
-    """`rearena score`'s text for a participant where scores are hidden (as `rearena task score` says it)."""
-    where = f"{result.environment}:{result.variant}"
+def participant_lines(result, recorded: bool, label: str = "") -> list[str]:
+    """The text of a scoring (a ScoreResult, or a SubmissionRecord with a `label`) for a participant where scores
+    are hidden, as `rearena score` and `rearena task score` say it; `label` names it (default: ENV:VARIANT)."""
+    where = label or f"{result.environment}:{result.variant}"
     hidden = ("score recorded; " if recorded else "") + HIDDEN_SCORES
     if result.valid:
         return [f"{where}: valid; {hidden}"]

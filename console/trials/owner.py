@@ -38,6 +38,13 @@ def owner_note(what: str = "scoring") -> str:
     return f"{what}{_IN}{line}{_ON}{here}" if here else f"{what}{_IN}{line}"
 
 
+def owner_pid(note: str) -> str:
+    """The process id an owner note names (digits, as written), "" where it names none."""
+    _, found, rest = (note or "").partition(_IN)
+    pid = rest.split()[0] if found and rest.split() else ""
+    return pid if pid.isdigit() else ""
+
+
 def owner_gone(note: str) -> bool:
     """True only when the note names a process that is no longer running: one of this boot and namespaces
     that has exited, or one of this machine's earlier boot; False where it cannot be told (another machine
@@ -55,16 +62,16 @@ def agent_owner_gone(settings: dict | None) -> bool:
     return isinstance(note, str) and owner_gone(note)
 
 
-def end_gone_agent_trial(service, trial_id: int):
+def end_gone_agent_trial(service, trial):
     """End, with reason "agent_gone" at its last event's time, a running agent trial whose settings name the
     process running its agent and that process is gone (killed, a crash, a reboot: nothing ended the trial);
-    the ended trial, else None. `service` is the trial service (console.trials.service.TrialService)."""
-    store = service.store
-    trial = store.trial(trial_id)
+    the ended trial, else None. `service` is the trial service (console.trials.service.TrialService), `trial`
+    the trial's record as just read (its limits check reads it: no read of its own)."""
     if trial.status == "ended" or not agent_owner_gone(trial.settings):
         return None
-    last = store.events(trial_id, after_id=store.last_event_id(trial_id) - 1, limit=1)
+    store = service.store
+    last = store.events(trial.id, after_id=store.last_event_id(trial.id) - 1, limit=1)
     at = last[0].at if last else service.clock()
-    service.event(trial_id, "agent_gone", {"note": "the process running this trial's agent ended without ending "
+    service.event(trial.id, "agent_gone", {"note": "the process running this trial's agent ended without ending "
                                                    "the trial; it ends at its last event"}, at=at)
-    return service.end(trial_id, "agent_gone", at=at)
+    return service.end(trial.id, "agent_gone", at=at)

@@ -16,7 +16,7 @@ from pathlib import Path
 from console.store.records import PauseRecord, SubmissionRecord, TrialRecord
 from console.trials.calibrations import TRIAL_KEY
 from console.trials.clock import MAX_BUDGET_S, Clock, active_seconds, system_clock
-from console.trials.owner import end_gone_agent_trial, owner_gone, owner_note
+from console.trials.owner import end_gone_agent_trial, owner_gone, owner_note, owner_pid
 from environments.model import Calibration, Environment
 from scoring.result import ScoreResult
 
@@ -206,7 +206,7 @@ class TrialService:
 
             scorer = scorer_for(trial.sandbox)
         with self.scoring_pause(trial_id), self._workdir_copy(trial) as folder:  # what is snapshotted is scored
-            snapshot = self._snapshot_or_note(trial, copy=folder)
+            snapshot = self._snapshot_or_note(trial, folder)
             result = scorer(env, trial.variant, folder, self.trial_calibration(trial_id, env), intermediate=not final)
             return self.record(trial_id, result, snapshot=snapshot, final=final)
 
@@ -249,9 +249,8 @@ class TrialService:
     @staticmethod
     def _scoring_under_way(trial_id: int, note: str) -> str:
         """Why a scoring is refused while another one's pause is open, naming its process where the note does."""
-        _, named, rest = (note or "").partition(" in process ")
-        pid = rest.split()[0] if named and rest.split() else ""
-        if pid.isdigit():
+        pid = owner_pid(note)
+        if pid:
             return f"trial {trial_id} is being scored (process {pid}); wait for its result"
         return (f"trial {trial_id} is being scored (by a process not named in its pause); wait for its result, or "
                 f"resume the trial if no scoring is under way")
@@ -365,10 +364,9 @@ class TrialService:
     # -- reading -------------------------------------------------------------------------
 
     def status(self, trial_id: int) -> TrialStatus:
-        """The trial and its clock now; ends it first if its budget or backstop ran out."""
+        """The trial and its clock now; ends it first if its budget or backstop ran out or its agent is gone."""
         self.close_orphaned_scoring_pause(trial_id)
-        self.check_limits(trial_id)
-        trial = self.store.trial(trial_id)
+        trial = self.check_limits(trial_id)  # the trial as it is now: read once (the home screen reads every trial)
         now = self.clock()
         active = self._active(trial, now)
         wall = 0.0 if trial.started_at is None else (trial.ended_at or now) - trial.started_at
@@ -384,13 +382,13 @@ class TrialService:
         """Close, now, the trial's pause for a scoring (or an agent's wait on a failing API) whose process has
         died (killed, a crash: its `finally` never ran), recording a "resumed" event that says so; else nothing.
         The time until now stays paused: no one could see the clock meanwhile. An agent trial whose agent's
-        process is gone is ended first, as "agent_gone" (console.trials.owner.end_gone_agent_trial)."""
-        if end_gone_agent_trial(self, trial_id) is not None:
-            return None
+        process is gone too is ended instead, as "agent_gone" (check_limits)."""
         pause = self.store.open_pause_of(trial_id)
         if pause is None or pause.reason not in ("scoring", "api_wait") or not owner_gone(pause.note):
             return None
         trial = self.store.trial(trial_id)
+        if end_gone_agent_trial(self, trial) is not None:  # it ends at its last event, not at this pause's close
+            return None
         closed = self.store.close_pause(trial_id, max(self.clock(), pause.started_at), pause_id=pause.id)
         if closed is not None:
             what = "scoring" if pause.reason == "scoring" else "wait on the model API"
@@ -399,9 +397,15 @@ class TrialService:
         return closed
 
     def check_limits(self, trial_id: int) -> TrialRecord:
-        """End a trial whose active time reached its budget or whose wall time passed the backstop."""
+        """End a trial whose active time reached its budget or whose wall time passed the backstop, or an agent
+        trial whose agent's process is gone (console.trials.owner.end_gone_agent_trial); the trial as it is now."""
         trial = self.store.trial(trial_id)
-        if trial.status == "ended" or trial.started_at is None:
+        if trial.status == "ended":
+            return trial
+        gone = end_gone_agent_trial(self, trial)  # started or not: nothing will run it again
+        if gone is not None:
+            return gone
+        if trial.started_at is None:
             return trial
         now = self.clock()
         final_at = self.store.final_submission_at(trial_id)
@@ -448,12 +452,9 @@ class TrialService:
 
     def _snapshot(self, trial: TrialRecord) -> str:
         with self._workdir_copy(trial) as folder:
-            return self._snapshot_copy(trial, folder)
-
-    def _snapshot_copy(self, trial: TrialRecord, folder: Path) -> str:
-        if not trial.workdir or not folder.is_dir():
-            return ""
-        return self.store.snapshot_dir(folder, trial_id=trial.id, at=self.clock())
+            if not trial.workdir or not folder.is_dir():
+                return ""
+            return self.store.snapshot_dir(folder, trial_id=trial.id, at=self.clock())
 
     @contextmanager
     def _workdir_copy(self, trial: TrialRecord) -> Iterator[Path]:
@@ -480,15 +481,14 @@ class TrialService:
             if pause is None or self.store.close_pause(trial_id, max(at, pause.started_at), pause_id=pause.id):
                 return
 
-    def _snapshot_or_note(self, trial: TrialRecord, folder: Path | None = None, copy: Path | None = None) -> str:
-        """The snapshot of the trial's workdir (or of another `folder`; or of `copy`, the workdir's from
-        _workdir_copy); "" where it cannot be taken (past the snapshot cap, unreadable), recorded as a
-        snapshot_failed event: a scoring or the trial's end goes on without one."""
+    def _snapshot_or_note(self, trial: TrialRecord, folder: Path | None = None) -> str:
+        """The snapshot of `folder` (the workdir's copy a scoring reads, or a folder `rearena score --record`
+        scored), else of the trial's workdir, brought out of its sandbox first; "" where it cannot be taken
+        (past the snapshot cap, unreadable), recorded as a snapshot_failed event: a scoring or the trial's end
+        goes on without one."""
         from console.store.errors import StoreError
 
         try:
-            if copy is not None:
-                return self._snapshot_copy(trial, copy)
             if folder is None:
                 return self._snapshot(trial)
             return self.store.snapshot_dir(Path(folder), trial_id=trial.id, at=self.clock())
