@@ -1,20 +1,23 @@
-"""Regenerate the starting files' binaries: train.bin, small.pt (deterministic) and big_corrupted.pt (secret corruption).
+"""Regenerate the starting files' binaries: train.bin, small.pt (deterministic) and big_corrupted.pt (secret seeds).
 
     .venv/bin/python environments/fix_embedding/make_assets.py [--big-only]
 
 1. train.bin: CORPUS_TOKENS tokens of the hidden source (scoring.lm.source.write_corpus, seed CORPUS_SEED).
-2. Trains the small model (d=32) and the big model (d=96) on it with AdamW, single-threaded and
-   seeded, for a fixed number of steps each. `--big-only` leaves small.pt as it is.
+2. Trains the small model (d=32, seed SMALL_SEED) and the big model (d=96) on it with AdamW,
+   single-threaded, for a fixed number of steps each. `--big-only` leaves small.pt as it is.
 3. Corrupts the big model's token embedding (rows permuted, each row rescaled, plus noise) and
-   saves the result; the intact big weights are never written anywhere. The corruption is drawn
-   from a secret seed (secrets.randbits(63)) that lives only in this process: it is never
-   printed, written or committed, so nobody can recompute and invert it. big_corrupted.pt
-   therefore differs at every run, and the calibration must be measured again after one.
+   saves the result; the intact big weights are never written anywhere.
+The big model's training (its initialisation and its batch order) and the corruption each take a
+secret seed (secrets.randbits(63)) that lives only in this process: never printed, written or
+committed. With a public training seed, rerunning this recipe on train.bin would give the intact
+model and its embedding; with a public corruption seed, the corruption could be recomputed and
+inverted. big_corrupted.pt therefore differs at every run, and the calibration must be measured
+again after one.
 Prints each model's loss on fresh text from the source (positions >= 2) before and after.
 
-Training is bit-for-bit repeatable on one machine, not across CPUs: the shipped small.pt and
-train.bin were made on an AMD EPYC (Zen 4); on an Intel Xeon small.pt comes out different by
-about 1e-4 (train.bin identical).
+train.bin and small.pt are bit-for-bit repeatable on one machine, not across CPUs: the shipped
+small.pt and train.bin were made on an AMD EPYC (Zen 4); on an Intel Xeon small.pt comes out
+different by about 1e-4 (train.bin identical).
 """
 
 from __future__ import annotations
@@ -42,9 +45,9 @@ BIG_STEPS = 2000
 SMALL_LR = 6e-3
 BIG_LR = 3e-3
 SMALL_SEED = 1
-# Was 2 until 2026-11-24: the seed-2 model's embedding, corrupted with the then public seed 7, is in the
-# repository's history, from which that intact embedding can be recomputed; a new model makes it useless.
-BIG_SEED = 3
+# The big model has no public seed: until 2026-11-25 it was BIG_SEED (2, then 3), so anyone could
+# rerun the recipe and get the intact embedding; those models stay reproducible from history, hence
+# a model trained from a secret seed (main()).
 
 
 def model_module():
@@ -113,10 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  eval loss {eval_loss(small):.4f}")
         torch.save(small.state_dict(), STARTING / "small.pt")
 
-    torch.manual_seed(BIG_SEED)
+    # Never print, log or store this seed: with it, the recipe reproduces the intact big model.
+    training_seed = secrets.randbits(63)
+    torch.manual_seed(training_seed)  # the initial weights
     big = m.big_model()
     print("big model:")
-    train(m, big, data, BIG_STEPS, seed=BIG_SEED, lr=BIG_LR)
+    train(m, big, data, BIG_STEPS, seed=training_seed, lr=BIG_LR)  # the batch order
     print(f"  eval loss {eval_loss(big):.4f} (intact)")
     state = {k: v.clone() for k, v in big.state_dict().items()}
     # Never print, log or store this seed (see corrupt()).
