@@ -10,13 +10,15 @@ returns within the deadline plus a short grace, whatever the command does.
 inside the container; this also works for tmpfs mounts, which `docker cp` cannot see.
 Archives that come out of a container are untrusted: only plain files (hard links as
 copies), folders and relative symlinks that stay inside are extracted; the rest, and what
-cannot be written on the host, is named. A copy out stops (its tar killed) at its cap.
+cannot be written on the host, is named. A copy out stops (its tar killed) at its cap. A copy in can be
+stopped (run_exec's `stop`).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import select
 import shutil
 import socket
@@ -100,6 +102,32 @@ class ExecOutcome:
     flooded: bool
     stdout_bytes: int
     duration_s: float
+    stopped: bool = False  # its `stop` said so before it ended
+
+
+def _send(raw, stdin: bytes | BinaryIO, deadline: float | None, stop: Callable[[], bool] | None) -> None:
+    """Write stdin to the exec, then end it; the write gives up at the deadline or when `stop` says so (the
+    command then reads a cut stream: tar fails on it), asked between slices of at most 0.25 s."""
+    source = io.BytesIO(stdin) if isinstance(stdin, bytes) else stdin  # a file: streamed, not read at once
+    raw.settimeout(0.25)  # each send() waits at most this long and sends what fits
+    try:
+        while chunk := source.read(1 << 20):
+            view = memoryview(chunk)
+            while view:
+                if (stop is not None and stop()) or (deadline is not None and time.monotonic() >= deadline):
+                    return
+                try:
+                    view = view[raw.send(view):]
+                except TimeoutError:
+                    continue
+    except OSError:
+        pass  # the command ended early: the reader reports it
+    finally:
+        try:
+            raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        raw.settimeout(None)
 
 
 def _raw_socket(sock):
@@ -110,11 +138,14 @@ def run_exec(api, container_id: str, argv: list[str], *, user: str = "", workdir
              env: dict[str, str] | None = None, timeout: float | None = None, stdin: bytes | BinaryIO | None = None,
              on_stdout: Callable[[bytes], None] | None = None, on_stderr_line: Callable[[bytes], None] | None = None,
              on_limit: Callable[[str], None] | None = None, flood_bytes: int | None = None,
-             stderr_cap: int = 65536, is_done: Callable[[], bool] | None = None) -> ExecOutcome:
-    """Run argv in the container; on_limit("timeout"|"output") is called once when a limit is hit.
+             stderr_cap: int = 65536, is_done: Callable[[], bool] | None = None,
+             stop: Callable[[], bool] | None = None) -> ExecOutcome:
+    """Run argv in the container; on_limit("timeout"|"output"|"stopped") is called once when a limit is hit.
 
     is_done, when given, says that the command has finished (e.g. it printed an end marker): reading
-    then stops after a short grace even if something it left running keeps the stream open.
+    then stops after a short grace even if something it left running keeps the stream open. stop, when
+    given, is asked while stdin is written and the output read (in this thread): once it says so, the
+    rest of stdin is not sent and the command is treated as at a limit ("stopped": the caller kills it).
     """
     started = time.monotonic()
     try:
@@ -124,7 +155,7 @@ def run_exec(api, container_id: str, argv: list[str], *, user: str = "", workdir
     except Exception as exc:
         raise ContainerError(f"docker exec in container {container_id[:12]} failed: {describe_error(exc)}") from None
     deadline = started + timeout if timeout is not None else None
-    timed_out = flooded = False
+    timed_out = flooded = stopped = False
     stdout_bytes = 0
     stderr = bytearray()
     line = bytearray()
@@ -132,23 +163,17 @@ def run_exec(api, container_id: str, argv: list[str], *, user: str = "", workdir
     limit_hit_at = done_at = None
     try:
         if stdin is not None:
-            raw.settimeout(None if deadline is None else max(0.1, deadline - time.monotonic()))
-            try:
-                if isinstance(stdin, bytes):
-                    raw.sendall(stdin)
-                else:  # a file: streamed, not read into memory at once
-                    while chunk := stdin.read(1 << 20):
-                        raw.sendall(chunk)
-                raw.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass  # the command ended early or the deadline passed: the reader below reports it
-            raw.settimeout(None)
+            _send(raw, stdin, deadline, stop)
         while True:
             now = time.monotonic()
             if limit_hit_at is None and deadline is not None and now >= deadline:
                 timed_out, limit_hit_at = True, now
                 if on_limit:
                     on_limit("timeout")
+            if limit_hit_at is None and done_at is None and stop is not None and stop():
+                stopped, limit_hit_at = True, now
+                if on_limit:
+                    on_limit("stopped")
             if limit_hit_at is not None and now - limit_hit_at > DRAIN_GRACE_S:
                 break
             if done_at is None and is_done is not None and is_done():
@@ -204,7 +229,8 @@ def run_exec(api, container_id: str, argv: list[str], *, user: str = "", workdir
                 exit_code = info.get("ExitCode")
     except Exception:
         pass
-    return ExecOutcome(exit_code, bytes(stderr), timed_out, flooded, stdout_bytes, time.monotonic() - started)
+    return ExecOutcome(exit_code, bytes(stderr), timed_out, flooded, stdout_bytes, time.monotonic() - started,
+                       stopped)
 
 
 class TailBuffer:
@@ -322,18 +348,21 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -
     tar.addfile(info, io.BytesIO(data))
 
 
-# by absolute path: these run as root in containers where a participant has worked (its PATH is the image's)
+# by absolute path: these run in containers where a participant has worked (its PATH is the image's)
 TAR, MKDIR = "/bin/tar", "/bin/mkdir"
 
 
 def put_folder(api, container_id: str, archive: bytes | BinaryIO, dest: str, user: str,
-               timeout: float = 120.0) -> None:
+               timeout: float = 120.0, stop: Callable[[], bool] | None = None) -> None:
     """Extract a tar archive (bytes, or a file read from where it stands) into dest (created if missing) inside
-    the container, as `user`."""
+    the container, as `user`. ContainerError once `stop` (asked in this thread, between slices of the
+    archive) says so: the rest is not sent, tar ends on the cut archive, what it extracted stays."""
     argv = [TAR, "-x", "--no-same-owner", "-m", "-C", dest, "-f", "-"]
     outcome = run_exec(api, container_id, [MKDIR, "-p", dest], user=user, timeout=timeout)
     check(outcome, f"creating {dest}")
-    outcome = run_exec(api, container_id, argv, user=user, timeout=timeout, stdin=archive)
+    outcome = run_exec(api, container_id, argv, user=user, timeout=timeout, stdin=archive, stop=stop)
+    if outcome.stopped:
+        raise ContainerError(f"copying files into {dest} was stopped before it finished")
     check(outcome, f"copying files into {dest}")
 
 
@@ -342,34 +371,54 @@ def put_folder(api, container_id: str, archive: bytes | BinaryIO, dest: str, use
 TAR_PID = b"@@rearena-tar "
 TAR_SCRIPT = 'echo "@@rearena-tar $$" >&2; exec "$0" "$@"'
 SPARSE_NOTE = "sizes count each file at its full length: a sparse file counts at its full size"
+# what tar (with --ignore-failed-read) says of an entry it could not read, e.g.
+# "/bin/tar: workdir/x: Warning: Cannot open: Permission denied"
+UNREADABLE = re.compile(rb"^\S*tar: (.+): Warning: Cannot (\w+): (.+)$")
+MAX_UNREADABLE = 1000  # entries named; the rest counted
 
 
-def fetch_folder(api, container_id: str, src: str, dest: Path, *, max_bytes: int, user: str = "root",
+def fetch_folder(api, container_id: str, src: str, dest: Path, *, max_bytes: int, user: str,
                  timeout: float = 120.0) -> list[str]:
     """Copy src's contents out of the container into dest (a new folder); returns what it skipped, named.
 
-    tar archives src by its name from its parent folder, so a src that was replaced by a symlink is archived
-    as that link and refused (ContainerError), never followed (tar reads as root); hard links are archived as
-    separate files. The tar is killed as soon as its stream passes max_bytes (or the timeout)."""
+    The tar runs as `user` (the participant, for a workdir): it reads nothing that user cannot, whatever
+    lies in src (a link to a root-only file, a file root left there); what it cannot read is left out and
+    named. It archives src by its name from its parent folder, so a src that was replaced by a symlink is
+    archived as that link and refused (ContainerError), never followed; hard links are archived as separate
+    files. The tar is killed as soon as its stream passes max_bytes (or the timeout). The archive is
+    untrusted (that user may have tampered with the tar): extract_untrusted."""
     where = PurePosixPath(src)
     spool = tempfile.SpooledTemporaryFile(max_size=64 << 20)
     pid: list[int] = []
     errors: list[bytes] = []
+    unreadable: list[str] = []
+    extra, src_unreadable = 0, ""  # unreadable entries past MAX_UNREADABLE; why src itself is one
     killers: list[threading.Thread] = []
 
     def stderr_line(line: bytes) -> None:
+        nonlocal extra, src_unreadable
+        found = UNREADABLE.match(line)
         if line.startswith(TAR_PID) and not pid and line[len(TAR_PID):].strip().isdigit():
             pid.append(int(line[len(TAR_PID):]))
+        elif found and len(unreadable) >= MAX_UNREADABLE:
+            extra += 1
+        elif found:
+            name, verb, why = (part.decode("utf-8", "replace") for part in found.groups())
+            src_unreadable = src_unreadable or (f"cannot {verb.lower()}: {why}" if name == where.name else "")
+            said = f"not readable by {user}" if why == "Permission denied" else "not copied"  # or gone meanwhile
+            unreadable.append(_named(name, f"{said}: cannot {verb.lower()}: {why}"))
         elif len(errors) < 50:
             errors.append(line)
 
     def stop(_why: str) -> None:  # in a thread: the stream is read on until the tar is gone
         if pid:
-            killer = threading.Thread(target=_kill, args=(api, container_id, pid[0]), daemon=True)
+            killer = threading.Thread(target=_kill, args=(api, container_id, pid[0], user), daemon=True)
             killer.start()
             killers.append(killer)
 
-    argv = ["/bin/sh", "-c", TAR_SCRIPT, TAR, "-c", "--hard-dereference", "-C", str(where.parent), "--", where.name]
+    # --ignore-failed-read: an entry `user` cannot read is a warning (named above), not a failed copy
+    argv = ["/bin/sh", "-c", TAR_SCRIPT, TAR, "-c", "--hard-dereference", "--ignore-failed-read",
+            "-C", str(where.parent), "--", where.name]
     try:
         outcome = run_exec(api, container_id, argv, user=user, timeout=timeout, on_stdout=spool.write,
                            on_stderr_line=stderr_line, on_limit=stop, flood_bytes=max_bytes)
@@ -382,17 +431,20 @@ def fetch_folder(api, container_id: str, src: str, dest: Path, *, max_bytes: int
                                  f"{SPARSE_NOTE}); not copied out")
         if outcome.timed_out:
             raise ContainerError(f"copying {src} out did not finish within {timeout:g} s; not copied out")
+        if src_unreadable:  # an archive without it would read as an empty folder
+            raise ContainerError(f"{src} is not readable by {user} ({src_unreadable}); not copied out")
         if outcome.exit_code not in (0, 1):  # 1: a file changed while it was read
             said = b"\n".join(errors).decode("utf-8", "replace")[-2000:]
             raise ContainerError(f"copying {src} out failed (exit code {outcome.exit_code}): {said}")
         spool.seek(0)
-        return extract_untrusted(spool, Path(dest), top=where.name, what=src)
+        skipped = extract_untrusted(spool, Path(dest), top=where.name, what=src)
+    return unreadable + ([f"{extra} more entries (not readable by {user}, or gone)"] if extra else []) + skipped
 
 
-def _kill(api, container_id: str, pid: int) -> None:
-    """SIGKILL one process of the container (as root: the tar that copies files out)."""
+def _kill(api, container_id: str, pid: int, user: str) -> None:
+    """SIGKILL one process of the container (the tar that copies files out), as the user it runs as."""
     try:
-        run_exec(api, container_id, ["/bin/sh", "-c", 'kill -KILL "$0"', str(pid)], user="root", timeout=15)
+        run_exec(api, container_id, ["/bin/sh", "-c", 'kill -KILL "$0"', str(pid)], user=user, timeout=15)
     except ContainerError:
         pass  # the container is gone: so is the tar
 

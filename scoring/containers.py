@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 import threading
 
@@ -163,8 +164,12 @@ def _context(env, base: str, log=None):
     return data
 
 
-def build_image(env, base: str | None = None, *, log=None) -> str:
-    """Build the environment's image on `base` (network: host, for package installs); returns its name."""
+def build_image(env, base: str | None = None, *, log=None, stop=None) -> str:
+    """Build the environment's image on `base` (network: host, for package installs); returns its name.
+
+    `stop` (a callable, asked in this thread) ends the build when it says so (ContainerError): the request
+    is cut, and dockerd cancels the build (its step's container removed). The python_packages download
+    before it is not stopped."""
     import docker.errors
 
     api = client()
@@ -179,19 +184,10 @@ def build_image(env, base: str | None = None, *, log=None) -> str:
         previous = api.images.get(name).id
     except docker.errors.ImageNotFound:
         previous = None
-    try:
-        context = _context(env, base, log)
-        built, lines = api.images.build(fileobj=context, custom_context=True, tag=name, rm=True, forcerm=True,
-                                    buildargs={"BASE_IMAGE": base}, network_mode="host", pull=False,
-                                    labels={"rearena.env": env.name, "rearena.recipe": _recipe(env, base),
-                                            "rearena.base": base})
-    except docker.errors.BuildError as exc:
-        tail = "".join(str(item.get("stream", item.get("error", ""))) for item in exc.build_log)[-3000:]
-        raise ContainerError(f"building {name} failed: {exc.msg}\n{tail}") from None
-    for item in lines:
-        text = str(item.get("stream", "")).rstrip("\n")
-        if log and text.strip():
-            log(text)
+    with _context(env, base, log) as context:
+        built = _build(name, stop, log, fileobj=context, custom_context=True, tag=name, rm=True, forcerm=True,
+                       buildargs={"BASE_IMAGE": base}, network_mode="host", pull=False,
+                       labels={"rearena.env": env.name, "rearena.recipe": _recipe(env, base), "rearena.base": base})
     try:
         uid = api.containers.run(name, ["id", "-u", PARTICIPANT], remove=True, network_mode="none")
     except docker.errors.ContainerError:
@@ -200,7 +196,8 @@ def build_image(env, base: str | None = None, *, log=None) -> str:
         api.images.remove(name, force=True)  # never leave an image that ensure_image would take as good
         raise ContainerError(f"{name} has no user {PARTICIPANT} with uid {PARTICIPANT_UID}: its Dockerfile must "
                              f"create it (see environments/FORMAT.md)")
-    if previous and previous != built.id:
+    built = api.images.get(built).id
+    if previous and previous != built:
         try:
             api.images.remove(previous)  # the image this one replaces (kept while a container uses it)
         except docker.errors.APIError:
@@ -208,8 +205,9 @@ def build_image(env, base: str | None = None, *, log=None) -> str:
     return name
 
 
-def ensure_image(env, base: str | None = None) -> str:
-    """The environment's image, built first when it is missing or its Dockerfile changed."""
+def ensure_image(env, base: str | None = None, stop=None) -> str:
+    """The environment's image, built first (stoppable: build_image) when it is missing or its Dockerfile
+    changed."""
     import docker.errors
 
     name = image_name(env)
@@ -219,7 +217,100 @@ def ensure_image(env, base: str | None = None) -> str:
             return name
     except docker.errors.ImageNotFound:
         pass
-    return build_image(env, base)
+    return build_image(env, base, stop=stop)
+
+
+class _StoppableReader:
+    """The build context as requests uploads it, cut (OSError) once the build is stopped."""
+
+    mode = "rb"  # what the HTTP client asks of a file body
+
+    def __init__(self, fileobj, stopped: threading.Event):
+        self._fileobj, self._stopped = fileobj, stopped
+
+    def read(self, size: int = -1) -> bytes:
+        """The next block, unless the build is stopped."""
+        if self._stopped.is_set():
+            raise OSError("the image build was stopped")
+        return self._fileobj.read(size)
+
+    def fileno(self) -> int:
+        """The file's descriptor (requests takes the upload's length from it)."""
+        return self._fileobj.fileno()
+
+    def tell(self) -> int:
+        """Where the upload stands."""
+        return self._fileobj.tell()
+
+
+def _build(name: str, stop, log, **kwargs) -> str:
+    """Run a build through the API; its id. The stream is read in a thread (its own client) while this one
+    asks `stop`, so that a step with no output can be stopped too: the upload is cut, or the response's
+    socket shut down (dockerd cancels a build whose client has gone)."""
+    import queue
+
+    stopped, responses, events = threading.Event(), [], queue.Queue()
+    kwargs["fileobj"] = _StoppableReader(kwargs["fileobj"], stopped)
+
+    def read() -> None:
+        made = None
+        try:
+            made = client()  # this thread's own: the hook below sees only the build's request
+            made.api.hooks["response"].append(lambda response, *args, **kw: responses.append(response))
+            for item in made.api.build(decode=True, **kwargs):
+                events.put(("item", item))
+            events.put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            events.put(("error", exc))
+        finally:
+            if made is not None:
+                made.close()
+
+    reader = threading.Thread(target=read, name=f"build {name}", daemon=True)
+    reader.start()
+    built, tail = "", []
+    try:
+        while True:
+            if stop is not None and stop():
+                raise ContainerError(f"building {name} was stopped before it finished")
+            try:
+                what, item = events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if what == "error":
+                raise ContainerError(f"building {name} failed: {describe_error(item)}")
+            if what == "end":
+                break
+            text = str(item.get("stream", ""))
+            tail = (tail + [text or str(item.get("error", ""))])[-200:]
+            if "error" in item:
+                raise ContainerError(f"building {name} failed: {item['error']}\n{''.join(tail)[-3000:]}")
+            found = re.search(r"(^Successfully built |sha256:)([0-9a-f]+)$", text.strip())
+            built = found.group(2) if found else built
+            if log and text.strip():
+                log(text.rstrip("\n"))
+    except BaseException:
+        stopped.set()  # a stop, a failure, Ctrl-C: the build goes no further
+        for response in responses:
+            _shut(response)
+        reader.join(timeout=10)
+        raise
+    if not built:
+        raise ContainerError(f"building {name} failed: docker did not say which image it built\n"
+                             f"{''.join(tail)[-3000:]}")
+    return built
+
+
+def _shut(response) -> None:
+    """Shut down the socket of a streamed HTTP response (another thread's read of it ends)."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+        else:
+            response.close()
+    except OSError:
+        pass
 
 
 # -- containers ----------------------------------------------------------------------------

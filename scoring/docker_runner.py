@@ -160,6 +160,7 @@ def score_in_container(
         payload = _score(env, var, candidate_dir, timeout_s, memory_mb or env.scoring_memory_mb, output_cap_bytes,
                          intermediate, image)
     except docker_errors() as exc:  # ContainerError, the SDK's errors, the daemon gone
+        stopping.check()  # a build or copy cut short by a stop: nothing is recorded (ScoringStopped)
         payload = _invalid("sandbox_error", f"the scoring container failed: {describe_error(exc)}")
     payload.setdefault("details", {})["sandbox"] = "docker"
     return result_from_payload(payload, env, var.name, calibration, started)
@@ -193,11 +194,12 @@ def _score(env, var, candidate_dir, timeout_s, memory_mb, output_cap_bytes, inte
 def _score_tar(env, config, key, nonce, candidate_tar, timeout_s, memory_mb, output_cap_bytes, image) -> dict:
     before = integrity_hash(env)
     archive = scorer_archive(env, config)
-    container = _scoring_container(env, memory_mb, image or dk.ensure_image(env), len(archive))
+    image = image or dk.ensure_image(env, stop=stopping.requested)  # a build, or a copy in, stops with the scoring
+    container = _scoring_container(env, memory_mb, image, len(archive))
     api = container.client.api
     try:
-        put_folder(api, container.id, archive, ROOT, user="root")
-        put_folder(api, container.id, candidate_tar, CANDIDATE_DIR, user=dk.PARTICIPANT)
+        put_folder(api, container.id, archive, ROOT, user="root", stop=stopping.requested)
+        put_folder(api, container.id, candidate_tar, CANDIDATE_DIR, user=dk.PARTICIPANT, stop=stopping.requested)
         log = TailBuffer(64 * 1024)
         exec_env = scorer_env(container.attrs.get("Config", {}).get("Env"))
         outcome = run_exec(api, container.id, [SHELL, "-c", RUN_SCORER, HOST_BOOT], user="root",

@@ -40,7 +40,7 @@ class Sandbox(Protocol):
 
     def exec(self, command: str, timeout: float, output_cap: int = DEFAULT_OUTPUT_CAP, stop=None) -> ExecResult:
         """Run a command in the workdir with a timeout; output (stdout and stderr) capped; `stop` (a
-        threading.Event): a sandbox that can kills the command when it is set (local; docker ignores it)."""
+        threading.Event): each sandbox kills the command when it is set."""
         ...
 
     def shell_argv(self) -> list[str]:

@@ -4,8 +4,8 @@ The container (see scoring.containers for its limits) holds the participant's fi
 /home/participant/workdir, a size-limited tmpfs: nothing of the host is mounted, no
 scorer file, reference solution, database or docker socket is inside. The host keeps a
 mirror of the workdir in the trial's folder, refreshed by `pull_workdir` (at every
-snapshot); a snapshot and the official scorer (scoring.docker_runner) read a private copy
-of it (console.sandbox.mirror).
+snapshot; read in the container as the participant, never as root); a snapshot and the
+official scorer (scoring.docker_runner) read a private copy of it (console.sandbox.mirror).
 
 Each exec runs a small bash wrapper (WRAP) that leads its own process group, so the
 group can be killed on a timeout or an output flood (by a second exec as the
@@ -116,9 +116,9 @@ class DockerSandbox:
         """Run `bash -c command` as the participant in the workdir; timeout, output cap, limits reported.
 
         The exit status is the one bash reports (128 + n for a command killed by signal n); -9 when the
-        sandbox stopped the command (timeout, output flood). A command that cannot start because the
-        sandbox is at its process limit stops every participant process and is run once more. `stop` is not
-        watched here (the command runs to its timeout).
+        sandbox stopped the command (timeout, output flood, `stop`: a threading.Event, set). A command that
+        cannot start because the sandbox is at its process limit stops every participant process and is run
+        once more.
         """
         out = OutputBuffer(output_cap)
         marks: dict[bytes, list[int]] = {}
@@ -136,7 +136,7 @@ class DockerSandbox:
 
         stopping: list[threading.Thread] = []
 
-        def stop(_kind: str) -> None:  # in a thread: the stream is read on meanwhile (docker reports an exec's
+        def kill(_kind: str) -> None:  # in a thread: the stream is read on meanwhile (docker reports an exec's
             # end only once its output is read, so a flood not read would hold the kill's exec until its timeout)
             thread = threading.Thread(target=self.kill_group, args=(marks.get(PID_MARK, [None])[0],), daemon=True)
             thread.start()
@@ -147,22 +147,24 @@ class DockerSandbox:
             outcome = run_exec(self.api, self.container.id, ["bash", "--noprofile", "--norc", "-c", WRAP, command],
                                user=dk.PARTICIPANT, workdir=dk.WORKDIR, env=self.exec_env(),
                                timeout=max(0.0, timeout), on_stdout=out.add, on_stderr_line=stderr_line,
-                               on_limit=stop, flood_bytes=flood_limit(output_cap), is_done=lambda: EXIT_MARK in marks)
+                               on_limit=kill, flood_bytes=flood_limit(output_cap), is_done=lambda: EXIT_MARK in marks,
+                               stop=None if stop is None else stop.is_set)
         finally:  # a kill under way ends before the next command can start (it would kill that too)
             for thread in stopping:
                 thread.join()
         ended = marks.get(EXIT_MARK)
         code = ended[0] if ended else outcome.exit_code
-        if outcome.timed_out or outcome.flooded or code is None:
+        if outcome.timed_out or outcome.flooded or outcome.stopped or code is None:
             code = -9
         limits, notes = self._limits_hit(outcome, code, marks, timeout, output_cap)
-        if "pids" in limits and not (outcome.timed_out or outcome.flooded):
+        if "pids" in limits and not (outcome.timed_out or outcome.flooded or outcome.stopped):
             if PID_MARK in marks and EXIT_MARK in marks:  # a fork bomb outlives its command: stop what it left
                 self.kill_group(marks[PID_MARK][0])
                 notes.append("[rearena: what the command left running was stopped]")
             elif not retried:  # the command could not start: free the sandbox, then run it (once more)
                 self.kill_all()
-                again = self.exec(command, max(1.0, timeout - (time.monotonic() - started)), output_cap, retried=True)
+                again = self.exec(command, max(1.0, timeout - (time.monotonic() - started)), output_cap, retried=True,
+                                  stop=stop)
                 note = ("[rearena: the sandbox was at its process limit, so every process of the participant "
                         "was stopped before this command ran]\n")
                 return ExecResult(exit_code=again.exit_code, output=note + again.output, timed_out=again.timed_out,
@@ -241,6 +243,8 @@ class DockerSandbox:
             limits.append("output")
             notes.append(f"[rearena: output flood: more than {flood_limit(output_cap) >> 20} MB of output; "
                          "the command was stopped]")
+        if outcome.stopped:  # asked for (the agent's run stopping): no limit of the sandbox
+            notes.append("[rearena: the command was stopped before it finished]")
         start = marks.get(PID_MARK, [0, 0, 0])[1:] or [0, 0]
         probe = self.probe() if (limits or code != 0 or EXIT_MARK not in marks) else {}
         if EXIT_MARK not in marks and not probe:
@@ -273,9 +277,10 @@ class DockerSandbox:
         put_folder(self.api, self.container.id, tar_folder(Path(src)), dest, user=dk.PARTICIPANT)
 
     def copy_out(self, dest: Path, src: str = dk.WORKDIR) -> list[str]:
-        """Copy a container folder's contents into a new host folder; returns what was unsafe to copy."""
+        """Copy a container folder's contents into a new host folder, read as the participant (nothing they
+        could not read comes out); returns what was unsafe to copy or not readable."""
         cap = int((self.limits["disk_gb"] or 64) * (1 << 30)) + (64 << 20)
-        return fetch_folder(self.api, self.container.id, src, Path(dest), max_bytes=cap)
+        return fetch_folder(self.api, self.container.id, src, Path(dest), max_bytes=cap, user=dk.PARTICIPANT)
 
     def pull_workdir(self) -> list[str]:
         """Replace the host mirror of the workdir with the container's workdir (swapped by renames, under the

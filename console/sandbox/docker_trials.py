@@ -4,7 +4,10 @@ A trial's container is named `rearena-<scope>-trial-<id>` (so two processes cann
 create it) and labelled rearena.kind=trial, rearena.trial=<id>, rearena.db=<scope> (a
 hash of the data folder that holds the database and workdirs) and rearena.workdir. On
 creation the host workdir is copied in; when a stopped container is started again its
-tmpfs is empty, so the host mirror (as of the last snapshot) is copied in again.
+tmpfs is empty, so the host mirror (as of the last snapshot) is copied in again. Each time a
+container is used (created, found running, paused or stopped) its network is checked against its
+environment's before anything runs in it: a container made by hand, before the manifest changed or
+for another $REARENA_DOCKER_NETWORK is refused, not used.
 """
 
 from __future__ import annotations
@@ -107,8 +110,39 @@ def _filled(sandbox: DockerSandbox) -> bool:
     return outcome.exit_code == 0
 
 
+def network_problem(container, hardware) -> str:
+    """What is wrong with a container's network for an environment's hardware (None: no network), "" if nothing.
+
+    ContainerError (dk.network_mode) when the environment asks for a network docker does not have."""
+    wanted = dk.network_mode(hardware) if hardware is not None else "none"
+    mode = container.attrs.get("HostConfig", {}).get("NetworkMode", "")
+    joined = sorted((container.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+    if mode == wanted and set(joined) <= {wanted}:
+        return ""
+    found = f"network mode {mode!r}" + (f" (networks: {', '.join(joined)})" if joined else "")
+    asked = "no network" if wanted == "none" else f"network {wanted!r} alone"
+    return f"it has {found}, but its environment asks for {asked}"
+
+
+def _check_network(container, trial, env) -> None:
+    """Refuse (ContainerError) a container whose network is not the one its environment asks for."""
+    if env is None:
+        try:
+            env = _environment(trial)
+        except ContainerError:  # not installed: its setting is unknown, so no network is the one allowed
+            env = None
+    problem = network_problem(container, env.hardware if env is not None else None)
+    if problem:
+        where = "" if env is not None else f" (environment {trial.environment!r} is not installed)"
+        raise ContainerError(
+            f"the container {container.name} of trial {trial.id} is refused: {problem}{where} (made by hand, before "
+            f"the manifest changed, or for another REARENA_DOCKER_NETWORK). Remove it (docker rm -f "
+            f"{container.name}): opening the trial again starts a new container from the last snapshot of its workdir")
+
+
 def open_sandbox(trial, data_dir, env=None) -> DockerSandbox:
-    """The trial's docker sandbox: its container, created (from env, or the installed environment) or restarted."""
+    """The trial's docker sandbox: its container, created (from env, or the installed environment) or restarted;
+    refused (ContainerError) when its network is not the one the environment asks for."""
     if not trial.workdir:
         raise ContainerError(f"trial {trial.id} has no workdir")
     container = find_container(trial, data_dir)
@@ -116,7 +150,9 @@ def open_sandbox(trial, data_dir, env=None) -> DockerSandbox:
     if fresh:
         if trial.status == "ended":
             raise ContainerError(f"trial {trial.id} has ended; its container was removed")
-        container = _create(trial, data_dir, env or _environment(trial))
+        env = env or _environment(trial)
+        container = _create(trial, data_dir, env)
+    _check_network(container, trial, env)  # before anything of it runs again: unpaused, started or used
     if container.status == "paused":  # paused from outside (docker pause): its processes go on as they were
         container.unpause()
         container.reload()
