@@ -91,7 +91,7 @@ def _dispatch(args, service, registry) -> int:
 
     command = args.trial_command
     if command == "start":
-        resolve(registry, args.spec)
+        env, variant = resolve(registry, args.spec)
         if not args.participant.strip():
             raise UsageError("--participant must name who attempts the trial")
         try:
@@ -100,9 +100,17 @@ def _dispatch(args, service, registry) -> int:
             raise UsageError(f"--budget: {exc}") from None
         if budget == 0:
             raise UsageError("--budget must be more than 0")
+        from console.trials.calibrations import PER_MACHINE_RUNS, needs_measurement, trial_calibration_line
+
+        if needs_measurement(service.store, env, variant.name, args.sandbox):
+            print(f"measuring this machine's calibration of {env.name}:{variant.name} first ({PER_MACHINE_RUNS} "
+                  "scorings of the starting and of the reference solution; once per machine, before the clock)...",
+                  flush=True)
         trial = service.create(args.spec, args.participant, sandbox=args.sandbox, budget_s=budget,
                                workdir=args.workdir, start=not args.no_start)
         print(f"trial {trial.id}: {trial.environment}:{trial.variant} for {trial.participant}")
+        if env.calibrate_per_machine:
+            print(trial_calibration_line(trial.settings))
         print(f"workdir: {trial.workdir}")
         print(f"export REARENA_TRIAL={trial.id}")
         return 0

@@ -59,6 +59,7 @@ class Settings:
     scoring_timeout_s: float = 600.0
     scoring_memory_mb: int = 2048
     scores_visible: bool = True
+    calibrate_per_machine: bool = False  # [calibration] per_machine
 
     def environment_fields(self) -> dict[str, Any]:
         """The Environment fields these tables set (native manifests and METR families alike)."""
@@ -71,6 +72,7 @@ class Settings:
             "scoring_timeout_s": self.scoring_timeout_s,
             "scoring_memory_mb": self.scoring_memory_mb,
             "scores_visible": self.scores_visible,
+            "calibrate_per_machine": self.calibrate_per_machine,
         }
 
 
@@ -107,11 +109,14 @@ def parse_settings(
     timeout = f.positive(timeout, "scoring.timeout_s", MOST["timeout_s"]) or base.scoring_timeout_s
     memory = int(f.positive(memory, "scoring.memory_mb", MOST["memory_mb"]) or base.scoring_memory_mb)
     calibration = f.subtable(data, "calibration", required=defaults is None)
+    per_machine = f.take(calibration, "per_machine", "calibration", "boolean", default=base.calibrate_per_machine,
+                         hint="true: a trial made on a machine with no current calibration measures one first")
+    calibration = {k: v for k, v in calibration.items() if k != "per_machine"}  # (not a key of variants' tables)
     calibration = parse_calibration(f, calibration, "calibration", False, base.calibration)
     if calibration is not None and (not required or "metric" in data):
         check_direction(f, metric, calibration, "calibration")
     calibration = calibration or base.calibration
-    return Settings(hours, backstop, hardware, metric, calibration, scorer, timeout, memory, visible)
+    return Settings(hours, backstop, hardware, metric, calibration, scorer, timeout, memory, visible, per_machine)
 
 
 def _budget(f: Fields, table: dict[str, Any], required: bool, base: Settings) -> tuple[float, float]:

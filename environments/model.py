@@ -123,6 +123,9 @@ class Environment:
     entry_point: str = ""  # e.g. "solution.py:rolling_median", shown to participants
     default_variant: str = "main"
     image_packages: tuple[str, ...] = ()  # [image] python_packages: installed into the docker image
+    # [calibration] per_machine: scores depend on the machine (a GPU kernel's time), so a trial made where no
+    # current calibration is stored measures one first (console.trials.calibrations.measure_if_needed)
+    calibrate_per_machine: bool = False
 
     def variant(self, name: str | None) -> Variant:
         """The named variant (or the default); KeyError lists the choices."""

@@ -132,7 +132,15 @@ class HomeScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="create")
     def _create_trial(self, request) -> None:
+        from console.trials.calibrations import needs_measurement
+
         try:
+            env, variant = self.app.registry.resolve(request.spec)
+            if needs_measurement(self.app.store, env, variant.name, request.sandbox):
+                self.app.call_from_thread(
+                    self.notify, f"Measuring this machine's calibration of {env.name}:{variant.name} first: the "
+                    "starting and reference solutions are scored a few times, once per machine, before the clock "
+                    "starts.", title="Calibrating", timeout=30)
             trial = self.app.service.create(request.spec, request.participant, sandbox=request.sandbox,
                                             start=request.start_now)
         except Exception as exc:
