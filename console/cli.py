@@ -324,6 +324,11 @@ def _scored(env, variant, args, worker, found, registry):
         from console.trials.calibrations import stale_notice
 
         print(stale_notice(env, variant.name, choice.stale), file=sys.stderr)
+    elif env.calibrate_per_machine and result.valid and (choice is None or choice.calibration.source != "measured"):
+        print(f"rearena: {env.name}'s scores depend on the machine and no calibration is measured here: normalized "
+              f"with the manifest's ({env.calibration_for(variant.name).hardware or 'default'}); `rearena env "
+              f"calibrate {env.name}:{variant.name}` measures this machine's (a trial made here measures it first)",
+              file=sys.stderr)
     apply_calibration(result, choice.calibration if choice is not None else env.calibration_for(variant.name))
     if args.record is not None:
         _record(found["store"], registry, args.record, result, args.path)

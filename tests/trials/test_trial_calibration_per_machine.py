@@ -100,3 +100,20 @@ def test_an_environment_not_calibrated_per_machine_measures_nothing(sqlite_store
     service = TrialService(sqlite_store, registry, clock=clock)
     trial = service.create(spec, "ada")
     assert not [k for k in kinds(sqlite_store, trial.id) if k.startswith("calibration_")]
+
+
+def test_scoring_outside_trials_says_the_defaults_are_used_until_measured(tmp_path):
+    roots = per_machine_env(tmp_path / "envs")
+    env = {"REARENA_ENVIRONMENTS": str(roots), "PATH": "/usr/bin:/bin"}
+    candidate = roots / "sum_env" / "starting"
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "console", "--data-dir", str(tmp_path / "data"), *args],
+                              capture_output=True, text=True, timeout=120, env=env, cwd=Path(__file__).parents[2])
+
+    before = run("score", "sum_env:tiny", str(candidate))
+    assert before.returncode == 0, before.stderr
+    assert "no calibration is measured here" in before.stderr and "rearena env calibrate sum_env:tiny" in before.stderr
+    assert run("env", "calibrate", "sum_env:tiny", "--runs", "1").returncode == 0
+    after = run("score", "sum_env:tiny", str(candidate))
+    assert after.returncode == 0 and "no calibration is measured here" not in after.stderr, after.stderr
