@@ -2,28 +2,34 @@
 
     python benchmarks/triton_cumsum.py [--out benchmarks/results] [--scorings 5]
         [--sections smoke,solutions,scorer,controls,calibrate] [--controls NAME,...] [--batches 1,8] [--pin]
+        [--smoke-limit 300] [--row-limit 60]
 
 Prints, for n = 100,000,000 int32 on this GPU:
-0. whether the reference and three-phase scans are right and finish (benchmarks/triton_cumsum_smoke.py,
-   in a subprocess with a time limit);
+0. whether every configuration that section 2 times (benchmarks/triton_cumsum_sweep.py: one list for
+   both) and the reference solution as the scorer runs it are right and finish
+   (benchmarks/triton_cumsum_smoke.py, in a child process watched row by row: a configuration that runs
+   past `--row-limit` is killed and the check goes on from the next one, all within `--smoke-limit`);
 1. the memory-copy floor (a device copy timed with CUDA events after an L2 flush);
 2. the starting solution, torch.cumsum alone, a plain three-phase Triton scan
-   (scoring/kernel/three_phase.py) and the reference solution with its tile sizes swept, each
-   timed in this process with CUDA events (median of 50 calls, each after an L2 flush), as
-   milliseconds and as a ratio to the floor;
+   (scoring/kernel/three_phase.py) and the reference solution with its tile sizes and options swept,
+   each timed in this process with CUDA events (median of 50 calls, each after an L2 flush), as
+   milliseconds and as a ratio to the floor; a configuration that section 0 did not find right is not
+   timed, and one that runs past `--row-limit` ends the benchmark (exit status 3);
 3. the scorer (`scoring.runner.score_candidate`, the whole protocol) on the reference solution,
    `--scorings` times: every median, and the coefficient of variation (target <= 0.5%), for each
    number of calls per timed request in `--batches` (the variant's `batch`), and with `--pin` once
    more with the timed processes on CPUs of their own (`pin_cpus`, scoring/kernel/cpus.py); and on
    the starting solution;
 4. every negative control of tests/triton_cumsum/controls/controls.toml scored on the GPU, its
-   verdict against the expected ones;
+   verdict against the accepted ones (benchmarks/triton_cumsum_controls.py);
 5. the per-GPU calibration: ln(median ms) of the starting and reference solutions for the main
    variant (from section 3) and, measured here, for the tiny variant (scoring/calibrate.py).
 
-The output is also written, line by line as it is printed, to OUT/triton_cumsum_<gpu>_<date>.txt
-(and the figures to .json after each section), so a run cut short keeps what it measured. On a machine
-without a CUDA GPU the script says so and exits with status 2.
+The output is also written, line by line as it is printed, to
+OUT/triton_cumsum_<gpu>_<date>[_<sections>][_<k>].txt (the sections' names joined by "-" unless all
+ran; _2, _3 ... where an earlier run left a record of that name: none is overwritten), and the
+figures to .json beside it after each section, so a run cut short keeps what it measured. On a
+machine without a CUDA GPU the script says so and exits with status 2.
 """
 
 from __future__ import annotations
@@ -40,31 +46,17 @@ import sys
 import subprocess
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.pop("TRITON_INTERPRET", None)  # compile and run the kernels for real
 
+from benchmarks import triton_cumsum_sweep as sweep  # noqa: E402  (one list of configurations: sweep and smoke)
+from benchmarks.triton_cumsum_controls import control_specs, controls_section  # noqa: E402
+
 N = 100_000_000
-CONTROLS = REPO / "tests" / "triton_cumsum" / "controls"
-REFERENCE_SWEEP = [(2048, 2), (2048, 4), (4096, 4), (4096, 8), (8192, 8), (8192, 16), (16384, 16)]
-THREE_PHASE_SWEEP = [(4096, 8), (8192, 8)]
-PERSISTENT_SWEEP = [(1024, 4), (2048, 4), (2048, 8), (4096, 4), (4096, 8)]
-# (BLOCK, warps, options) beyond those: a look-back window of one warp's width (no barrier between
-# warps in the look-back loop, more steps back), the tile's scans before the look-back, and both;
-# and the persistent launch with the narrow window
-OPTION_SWEEP = [(block, warps, options) for block, warps in [(2048, 4), (2048, 8), (4096, 4), (4096, 8)]
-                for options in ({"window": 32}, {"scan_early": True}, {"window": 32, "scan_early": True})]
-OPTION_SWEEP += [(block, warps, {"persistent": True, "window": 32}) for block, warps in [(1024, 4), (2048, 8)]]
-# cache hints for the data touched once (input evicted first, output streamed), on the default
-# launch and the persistent one
-OPTION_SWEEP += [(block, warps, {"streaming": True}) for block, warps in [(2048, 4), (4096, 4), (4096, 8)]]
-OPTION_SWEEP += [(block, warps, {"persistent": True, "streaming": True}) for block, warps in [(1024, 4), (2048, 4)]]
-# (BLOCK, warps, CHUNK): the chunked scan (reference.chunked_prefix_sum): one look-back per chunk of
-# CHUNK tiles, the input read a second time from the L2
-CHUNKED_SWEEP = [(1024, 4, 4), (1024, 4, 8), (2048, 4, 2), (2048, 4, 4), (2048, 8, 4), (4096, 4, 2), (4096, 8, 2)]
+ROW_LIMIT_S = 60  # a configuration of the sweep (its smoke check, or its timing) that runs longer is stopped
 SECTIONS = ("smoke", "solutions", "scorer", "controls", "calibrate")
 
 
@@ -99,22 +91,30 @@ def event_time_ms(torch, harness, fn, x, reps: int = 50, warmup: int = 5) -> flo
     return statistics.median(times)
 
 
-def smoke_section(out: Tee, results: dict, limit_s: int = 300) -> None:
-    out("\n0. are the scans right, and do they finish? (benchmarks/triton_cumsum_smoke.py, "
-        f"limit {limit_s} s)")
-    try:
-        done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "triton_cumsum_smoke.py")],
-                              capture_output=True, text=True, timeout=limit_s)
-        text, ok = (done.stdout + done.stderr).strip(), done.returncode == 0
-    except subprocess.TimeoutExpired as exc:
-        text = ((exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or ""))
-        text, ok = text.strip() + f"\nDID NOT FINISH within {limit_s} s (a scan that never ends?)", False
-    for line in text.splitlines()[-30:]:
+def smoke_section(out: Tee, results: dict, limit_s: int = 300, row_limit_s: float = ROW_LIMIT_S,
+                  argv_from=None) -> sweep.SmokeReport:
+    """Section 0: every configuration the sweep times, checked in a child process watched row by row
+    (triton_cumsum_sweep.run_smoke); results["smoke"]: each row's verdict by label."""
+    out(f"\n0. are the scans right, and do they finish? (benchmarks/triton_cumsum_smoke.py, limit {limit_s} s, "
+        f"{row_limit_s:g} s a configuration)")
+    rows = sweep.smoke_rows()
+    if argv_from is None:
+        def argv_from(first: int) -> list[str]:
+            return [sys.executable, str(REPO / "benchmarks" / "triton_cumsum_smoke.py"), "--first", str(first)]
+    report = sweep.run_smoke(argv_from, len(rows), row_limit_s, limit_s)
+    for line in report.lines[-60:]:
         out("   " + line)
-    results["smoke_ok"] = ok
+    bad = {rows[i].label.strip(): verdict for i, verdict in sorted(report.verdicts.items()) if verdict != sweep.RIGHT}
+    unchecked = sum(verdict == sweep.UNCHECKED for verdict in bad.values())
+    out(f"   {len(rows) - len(bad)} of {len(rows)} configurations right and finished"
+        + "".join(f"\n   NOT TIMED: {label}: {verdict}" for label, verdict in bad.items() if verdict != sweep.UNCHECKED)
+        + (f"\n   NOT TIMED: {unchecked} configurations unchecked (the check stopped before them)" if unchecked else ""))
+    results["smoke"] = {rows[i].label: verdict for i, verdict in sorted(report.verdicts.items())}
+    results["smoke_ok"] = not bad
+    return report
 
 
-def solutions_section(out: Tee, torch, results: dict) -> None:
+def solutions_section(out: Tee, torch, results: dict, row_limit_s: float = ROW_LIMIT_S, save=lambda: None) -> None:
     from scoring.kernel.gpu import Harness
     from scoring.kernel.reference import masked_prefix_sum_torch
 
@@ -134,48 +134,40 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
     rows = [("starting solution (torch)", starting.prefix_sum, True),
             ("torch.cumsum alone, int32 output (not the task)", lambda t: torch.cumsum(t, 0, dtype=torch.int32),
              False)]
-    for block, warps in THREE_PHASE_SWEEP:
-        rows.append((f"plain three-phase Triton scan, BLOCK {block}, {warps} warps",
-                     lambda t, b=block, w=warps: three.masked_prefix_sum(t, block=b, num_warps=w), True))
     configs: dict[str, dict] = {}  # reference rows: the solution's settings that run them
     default = {"BLOCK_CUDA": reference.BLOCK_CUDA, "WARPS_CUDA": reference.WARPS_CUDA,
                "CUDA_OPTIONS": reference.CUDA_OPTIONS}
-
-    def reference_row(label: str, block: int, warps: int, **options) -> None:
-        config = {"BLOCK_CUDA": block, "WARPS_CUDA": warps, "CUDA_OPTIONS": options}
-        if config == default:
-            label += " (the solution's default)"
-        configs[label] = config
-        rows.append((label, lambda t: reference.configured_prefix_sum(t, block, warps, options), True))
-
-    for block, warps in REFERENCE_SWEEP:
-        reference_row(f"reference: single pass, decoupled look-back, BLOCK {block}, {warps} warps", block, warps)
-        reference_row(f"   the same, tiles numbered by a global counter (ordered=True), BLOCK {block}, {warps} warps",
-                      block, warps, ordered=True)
-    for block, warps in PERSISTENT_SWEEP:
-        reference_row(f"reference, persistent (next tile prefetched), BLOCK {block}, {warps} warps", block, warps,
-                      persistent=True)
-    for block, warps, options in OPTION_SWEEP:
-        named = ", ".join(f"{key}={value}" for key, value in options.items())
-        reference_row(f"reference, {named}, BLOCK {block}, {warps} warps", block, warps, **options)
-    for block, warps, chunk in CHUNKED_SWEEP:
-        reference_row(f"reference, chunks of {chunk} tiles (input re-read from the L2), BLOCK {block}, {warps} warps",
-                      block, warps, chunk=chunk)
+    smoke = results.get("smoke")  # each configuration's smoke verdict, where section 0 ran
+    for row in sweep.rows():
+        label = row.label
+        if row.kind == "reference":
+            config = {"BLOCK_CUDA": row.block, "WARPS_CUDA": row.warps, "CUDA_OPTIONS": row.options}
+            if config == default:
+                label += " (the solution's default)"
+            configs[label] = config
+        if smoke is not None and smoke.get(row.label) != sweep.RIGHT:
+            rows.append((label, f"not timed: the smoke check found it {smoke.get(row.label, sweep.UNCHECKED)}", True))
+            continue
+        rows.append((label, sweep.scan(row, reference, three), True))
     results["reference_configs"] = configs
-    out("\n2. solutions, timed in this process (CUDA events, median of 50 calls, L2 flushed before each):")
+    out(f"\n2. solutions, timed in this process (CUDA events, median of 50 calls, L2 flushed before each; "
+        f"{row_limit_s:g} s a row at most):")
     results["solutions"] = {}
+    watchdog = sweep.RowWatchdog(out, row_limit_s, save)
     for label, fn, check in rows:
+        if isinstance(fn, str):  # skipped: the smoke check found it wrong, or it did not finish there
+            out(f"   {label}: {fn}")
+            results["solutions"][label] = fn
+            continue
         try:
-            if check:
-                y = fn(x)
-                if not torch.equal(y, expected):
-                    out(f"   {label}: WRONG RESULT")
-                    results["solutions"][label] = "wrong"
-                    continue
-            ms = event_time_ms(torch, harness, fn, x)
+            ms = watchdog.run(label, _timed_if_right, torch, harness, fn, x, expected, check)
         except Exception as exc:  # a kernel that fails to compile or run on this GPU
             out(f"   {label}: FAILED: {type(exc).__name__}: {str(exc)[:300]}")
             results["solutions"][label] = f"failed: {exc}"
+            continue
+        if ms is None:
+            out(f"   {label}: WRONG RESULT")
+            results["solutions"][label] = "wrong"
             continue
         results["solutions"][label] = ms
         out(f"   {label:78s} {ms:8.4f} ms  {ms / floor:5.2f}x floor")
@@ -184,6 +176,13 @@ def solutions_section(out: Tee, torch, results: dict) -> None:
         out("   " + line)
     del x, expected, harness
     torch.cuda.empty_cache()
+
+
+def _timed_if_right(torch, harness, fn, x, expected, check: bool) -> float | None:
+    """fn's time (event_time_ms), or None when check and its output is wrong."""
+    if check and not torch.equal(fn(x), expected):
+        return None
+    return event_time_ms(torch, harness, fn, x)
 
 
 def fastest_reference(solutions: dict, floor: float, configs: dict) -> str | None:
@@ -358,36 +357,6 @@ def starting_scorings(out: Tee, env, start_dir: Path, start_scorings: int, resul
         results["starting_ms"] = statistics.median(starts)
 
 
-def controls_section(out: Tee, env, results: dict, only: list[str]) -> None:
-    from scoring.runner import score_candidate
-
-    expected = tomllib.loads((CONTROLS / "controls.toml").read_text())
-    if only:
-        expected = {name: spec for name, spec in expected.items() if name in only}
-    env = with_main_params(env, call_timeout_s=30)
-    out(f"\n4. negative controls on the GPU ({len(expected)}; expected verdicts from controls.toml):")
-    rows, passed = [], 0
-    for name, spec in sorted(expected.items()):
-        r = score_candidate(env, "main", CONTROLS / name, timeout_s=120)
-        verdict = "valid" if r.valid else r.reason
-        ok = verdict in spec["gpu"]
-        note = ""
-        if r.valid:
-            ms = r.details["median_ms"]
-            note = f"{ms:.3f} ms"
-            if "min_ms" in spec and ms < spec["min_ms"]:
-                ok, note = False, note + f" < {spec['min_ms']} ms: the cheat changed the measurement"
-            start_ms = results.get("starting_ms")
-            if "min_start_ratio" in spec and start_ms and ms < spec["min_start_ratio"] * start_ms:
-                ok, note = False, note + f" < {spec['min_start_ratio']}x the starting solution's {start_ms:.3f} ms"
-        passed += ok
-        rows.append({"control": name, "item": spec["item"], "verdict": verdict, "expected": spec["gpu"], "ok": ok,
-                     "message": r.message[:300], "note": note})
-        out(f"   {'PASS' if ok else 'FAIL'}  {name:22s} {verdict:22s} {note}  — {r.message[:160]}")
-    results.setdefault("controls", []).extend(rows)
-    out(f"   {passed} of {len(expected)} controls got an expected verdict")
-
-
 def calibration_section(out: Tee, env, results: dict) -> None:
     from scoring.calibrate import calibrate
 
@@ -423,6 +392,16 @@ def preflight(out: Tee) -> None:
         out("preflight: the scorer's clean environment sees the GPU")
 
 
+def record_stem(folder: Path, name: str) -> Path:
+    """folder/name, or folder/name_2, _3 ... where an earlier run (the same day, sections and GPU) left
+    its record: a run never overwrites another's."""
+    stem, k = folder / name, 1
+    while stem.with_suffix(".txt").exists() or stem.with_suffix(".json").exists():
+        k += 1
+        stem = folder / f"{name}_{k}"
+    return stem
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
@@ -432,6 +411,8 @@ def main() -> int:
                         help=f"comma-separated, from {','.join(SECTIONS)}")
     parser.add_argument("--controls", default="", help="comma-separated control names (default: all)")
     parser.add_argument("--smoke-limit", type=int, default=300, help="seconds the smoke check may take")
+    parser.add_argument("--row-limit", type=float, default=ROW_LIMIT_S,
+                        help="seconds one configuration may take in the smoke check, or to be timed in the sweep")
     parser.add_argument("--pin", action="store_true",
                         help="section 3 also scores the reference with pin_cpus (scoring/kernel/cpus.py) and prints its CV")
     parser.add_argument("--batches", default="",
@@ -450,6 +431,11 @@ def main() -> int:
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    controls = [c for c in args.controls.split(",") if c]
+    known = control_specs()
+    unknown = [c for c in controls if c not in known]
+    if unknown:
+        parser.error(f"unknown control(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))}")
 
     from scoring.kernel.protocol import find_cuda
 
@@ -467,7 +453,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     slug = re.sub(r"[^a-z0-9]+", "-", gpu.lower()).strip("-")
     part = "" if sections == list(SECTIONS) else "_" + "-".join(sections)
-    stem = args.out / f"triton_cumsum_{slug}_{date}{part}"
+    stem = record_stem(args.out, f"triton_cumsum_{slug}_{date}{part}")
     out, results = Tee(stem.with_suffix(".txt")), {"gpu": gpu, "sections": sections}
 
     def save() -> None:
@@ -478,18 +464,19 @@ def main() -> int:
     out(f"GPU: {gpu}; torch {torch.__version__} (CUDA {torch.version.cuda}); triton {triton.__version__}")
     preflight(out)
     env, _ = load_registry().resolve("triton_cumsum")
-    steps = {"smoke": lambda: smoke_section(out, results, args.smoke_limit),
-             "solutions": lambda: solutions_section(out, torch, results),
+    steps = {"smoke": lambda: smoke_section(out, results, args.smoke_limit, args.row_limit),
+             "solutions": lambda: solutions_section(out, torch, results, args.row_limit, save),
              "scorer": lambda: scorer_section(out, env, args.scorings, args.start_scorings, results, batches,
                                               args.pin),
-             "controls": lambda: controls_section(out, with_batch(env, batches[0]), results,
-                                                  [c for c in args.controls.split(",") if c]),
+             "controls": lambda: controls_section(out, with_main_params(with_batch(env, batches[0]), call_timeout_s=30),
+                                                  results, controls),
              "calibrate": lambda: calibration_section(out, env, results)}
     for name in sections:
         steps[name]()
         save()
-        if name == "smoke" and not results["smoke_ok"]:
-            out("\nstopping: a scan is wrong or does not finish (timing it could hang this process)")
+        if name == "smoke" and results["smoke"].get(sweep.DEFAULT_LABEL) != sweep.RIGHT:
+            out("\nstopping: the reference solution as the scorer runs it is wrong or does not finish (timing it "
+                "could hang this process)")
             return 1
     out(f"\nbenchmark wall time: {time.monotonic() - started:.0f} s")
     print(f"written: {stem}.txt and .json")

@@ -1,11 +1,13 @@
 """What a candidate may not read or write while scored, and how it is covered.
 
 Off limits: the scorer's files (`scoring/`, `environments/`, the repository's `.git`), the reference
-solutions, the scorer's own processes in /proc, rearena's data folder (every trial's database rows,
-snapshots and workdirs) and the SQLite database that --db / REARENA_DB names outside that folder, with
-its journals (only those files, never their folder). Where the candidate is a trial's workdir inside the
-data folder (scored from a copy: ORIGIN_VARIABLE), all of the data folder is covered but the way down to
-that workdir; a data folder that holds the running python or the repository is left uncovered (logged).
+solutions, the scorer's own processes in /proc, the Triton folders of the scorer's user (its kernel cache
+holds the reference solution's compiled kernels and their source: triton_dirs), rearena's data folder
+(every trial's database rows, snapshots and workdirs) and the SQLite database that --db / REARENA_DB
+names outside that folder, with its journals (only those files, never their folder). Where the candidate
+is a trial's workdir inside the data folder (scored from a copy: ORIGIN_VARIABLE), all of the data folder
+is covered but the way down to that workdir; a data folder that holds the running python or the
+repository is left uncovered (logged), and so is a Triton folder that holds them or the temp folder.
 
 off_limits() is the list. scoring.confine covers each path in the candidate's mount namespace (an empty,
 read-only tmpfs on a folder, /dev/null on a file; /proc is left to the tripwire), and the tripwire of
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import os
+import pwd
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -27,6 +31,10 @@ logger = logging.getLogger(__name__)
 # candidate runs on a copy), left uncovered when it lies in rearena's data folder
 ORIGIN_VARIABLE = "REARENA_CANDIDATE_ORIGIN"
 DB_FILE_VARIABLE = "REARENA_DB_FILE"  # set by the runner: the SQLite database's file, outside the data folder
+# for the runner to set in the scorer's environment (whose HOME is a temp folder): the Triton folders of the
+# user who runs rearena, as triton_dirs() finds them there (os.pathsep between them)
+TRITON_DIRS_VARIABLE = "REARENA_TRITON_DIRS"
+TRITON_FOLDER_VARIABLES = ("TRITON_CACHE_DIR", "TRITON_DUMP_DIR", "TRITON_OVERRIDE_DIR")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -90,7 +98,41 @@ def off_limits() -> list[str]:
     if data is not None and data.is_dir() and not _holds_scorer(data):
         roots += _data_covers(data)
     roots += [path for path in database_files() if path.exists() and not (data is not None and _inside(path, data))]
+    roots += _triton_covers()
     return sorted({os.path.realpath(p) for p in roots})
+
+
+def triton_dirs() -> list[Path]:
+    """The folders where Triton keeps this user's compiled kernels (with their source: the reference
+    solution's, wherever the scorer or a benchmark compiled it), dumps and overrides: TRITON_CACHE_DIR,
+    TRITON_DUMP_DIR, TRITON_OVERRIDE_DIR where set, and .triton in TRITON_HOME, HOME and the user's home
+    by the password database (the scorer's process runs with HOME a temp folder). A candidate compiles into
+    .triton in its own folder (scoring.candidate gives it HOME = its folder and none of these variables)."""
+    homes = [os.environ.get("TRITON_HOME"), os.environ.get("HOME")]
+    try:
+        homes.append(pwd.getpwuid(os.getuid()).pw_dir)
+    except KeyError:  # a uid without an entry (a container's): HOME is all there is
+        pass
+    folders = [os.environ.get(name) for name in TRITON_FOLDER_VARIABLES]
+    folders += os.environ.get(TRITON_DIRS_VARIABLE, "").split(os.pathsep)
+    folders += [os.path.join(home, ".triton") for home in homes if home]
+    return [Path(folder) for folder in dict.fromkeys(folders) if folder and os.path.isabs(folder)]
+
+
+def _triton_covers() -> list[Path]:
+    """triton_dirs(), less a folder that would hide what every candidate needs (the python, the repository,
+    the temp folder that holds the candidates' copies): that one is left uncovered, logged."""
+    needed = {"the python's prefix": sys.prefix, "the python's base prefix": sys.base_prefix,
+              "the python's folder": os.path.dirname(os.path.realpath(sys.executable)),
+              "the repository": REPO_ROOT, "the temp folder": tempfile.gettempdir()}
+    covers = []
+    for folder in triton_dirs():
+        held = [f"{name} ({path})" for name, path in needed.items() if _inside(path, folder)]
+        if held:
+            logger.warning("the Triton folder %s is not off limits to candidates: it holds %s", folder, ", ".join(held))
+        else:
+            covers.append(folder)
+    return covers
 
 
 def _data_covers(data: Path) -> list[Path]:

@@ -35,7 +35,7 @@ from scoring.channel import ChannelTampered, verify
 from scoring.confine import (GPU_PIECES_KEY, OFF_VARIABLE, PIECES_KEY, PIECES_VARIABLE, clean_search_paths,
                              pieces_word, tool)
 from scoring.cpu_group import remove_groups_of
-from scoring.off_limits import DB_FILE_VARIABLE, ORIGIN_VARIABLE, data_dir, sqlite_file
+from scoring.off_limits import DB_FILE_VARIABLE, ORIGIN_VARIABLE, TRITON_DIRS_VARIABLE, data_dir, sqlite_file, triton_dirs
 from scoring.normalize import normalize_or_refuse
 from scoring.result import ScoreResult
 from scoring.run_disk import RUN_PREFIX, candidate_folder
@@ -253,6 +253,8 @@ def _host_env(tmp: Path) -> dict[str, str]:
     if os.environ.get(OFF_VARIABLE) == "1":  # confinement turned off (tests of the unconfined checks)
         env[OFF_VARIABLE] = "1"
     env = clean_search_paths(env)  # no empty or relative entries: they name the working directory
+    # the Triton folders of the user who runs rearena, found here where HOME and TRITON_* are still theirs
+    env[TRITON_DIRS_VARIABLE] = os.pathsep.join(str(folder) for folder in triton_dirs())
     env.update(HOME=str(tmp), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
     data = data_dir()  # found here, where HOME is the user's: the scorer's process covers it for candidates
     if data is not None:

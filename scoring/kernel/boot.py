@@ -8,7 +8,9 @@ scorer's CandidateProcess times, limits and kills it as any other candidate. arg
 
   cpu_slots (capacity,)        make two input slots in this process (interpreter path)
   cpu_call  (slot, data)       copy the input bytes into a slot, call the entry point, answer
-                               the output's metadata, its bytes, and the input's bytes after the call
+                               the output's metadata, its bytes (only for a dense, contiguous int32
+                               CPU tensor of the input's shape: any other is rejected from its
+                               metadata), and the input's bytes after the call
   cuda_slots (descriptors,)    open the scorer's input slots (CUDA IPC; batch + 1 of them)
   cuda_calls ([[slot, n], ...])  for each pair in turn: call the entry point on slot[:n], synchronize
                                the device, export the output; answer {"calls": [...]}, each the
@@ -91,14 +93,23 @@ def _describe(y, x):
         "type": _type_name(y),
         "subclass": type(y) is not torch.Tensor,
         "dtype": str(y.dtype),
-        "shape": list(y.shape),
-        "stride": list(y.stride()),
         "device": str(y.device),
-        "contiguous": bool(y.is_contiguous()),
-        "offset": int(y.storage_offset()),
+        # a tensor whose memory does not hold its values: another layout (sparse: no strides, no storage),
+        # nested, or a lazy negative / conjugate view or a zero tensor (its bytes are not its values)
+        "layout": str(y.layout)[:200],
+        "nested": bool(y.is_nested),
+        "neg": bool(y.is_neg()),
+        "conj": bool(y.is_conj()),
+        "zero": bool(y._is_zerotensor()),
         "requires_grad": bool(y.requires_grad),
         "aliases_input": False,
     }
+    if meta["nested"]:
+        return meta  # no shape, strides or storage to read: check_meta rejects it by the above
+    meta["shape"] = list(y.shape)
+    if not _dense(meta):
+        return meta
+    meta.update({"stride": list(y.stride()), "contiguous": bool(y.is_contiguous()), "offset": int(y.storage_offset())})
     if y.device.type in ("cpu", "cuda"):
         ptr = int(y.untyped_storage().data_ptr())
         meta["storage_ptr"] = ptr
@@ -107,8 +118,13 @@ def _describe(y, x):
     return meta
 
 
+def _dense(meta):
+    return (meta.get("layout") == "torch.strided" and not meta.get("nested") and not meta.get("neg")
+            and not meta.get("conj") and not meta.get("zero"))
+
+
 def _usable(meta, device_type):
-    return (meta.get("tensor") and not meta.get("subclass") and meta.get("dtype") == "torch.int32"
+    return (meta.get("tensor") and not meta.get("subclass") and meta.get("dtype") == "torch.int32" and _dense(meta)
             and meta.get("device", "").split(":")[0] == device_type and not meta.get("aliases_input"))
 
 
@@ -163,7 +179,9 @@ def _op(op, args):
         y = fn(x)
         meta = _describe(y, x)
         answer = {"meta": meta, "input_after": _bytes_of(x), "data": None}
-        if _usable(meta, "cpu"):
+        # only an output the scorer will read: of the input's shape, contiguous (check_meta rejects any
+        # other at once, and a huge one of the wrong shape would cost the scorer its bytes first)
+        if _usable(meta, "cpu") and meta.get("shape") == [x.numel()] and meta.get("contiguous"):
             answer["data"] = _bytes_of(y)
         answer["id"] = _keep(y)
         return answer

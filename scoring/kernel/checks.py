@@ -27,6 +27,7 @@ WRONG_DTYPE = "wrong_dtype"
 WRONG_SHAPE = "wrong_shape"
 WRONG_DEVICE = "wrong_device"
 NOT_CONTIGUOUS = "not_contiguous"
+WRONG_LAYOUT = "wrong_layout"              # memory that does not hold the values: sparse, nested, neg/conj view
 OUTPUT_ALIASES_INPUT = "output_aliases_input"
 STALE_OUTPUT = "stale_output"              # an output buffer returned again, or changed by a later call
 INPUT_MUTATED = "input_mutated"
@@ -62,7 +63,7 @@ def shown(value: Any, cap: int = 80) -> str:
 
 
 def check_meta(meta: Any, n: int, device: str, where: str) -> None:
-    """The output must be a fresh, contiguous 1-D int32 tensor of n values on the input's device.
+    """The output must be a fresh, dense, contiguous 1-D int32 tensor of n values on the input's device.
     meta has the boot's form (scoring/kernel/peer.py ANSWERS): what it reports is shown cut short."""
     if not isinstance(meta, dict) or not meta.get("tensor"):
         got = shown(meta.get("type", "?")) if isinstance(meta, dict) else type(meta).__name__
@@ -70,6 +71,7 @@ def check_meta(meta: Any, n: int, device: str, where: str) -> None:
     if meta.get("subclass"):
         reject(NOT_A_TENSOR, f"{where}: prefix_sum must return a plain torch.Tensor, got a subclass "
                f"({shown(meta.get('type'))})", call=where)
+    _check_dense(meta, where)
     if meta.get("dtype") != "torch.int32":
         reject(WRONG_DTYPE, f"{where}: expected dtype torch.int32 (the input's), got {shown(meta.get('dtype'))}",
                call=where, got=meta.get("dtype"))
@@ -89,14 +91,36 @@ def check_meta(meta: Any, n: int, device: str, where: str) -> None:
         reject(WRONG_DTYPE, f"{where}: the output must not require grad", call=where)
 
 
+# torch's flags for tensors whose memory is not their values, and what to return instead
+_LAZY = (("neg", "a lazy negative view (torch's neg bit, as from _neg_view()): its memory holds the negated "
+          "values", ".resolve_neg()"),
+         ("conj", "a lazy conjugate view (torch's conj bit): its memory holds the unconjugated values",
+          ".resolve_conj()"),
+         ("zero", "a zero tensor without memory (torch._efficientzerotensor)", "torch.zeros"),
+         ("nested", "a nested tensor", "a plain tensor"))
+
+
+def _check_dense(meta: dict, where: str) -> None:
+    """The output's memory must hold its values: a strided tensor with no lazy view bit. The scorer reads
+    the memory (the interpreter path's bytes, the GPU path's CUDA IPC mapping), never torch's view of it."""
+    for key, what, instead in _LAZY:
+        if meta.get(key):
+            reject(WRONG_LAYOUT, f"{where}: the output is {what}; return a plain tensor whose memory holds "
+                   f"its values (e.g. {instead})", call=where, got=key)
+    if meta.get("layout") != "torch.strided":
+        reject(WRONG_LAYOUT, f"{where}: expected a dense tensor (layout torch.strided), got layout "
+               f"{shown(meta.get('layout', '?'))}; return a plain tensor (e.g. .to_dense())", call=where,
+               got=meta.get("layout"))
+
+
 def check_violations(violations: Iterable[str], where: str) -> None:
     """The candidate's process tried to open the scorer's files or process (the boot's tripwire);
     violations: the boot's list of strings (scoring/kernel/peer.py checks its form)."""
     found = [shown(v, 300) for v in violations or ()][:20]
     if found:
         reject(FORBIDDEN_ACCESS, f"forbidden access {where}: the candidate tried to read {found[0]} "
-               "(the scorer's files, the reference solution, the scorer's process and rearena's data folder are "
-               "off limits; use paths relative to the candidate's own folder)",
+               "(the scorer's files, the reference solution, the scorer's process, its user's Triton cache and "
+               "rearena's data folder are off limits; use paths relative to the candidate's own folder)",
                attempts=found[:20])
 
 

@@ -129,6 +129,7 @@ META = record({
     "tensor": BOOL, "type": text(), "subclass": BOOL, "dtype": text(), "shape": list_of(INT, DIMS_CAP),
     "stride": list_of(INT, DIMS_CAP), "device": text(), "contiguous": BOOL, "offset": INT,
     "requires_grad": BOOL, "aliases_input": BOOL, "storage_ptr": INT, "ptr": INT,
+    "layout": text(), "nested": BOOL, "neg": BOOL, "conj": BOOL, "zero": BOOL,
 })
 IPC = record({
     "device": INT, "handle": blob(HANDLE_CAP), "storage_bytes": INT, "storage_offset_bytes": INT,

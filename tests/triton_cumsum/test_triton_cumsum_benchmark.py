@@ -4,6 +4,7 @@ torch.cuda, as in test_triton_cumsum_gpu_flow.py), and the sweep names its faste
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import statistics
@@ -64,12 +65,21 @@ def test_every_swept_configuration_is_what_the_solution_runs_with_those_settings
     from scoring.api import load_module
     from scoring.kernel.reference import masked_prefix_sum_torch
 
+    from benchmarks import triton_cumsum_sweep as sweep
+
     reference = load_module(ROOT / "reference_solutions" / "triton_cumsum" / "solution.py", "sweep_reference")
+    three = load_module(ROOT / "scoring" / "kernel" / "three_phase.py", "sweep_three_phase")
     x = torch.from_numpy(np.random.default_rng(3).integers(-10, 10, 300, dtype=np.int32))
     for options in ({}, {"ordered": True}, {"persistent": True, "window": 32}, {"streaming": True}, {"chunk": 3}):
         assert torch.equal(reference.configured_prefix_sum(x, 16, 4, options), masked_prefix_sum_torch(x)), options
     assert {"ordered", "persistent", "window", "scan_early", "streaming"} >= {
-        key for _, _, options in bench.OPTION_SWEEP for key in options}
+        key for _, _, options in sweep.OPTION_SWEEP for key in options}
+    # the rows the sweep and the smoke check run (sweep.scan), one of each kind of options, small tiles here
+    kinds = {(row.kind, tuple(sorted(row.options))): row for row in sweep.smoke_rows()}
+    for row in kinds.values():
+        options = {**row.options, "chunk": 3} if "chunk" in row.options else row.options
+        small = dataclasses.replace(row, block=16, warps=4, options=options)
+        assert torch.equal(sweep.scan(small, reference, three)(x[:90]), masked_prefix_sum_torch(x[:90])), row.label
 
 
 def test_section_3_reports_both_estimates_and_their_spread_from_real_details(monkeypatch, tmp_path):

@@ -37,6 +37,9 @@ def test_every_control_folder_is_listed_and_the_suite_is_large_enough():
         assert spec["item"] and spec["gpu"], name
         assert (CONTROLS / name / "solution.py").is_file()
     assert set(GPU_ONLY) >= {"gpu_side_stream", "gpu_uninitialized", "gpu_wrong_device", "gpu_background_work"}
+    for name, spec in EXPECTED.items():  # a confined verdict names the piece it needs, and only then
+        assert ("gpu_confined" in spec) == ("confined_by" in spec), name
+        assert spec.get("confined_by", "pid") in confine.CPU_PATH, name
 
 
 def test_rejection_reasons_are_distinct_across_the_issue_items():

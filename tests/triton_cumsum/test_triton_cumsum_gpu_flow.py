@@ -78,9 +78,12 @@ class _FakePeer:
         self.count += 1
         self.held[self.count] = y
         meta = {"tensor": True, "subclass": False, "dtype": str(y.dtype), "shape": list(y.shape),
-                "stride": list(y.stride()), "device": str(y.device), "contiguous": y.is_contiguous(),
-                "requires_grad": False,
-                "aliases_input": y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()}
+                "device": str(y.device), "layout": str(y.layout), "nested": False, "neg": y.is_neg(),
+                "conj": y.is_conj(), "zero": False, "requires_grad": False, "aliases_input": False}
+        if y.layout != torch.strided:  # as the boot: no strides or storage to describe, nor an IPC handle
+            return {"meta": meta, "ipc": None, "id": self.count}
+        meta.update(stride=list(y.stride()), contiguous=y.is_contiguous(),
+                    aliases_input=y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr())
         ipc = {"handle": y.untyped_storage().data_ptr().to_bytes(8, "little"),
                "storage_offset_bytes": 0, "tensor_offset": y.storage_offset()}
         _FakePeer.outputs[ipc["handle"]] = y
@@ -226,6 +229,17 @@ def test_flow_rejects_wrong_timed_calls(monkeypatch, batch):
 
     error = _rejection(lazy, monkeypatch, batch)
     assert error.reason == "wrong_on_timed_call" and "timed call 1" in error.message
+
+
+@pytest.mark.parametrize("lazy", ["neg", "sparse"])
+def test_flow_rejects_outputs_whose_memory_is_not_their_values(monkeypatch, lazy):
+    """The harness reads an output's memory through CUDA IPC, never torch's view of it: a negative view
+    whose memory holds the right answer, or a sparse tensor, is wrong_layout before any IPC is opened."""
+    def cheat(x):
+        return _starting(x)._neg_view() if lazy == "neg" else _starting(x).to_sparse()
+
+    error = _rejection(cheat, monkeypatch)
+    assert error.reason == "wrong_layout" and "case '1 element'" in error.message, error.message
 
 
 def test_flow_rejects_outputs_finished_later(monkeypatch):

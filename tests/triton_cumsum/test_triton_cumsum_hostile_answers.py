@@ -38,7 +38,8 @@ def _chain(depth: int) -> list:
 def _meta(**changes) -> dict:
     meta = {"tensor": True, "type": "torch.Tensor", "subclass": False, "dtype": "torch.int32", "shape": [16],
             "stride": [1], "device": "cpu", "contiguous": True, "offset": 0, "requires_grad": False,
-            "aliases_input": False, "storage_ptr": 94_000_000_000_000, "ptr": 94_000_000_000_000}
+            "aliases_input": False, "storage_ptr": 94_000_000_000_000, "ptr": 94_000_000_000_000,
+            "layout": "torch.strided", "nested": False, "neg": False, "conj": False, "zero": False}
     return {**meta, **changes}
 
 

@@ -105,11 +105,13 @@ def test_three_phase_scan_over_many_tiles():
             assert np.array_equal(y.numpy(), masked_prefix_sum_numpy(x)), (block, n, kind)
 
 
-def test_kernels_compile_for_an_h100():
+def test_kernels_compile_for_an_h100(tmp_path):
     """Compile (not run) the Triton kernels for sm_90 with Triton's own ptxas: the GPU path's code
-    generation is checked here even without a GPU (the interpreter does not compile)."""
+    generation is checked here even without a GPU (the interpreter does not compile). The compiled
+    reference goes to a cache of the test's own, not the user's ~/.triton (off limits to candidates)."""
     script = ROOT / "tests" / "triton_cumsum" / "compile_for_sm90.py"
     env = {k: v for k, v in __import__("os").environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path / "triton-cache")
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240, env=env,
                           cwd=ROOT)
     if proc.returncode == 3:
