@@ -140,13 +140,14 @@ def _scorer_and_runtime(env: Environment, sandbox: str):
         return score_candidate, hardware.HOST
     if sandbox != "docker":
         raise CalibrationError(f"unknown sandbox {sandbox!r}: choose one of {', '.join(SANDBOXES)}")
-    from scoring import containers
+    from scoring import containers, stopping
     from scoring.container_exec import ContainerError
     from scoring.docker_runner import runtime, score_in_container
 
-    try:
-        image = containers.ensure_image(env)
+    try:  # the console's quit stops the build as it stops the scorings that follow (scoring.stopping)
+        image = containers.ensure_image(env, stop=stopping.requested)
     except ContainerError as exc:
+        stopping.check()  # stopped: ScoringStopped, as a stopped scoring raises; nothing is stored
         raise CalibrationError(f"the docker image of {env.name} is not available: {exc}") from None
     return functools.partial(score_in_container, image=image), runtime(env)
 

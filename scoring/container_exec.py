@@ -8,10 +8,13 @@ returns within the deadline plus a short grace, whatever the command does.
 
 `put_folder` / `fetch_folder` copy a folder in and out as a tar stream through `tar`
 inside the container; this also works for tmpfs mounts, which `docker cp` cannot see.
-Archives that come out of a container are untrusted: only plain files (hard links as
-copies), folders and relative symlinks that stay inside are extracted; the rest, and what
-cannot be written on the host, is named. A copy out stops (its tar killed) at its cap. A copy in can be
-stopped (run_exec's `stop`).
+Archives that come out of a container are untrusted: fetch_folder hands the stream to
+scoring.tar_extract (only plain files, folders and relative symlinks that stay inside are
+extracted; the rest is named). A copy out stops (its tar killed) at its cap. A copy in can be
+stopped (run_exec's `stop`). `tar_folder` / `write_tar` make the archives sent in.
+
+ContainerError and the error helpers live in scoring.container_errors, extract_untrusted in
+scoring.tar_extract; both are imported here too, where most code takes them from.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import io
 import os
 import re
 import select
-import shutil
 import socket
 import stat
 import struct
@@ -34,62 +36,18 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from scoring.container_errors import ContainerError, daemon_unreachable, describe_error, docker_errors
+from scoring.tar_extract import extract_untrusted, named_entry
 from scoring.tree_walk import FolderReader, LinkBudget, TreeRefused, kind, link_escapes, named
 
 DRAIN_GRACE_S = 2.5  # after a kill: how long to keep reading (dockerd waits 2 s for streams it cannot close)
 EXIT_GRACE_S = 0.2  # after the command says it is done: how long to wait for output of what it left running
 STDOUT, STDERR = 1, 2
 
-
-class ContainerError(Exception):
-    """Docker is missing, unreachable or failed; the message says what to do."""
-
-
-_UNREACHABLE = ("Connection aborted", "Connection refused", "No such file or directory", "Connection reset",
-                "Max retries exceeded", "Read timed out")
-
-
-def daemon_unreachable(exc: BaseException) -> bool:
-    """Whether an error of docker's SDK says that the daemon did not answer (stopped, gone, its socket missing)."""
-    try:
-        from requests.exceptions import ConnectionError as RequestsConnectionError
-        from requests.exceptions import Timeout
-    except ImportError:  # no docker SDK at all: nothing of it raised this
-        return False
-    seen = exc
-    for _ in range(5):  # the SDK wraps what requests raised, which wraps urllib3's and the socket's
-        if isinstance(seen, (RequestsConnectionError, Timeout)):
-            return True
-        seen = seen.__cause__ or seen.__context__
-        if seen is None:
-            break
-    return type(exc).__module__.startswith("docker") and any(word in str(exc) for word in _UNREACHABLE)
-
-
-def describe_error(exc: BaseException) -> str:
-    """A docker error in words: "the docker daemon is not reachable (...)" when it did not answer, else the
-    SDK's explanation (or the message of a ContainerError)."""
-    if isinstance(exc, ContainerError):
-        return str(exc)
-    if daemon_unreachable(exc):
-        detail = str(exc).replace("\n", " ")[:300]
-        return f"the docker daemon is not reachable ({type(exc).__name__}: {detail}); start it and try again"
-    if type(exc).__module__.startswith("docker"):
-        return f"docker: {getattr(exc, 'explanation', None) or exc}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def docker_errors() -> tuple[type[BaseException], ...]:
-    """What to catch around docker: ContainerError and the errors of docker's SDK (and of requests below it)."""
-    kinds: list[type[BaseException]] = [ContainerError]
-    try:
-        import docker.errors
-        import requests.exceptions
-
-        kinds += [docker.errors.DockerException, requests.exceptions.RequestException]
-    except ImportError:
-        pass
-    return tuple(kinds)
+# the names other code imports from here, those of scoring.container_errors and scoring.tar_extract included
+__all__ = ["MKDIR", "TAR", "ContainerError", "ExecOutcome", "TailBuffer", "add_bytes", "check", "daemon_unreachable",
+           "describe_error", "docker_errors", "extract_untrusted", "fetch_folder", "put_folder", "run_exec",
+           "tar_folder", "write_tar"]
 
 
 @dataclass
@@ -406,7 +364,7 @@ def fetch_folder(api, container_id: str, src: str, dest: Path, *, max_bytes: int
             name, verb, why = (part.decode("utf-8", "replace") for part in found.groups())
             src_unreadable = src_unreadable or (f"cannot {verb.lower()}: {why}" if name == where.name else "")
             said = f"not readable by {user}" if why == "Permission denied" else "not copied"  # or gone meanwhile
-            unreadable.append(_named(name, f"{said}: cannot {verb.lower()}: {why}"))
+            unreadable.append(named_entry(name, f"{said}: cannot {verb.lower()}: {why}"))
         elif len(errors) < 50:
             errors.append(line)
 
@@ -447,96 +405,3 @@ def _kill(api, container_id: str, pid: int, user: str) -> None:
         run_exec(api, container_id, ["/bin/sh", "-c", 'kill -KILL "$0"', str(pid)], user=user, timeout=15)
     except ContainerError:
         pass  # the container is gone: so is the tar
-
-
-def _inside(name: str) -> PurePosixPath | None:
-    path = PurePosixPath(name)
-    parts = [p for p in path.parts if p not in ("", ".")]
-    if path.is_absolute() or ".." in parts:
-        return None
-    return PurePosixPath(*parts) if parts else PurePosixPath(".")
-
-
-def _named(name: str, why: str) -> str:
-    """One skipped entry as reported: its name (shortened) and why."""
-    return f"{name if len(name) <= 200 else name[:97] + '...' + name[-100:]} ({why})"
-
-
-def extract_untrusted(fileobj, dest: Path, *, top: str | None = None, what: str = "the folder") -> list[str]:
-    """Extract only folders, regular files (hard links as copies) and relative symlinks that stay inside dest;
-    list the rest, and what could not be written (e.g. a path too long for this host), named, with why.
-
-    With `top`, the archive holds one folder of that name (its contents go to dest); ContainerError when it
-    holds anything else under that name (`what` names it in the message)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    skipped = []
-    with tarfile.open(fileobj=fileobj, mode="r|") as tar:
-        for member in tar:
-            rel = _relative(member.name, top)
-            if rel == PurePosixPath(".") and top is not None and not member.isdir():
-                raise ContainerError(f"{what} is not a folder (a symlink or a file stands in its place); "
-                                     "not copied out")
-            if rel is None:
-                skipped.append(_named(member.name, "outside the folder"))
-                continue
-            if rel == PurePosixPath("."):
-                continue
-            try:
-                why = _extract_one(tar, member, rel, dest, top)
-            except OSError as exc:  # e.g. a path longer than this host allows: that entry only
-                why = f"not written: {exc.strerror or exc}"
-            if why:
-                skipped.append(_named(member.name, why))
-    return skipped
-
-
-def _relative(name: str, top: str | None) -> PurePosixPath | None:
-    """A member's path below dest: None when it would land outside (absolute, `..`, not under `top`)."""
-    rel = _inside(name)
-    if rel is None or top is None:
-        return rel
-    if rel.parts[:1] != (top,):
-        return None
-    return PurePosixPath(*rel.parts[1:]) if len(rel.parts) > 1 else PurePosixPath(".")
-
-
-def _below_link(path: Path, dest: Path) -> bool:
-    """Whether a folder between dest and path is a symlink (nothing is written or read through one)."""
-    return any(p.is_symlink() for p in path.parents if dest in p.parents)
-
-
-def _extract_one(tar: tarfile.TarFile, member: tarfile.TarInfo, rel: PurePosixPath, dest: Path,
-                 top: str | None) -> str:
-    """Write one member under dest; "" when done, else why it was not."""
-    target = dest.joinpath(*rel.parts)
-    if target.is_symlink() or (target.exists() and not target.is_dir()):
-        target.unlink()
-    if _below_link(target, dest):
-        return "below a symlink"  # never write through a symlink
-    if member.isdir():
-        target.mkdir(parents=True, exist_ok=True)
-        os.chmod(target, 0o755 | (member.mode & 0o777))
-    elif member.isreg():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        source = tar.extractfile(member)
-        with open(target, "wb") as out:
-            while chunk := source.read(1 << 20):
-                out.write(chunk)
-        os.chmod(target, (member.mode & 0o755) | 0o600)
-    elif member.islnk():  # a hard link to a file extracted before it: a copy of that file
-        linked = _relative(member.linkname, top)
-        source = dest.joinpath(*linked.parts) if linked not in (None, PurePosixPath(".")) else None
-        if source is None or source.is_symlink() or not source.is_file() or _below_link(source, dest):
-            return "a hard link to nothing copied"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        os.chmod(target, (member.mode & 0o755) | 0o600)
-    elif member.issym() and _inside(str(PurePosixPath(rel.parent, member.linkname))) is not None \
-            and not PurePosixPath(member.linkname).is_absolute():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(member.linkname, target)
-    elif member.issym():
-        return "a symlink that leads outside"
-    else:
-        return "not a file, folder or symlink"
-    return ""

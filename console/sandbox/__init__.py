@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,20 +10,37 @@ from console.sandbox.base import COMMANDS_FILE, ExecResult, Sandbox, commands_pa
 
 SANDBOX_KINDS = ("local", "docker")
 
-__all__ = ["COMMANDS_FILE", "SANDBOX_KINDS", "ExecResult", "Sandbox", "SandboxError", "cleanup_orphans",
-           "commands_path", "get_sandbox", "reading_copy", "release_sandbox", "scorer_for", "sync_workdir",
-           "trial_dir_of"]
+__all__ = ["COMMANDS_FILE", "SANDBOX_KINDS", "ExecResult", "Sandbox", "SandboxError", "SandboxStopped",
+           "cleanup_orphans", "commands_path", "get_sandbox", "reading_copy", "release_sandbox", "scorer_for",
+           "sync_workdir", "trial_dir_of"]
 
 
 class SandboxError(Exception):
     """No sandbox of that kind, or a trial that cannot have one."""
 
 
-def get_sandbox(trial, data_dir: Path, db_url: str | None = None, env=None) -> Sandbox:
+class SandboxStopped(SandboxError):
+    """Opening the sandbox was stopped (get_sandbox's `stop`, the console's quit) before it finished."""
+
+
+def _stop_asked(stop) -> Callable[[], bool]:
+    """Whether to give up: `stop` (a threading.Event or a callable) says so, or the console is quitting
+    (scoring.stopping: a stoppable block this thread is in, as scoring.docker_runner's builds heed)."""
+    from scoring import stopping
+
+    if stop is None:
+        return stopping.requested
+    asked = stop.is_set if hasattr(stop, "is_set") else stop
+    return lambda: asked() or stopping.requested()
+
+
+def get_sandbox(trial, data_dir: Path, db_url: str | None = None, env=None, *, stop=None) -> Sandbox:
     """The sandbox named by trial.sandbox, set up for this trial's workdir and data folder.
 
     For docker, the trial's container is found, or created from `env` (default: the installed
-    environment of that name) with the host workdir copied in.
+    environment of that name) with the host workdir copied in. `stop` (a threading.Event or a callable,
+    e.g. an agent's stop), or the console's quit (scoring.stopping), ends the image build and the copy in:
+    SandboxStopped, and no container is left half made.
     """
     kind = trial.sandbox or "local"
     if kind not in SANDBOX_KINDS:
@@ -34,10 +51,12 @@ def get_sandbox(trial, data_dir: Path, db_url: str | None = None, env=None) -> S
         from console.sandbox.docker_trials import open_sandbox
         from scoring.container_exec import describe_error, docker_errors
 
+        asked = _stop_asked(stop)
         try:
-            return open_sandbox(trial, data_dir, env)
+            return open_sandbox(trial, data_dir, env, stop=asked)
         except docker_errors() as exc:  # ContainerError, the SDK's errors, the daemon gone
-            raise SandboxError(f"docker sandbox of trial {trial.id}: {describe_error(exc)}") from None
+            error = SandboxStopped if asked() else SandboxError
+            raise error(f"docker sandbox of trial {trial.id}: {describe_error(exc)}") from None
     env_vars = {
         "REARENA_TRIAL": str(trial.id),
         "REARENA_DATA_DIR": str(Path(data_dir).expanduser().absolute()),

@@ -7,7 +7,8 @@ creation the host workdir is copied in; when a stopped container is started agai
 tmpfs is empty, so the host mirror (as of the last snapshot) is copied in again. Each time a
 container is used (created, found running, paused or stopped) its network is checked against its
 environment's before anything runs in it: a container made by hand, before the manifest changed or
-for another $REARENA_DOCKER_NETWORK is refused, not used.
+for another $REARENA_DOCKER_NETWORK is refused, not used. Opening can be stopped (`stop`): the image
+build and the copy in end when it says so, and a container left half filled is removed.
 """
 
 from __future__ import annotations
@@ -66,11 +67,12 @@ def _sandbox(container, trial) -> DockerSandbox:
                          disk_gb=float(labels.get("rearena.disk_gb", 0) or 0))
 
 
-def _create(trial, data_dir, env):
+def _create(trial, data_dir, env, stop=None):
     import docker.errors
 
     hw = env.hardware
-    image = dk.ensure_image(env)
+    image = dk.ensure_image(env, stop=stop)
+    _give_up_if_stopped(trial, stop)  # asked once more: the build may have ended as the stop came
     labels = {"rearena.kind": "trial", "rearena.trial": str(trial.id), "rearena.db": dk.scope_of(data_dir),
               "rearena.workdir": str(trial.workdir), "rearena.env": env.name, "rearena.entry": env.entry_point,
               "rearena.memory_gb": f"{hw.memory_gb:g}", "rearena.pids": str(hw.pids),
@@ -89,19 +91,26 @@ def _create(trial, data_dir, env):
         raise ContainerError(f"cannot create the container of trial {trial.id}") from None
     if existing.labels.get("rearena.workdir") != str(trial.workdir):
         dk.remove_container(existing)
-        return _create(trial, data_dir, env)
+        return _create(trial, data_dir, env, stop)
     return existing
 
 
-def _fill(sandbox: DockerSandbox, trial) -> None:
-    """Copy the host workdir, the shell's rcfile and the marker into a fresh container."""
+def _give_up_if_stopped(trial, stop) -> None:
+    """ContainerError when `stop` says so."""
+    if stop is not None and stop():
+        raise ContainerError(f"opening the container of trial {trial.id} was stopped before it finished")
+
+
+def _fill(sandbox: DockerSandbox, trial, stop=None) -> None:
+    """Copy the host workdir, the shell's rcfile and the marker (last: the copy is whole) into a fresh container;
+    ContainerError when `stop` cuts it short."""
     label = f"rearena trial {trial.id} {trial.environment}"
     rc = TASK_STUB + render_rcfile(Path(f"{STATE_DIR}/commands.jsonl"), Path(f"{STATE_DIR}/bash_history"), label)
     data = io.BytesIO(tar_folder(Path(trial.workdir), prefix="workdir"))
     with tarfile.open(fileobj=data, mode="a") as tar:
         add_bytes(tar, ".rearena/rearena.bashrc", rc.encode())
         add_bytes(tar, MARKER, b"")
-    put_folder(sandbox.api, sandbox.container.id, data.getvalue(), dk.HOME, user=dk.PARTICIPANT)
+    put_folder(sandbox.api, sandbox.container.id, data.getvalue(), dk.HOME, user=dk.PARTICIPANT, stop=stop)
 
 
 def _filled(sandbox: DockerSandbox) -> bool:
@@ -140,9 +149,12 @@ def _check_network(container, trial, env) -> None:
             f"{container.name}): opening the trial again starts a new container from the last snapshot of its workdir")
 
 
-def open_sandbox(trial, data_dir, env=None) -> DockerSandbox:
+def open_sandbox(trial, data_dir, env=None, stop=None) -> DockerSandbox:
     """The trial's docker sandbox: its container, created (from env, or the installed environment) or restarted;
-    refused (ContainerError) when its network is not the one the environment asks for."""
+    refused (ContainerError) when its network is not the one the environment asks for.
+
+    `stop` (a callable, asked in this thread) ends the opening when it says so (ContainerError): the image
+    build is cancelled, no container is created after it, and one whose filling it cut short is removed."""
     if not trial.workdir:
         raise ContainerError(f"trial {trial.id} has no workdir")
     container = find_container(trial, data_dir)
@@ -151,7 +163,7 @@ def open_sandbox(trial, data_dir, env=None) -> DockerSandbox:
         if trial.status == "ended":
             raise ContainerError(f"trial {trial.id} has ended; its container was removed")
         env = env or _environment(trial)
-        container = _create(trial, data_dir, env)
+        container = _create(trial, data_dir, env, stop)
     _check_network(container, trial, env)  # before anything of it runs again: unpaused, started or used
     if container.status == "paused":  # paused from outside (docker pause): its processes go on as they were
         container.unpause()
@@ -162,7 +174,11 @@ def open_sandbox(trial, data_dir, env=None) -> DockerSandbox:
         fresh = True
     sandbox = _sandbox(container, trial)
     if fresh and not _filled(sandbox):
-        _fill(sandbox, trial)
+        try:
+            _fill(sandbox, trial, stop)
+        except BaseException:  # stopped or failed: a container found running later is used as it stands (not
+            dk.remove_container(container)  # refilled), so a half-filled one must not stay; the host mirror is whole
+            raise
     return sandbox
 
 
