@@ -121,11 +121,9 @@ class AgentRun:
             pass
 
     def _setup(self) -> None:
-        from console.sandbox import get_sandbox
-
         trial = self.store.trial(self.trial_id)
         env = self.service.registry.get(trial.environment)
-        self.sandbox = self.sandbox or get_sandbox(trial, self.store.data_dir)
+        self.sandbox = self.sandbox or self._open_sandbox(trial)
         self.tools = ToolBox(self.service, trial, self.sandbox, self.config, env.scores_visible, stop=self.stop)
         self.caller = ModelCaller(self.service, self.trial_id, self.config, self.client or make_client(self.config),
                                   self.record, self._sleep, notify=self.progress, stop=self.stop)
@@ -134,6 +132,19 @@ class AgentRun:
         self.messages = [{"role": "system", "content": self.config.system_prompt}, {"role": "user", "content": text}]
         self.record("agent_note", {"kind": "intro", "system": self.config.system_prompt, "text": text,
                                    "model": self.config.model, "tools": [t["function"]["name"] for t in TOOL_SCHEMAS]})
+
+    def _open_sandbox(self, trial):
+        """The trial's sandbox; AgentStop "stopped" when the run is stopped meanwhile, "sandbox_failed" (an
+        infrastructure failure, not the agent's: a report leaves such a trial out) when it cannot be opened."""
+        from console.sandbox import SandboxError, SandboxStopped, get_sandbox
+
+        try:
+            return get_sandbox(trial, self.store.data_dir, stop=self.stop)
+        except SandboxStopped:
+            raise AgentStop("stopped") from None
+        except SandboxError as exc:
+            self._safe_record("agent_note", {"kind": "sandbox_failed", "error": str(exc)[:4000]})
+            raise AgentStop("sandbox_failed") from None
 
     def step(self) -> str | None:
         """One model turn and its tool calls; returns an end reason, or None to go on."""
