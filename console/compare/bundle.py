@@ -1,6 +1,8 @@
 """One trial in one file (a zip), and back into any database with nothing lost.
 
-The file holds manifest.json (format name and version, counts, a digest of the content),
+The file holds manifest.json (format name and version, counts, a digest of the content, and since exports record
+it, exported_at: when the file was written, with active_s_at_export, the trial's active time then; optional fields
+of format version 1 that a reader without them ignores),
 trial.json (the trial, its participant, pauses, submissions, snapshot records), events.jsonl
 (one event a line, in order) and blobs/<sha256> (every blob of the trial's snapshots: manifests
 and files, so snapshot hashes stay the same in any database). Import checks everything first
@@ -10,8 +12,8 @@ created), the trial, submissions, events, pauses and snapshot records (bundle_wr
 "score" event's "submission" field is mapped to the new submission id. Importing a file whose trial is
 already in the database (same participant, environment, variant, creation time and content) is a no-op that
 names the existing trial; the same identity with different content is refused. A trial exported before it
-ended is imported as a record that nothing ends, scores or snapshots, and a later export of it replaces that
-record (bundle_identity).
+ended is imported as a record that nothing ends, scores or snapshots, ended at its export so that it keeps the
+active time it had reached, and a later export of it replaces that record (bundle_identity).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.compare.bundle_check import BundleError, snapshot_refs
+from console.compare.bundle_check import BundleError, export_time, snapshot_refs
 from console.compare.bundle_content import (
     FORMAT,
     FORMAT_VERSION,
@@ -36,6 +38,7 @@ from console.compare.bundle_content import (
 )
 from console.compare.bundle_read import copy_blobs, read_bundle
 from console.store.snapshots import load_manifest
+from console.trials.clock import Clock, system_clock
 
 __all__ = ["BundleError", "ExportResult", "ImportResult", "export_trial", "import_trial", "read_bundle",
            "content_digest", "trial_content", "canonical_content", "FORMAT", "FORMAT_VERSION", "TRIAL_KEYS",
@@ -50,6 +53,8 @@ class ExportResult:
     digest: str
     counts: dict[str, int]
     missing_blobs: list[str] = field(default_factory=list)
+    exported_at: float = 0.0
+    active_s: float = 0.0  # the trial's active time when it was exported
 
 
 @dataclass(frozen=True)
@@ -77,17 +82,22 @@ def _blob_closure(store, content: dict[str, Any]) -> tuple[list[str], list[str]]
     return sorted(present), sorted(missing)
 
 
-def export_trial(store, trial_id: int, path: str | Path) -> ExportResult:
-    """Write trial `trial_id` and its snapshots' blobs to one zip file at path (atomically)."""
+def export_trial(store, trial_id: int, path: str | Path, clock: Clock = system_clock) -> ExportResult:
+    """Write trial `trial_id` and its snapshots' blobs to one zip file at path (atomically; its folder must exist),
+    with the moment of the export on `clock` (the trial service's) and the trial's active time then."""
+    from console.compare.bundle_identity import active_at
+
     path = Path(path)
     content = trial_content(store, trial_id)
+    exported_at = clock()
+    active = active_at(content, exported_at)
     blobs, missing = _blob_closure(store, content)
     counts = {k: len(content[k]) for k in ("events", "pauses", "submissions", "snapshots")} | {"blobs": len(blobs)}
     digest = content_digest(content)
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "digest": digest, "counts": counts,
-                "missing_blobs": missing, "trial_id": trial_id, "status": content["trial"]["status"]}  # fmt: skip
+                "missing_blobs": missing, "trial_id": trial_id, "status": content["trial"]["status"],
+                "exported_at": exported_at, "active_s_at_export": active}  # fmt: skip
     head = {k: content[k] for k in ("trial", "participant", "pauses", "submissions", "snapshots")}
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -101,7 +111,7 @@ def export_trial(store, trial_id: int, path: str | Path) -> ExportResult:
     except BaseException:
         os.unlink(tmp)
         raise
-    return ExportResult(path, digest, counts, missing)
+    return ExportResult(path, digest, counts, missing, exported_at, active)
 
 
 def import_trial(store, path: str | Path) -> ImportResult:
@@ -110,13 +120,15 @@ def import_trial(store, path: str | Path) -> ImportResult:
     from console.compare.bundle_write import REPLACE, SAME, write_once
 
     path = Path(path)
-    _, content, blobs = read_bundle(path)
-    verdict, existing = decide(store, content)  # before the blobs: a file imported already writes nothing
+    manifest, content, blobs = read_bundle(path)
+    exported_at = export_time(manifest, path)
+    verdict, existing = decide(store, content, exported_at)  # before the blobs: a file imported already writes nothing
     if verdict == SAME:
         return ImportResult(existing, created=False)
     copy_blobs(store, path, blobs)
     # decided again inside the write transaction: another import may have written the trial meanwhile
-    trial_id, sub_map, verdict = write_once(store, make_inert(content), lambda reader: decide(reader, content))
+    trial_id, sub_map, verdict = write_once(store, make_inert(content, exported_at),
+                                            lambda reader: decide(reader, content, exported_at))  # fmt: skip
     if sub_map is None:
         return ImportResult(trial_id, created=False)
     return ImportResult(trial_id, True, sub_map, len(content["events"]), replaced=verdict == REPLACE)

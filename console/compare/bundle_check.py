@@ -108,6 +108,15 @@ def _check_trial_times(trial: dict[str, Any], path: Path) -> None:
                           f"(started_at {started!r})")
 
 
+def export_time(manifest: dict[str, Any], path: Path) -> float | None:
+    """The manifest's exported_at (None in a file written before exports recorded it); BundleError when it is not
+    a number."""
+    at = manifest.get("exported_at")
+    if at is not None and not finite_number(at):
+        raise BundleError(f"{path} is corrupt: manifest.exported_at should be a number, not {at!r:.60}")
+    return None if at is None else float(at)
+
+
 def snapshot_refs(content: dict[str, Any]) -> set[str]:
     """Every snapshot hash the trial refers to: snapshot records, submissions and events."""
     refs = {s["hash"] for s in content["snapshots"]} | {s["snapshot"] for s in content["submissions"]}

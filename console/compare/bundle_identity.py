@@ -10,7 +10,10 @@ after its export).
 A trial that had not ended when it was exported is not imported live: here its clock would run on, a listing
 would end it by budget, and its workdir (a folder of the installation it came from) would be snapshotted into it.
 make_inert makes it a record that nothing ends, scores or snapshots: status "ended", end reason
-"unfinished_at_export", ended at the last instant it recorded (its open pause, if any, closed then), no workdir.
+"unfinished_at_export", ended at the moment it was exported (its manifest's exported_at; a file written before
+exports recorded it: the last instant the trial recorded), so that its active time is the one it had reached then;
+never before its last recorded instant (another machine's clock), nor after its budget of active time ran out or its
+wall-clock backstop passed (a trial nothing had ended yet); its open pause, if any, closed then; no workdir.
 What it was (status, ended_at, end_reason, workdir, which pause was open) is kept in its settings under
 "unfinished_export", so that original_content gives back exactly the file's content.
 """
@@ -22,6 +25,8 @@ from typing import Any
 from console.compare.bundle_check import UNFINISHED_KEY, BundleError
 from console.compare.bundle_content import canonical_content, trial_content
 from console.compare.bundle_write import NEW, REPLACE, SAME, clean_content
+from console.store.records import PauseRecord
+from console.trials.clock import active_seconds
 
 UNFINISHED_REASON = "unfinished_at_export"
 _KEPT = ("status", "ended_at", "end_reason", "workdir")
@@ -37,12 +42,37 @@ def last_instant(content: dict[str, Any]) -> float:
     return max(x for x in times if x is not None)
 
 
-def make_inert(content: dict[str, Any]) -> dict[str, Any]:
-    """A trial that had not ended as a record nothing ends, scores or snapshots (see above); others as they are."""
+def active_at(content: dict[str, Any], at: float) -> float:
+    """The trial's active time at `at` (as the trial service counts it: wall time since its start, pauses
+    subtracted; an ended trial's stops at its end)."""
+    t = content["trial"]
+    pauses = [PauseRecord(0, 0, p["reason"], p["started_at"], p["ended_at"]) for p in content["pauses"]]
+    return active_seconds(t["started_at"], t["ended_at"], pauses, at)
+
+
+def inert_end(content: dict[str, Any], exported_at: float | None) -> float:
+    """When make_inert ends a trial that had not ended (see above): at its export, within its limits."""
+    last = last_instant(content)
+    t = content["trial"]
+    if exported_at is None or t["started_at"] is None or exported_at <= last:
+        return last
+    end = min(exported_at, t["started_at"] + t["wall_backstop_s"])
+    if active_at(content, end) > t["budget_s"]:  # the instant its budget ran out: active time only grows with time
+        lo, hi = t["started_at"], end
+        for _ in range(64):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if active_at(content, mid) < t["budget_s"] else (lo, mid)
+        end = hi
+    return max(last, end)
+
+
+def make_inert(content: dict[str, Any], exported_at: float | None = None) -> dict[str, Any]:
+    """A trial that had not ended as a record nothing ends, scores or snapshots (see above), ended at inert_end;
+    others as they are."""
     t = content["trial"]
     if t["status"] == "ended":
         return content
-    at = last_instant(content)
+    at = inert_end(content, exported_at)
     pauses = [dict(p) for p in content["pauses"]]
     open_pause = next((i for i, p in enumerate(pauses) if p["ended_at"] is None), None)
     if open_pause is not None:
@@ -91,10 +121,11 @@ def _extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
                for p, q in zip(old["pauses"], new["pauses"]))  # fmt: skip
 
 
-def decide(reader, content: dict[str, Any]) -> tuple[str, int | None]:
+def decide(reader, content: dict[str, Any], exported_at: float | None = None) -> tuple[str, int | None]:
     """What importing a file's (checked) content into the database that `reader` reads does: (NEW, None), (SAME,
     id) when the database holds it already, (REPLACE, id) when the file continues the import of an earlier export
-    of the trial; BundleError when the database holds the same trial with other content.
+    of the trial (more records, or the same ones exported later: its active time went on); BundleError when the
+    database holds the same trial with other content. exported_at: the file's manifest's.
 
     `reader` is a Store, or one reading inside the import's write transaction (Store.reading_through). The database
     holds text cleaned, so the file's content is compared cleaned."""
@@ -111,6 +142,10 @@ def decide(reader, content: dict[str, Any]) -> tuple[str, int | None]:
             continue
         stored = trial_content(reader, trial.id)
         theirs = canonical_content(original_content(stored))
+        if theirs == mine and is_inert(stored) and t["status"] != "ended":
+            # the same records, caught before the trial ended: the later export holds the more active time
+            later = inert_end(content, exported_at) > stored["trial"]["ended_at"]
+            return (REPLACE if later else SAME), trial.id
         if theirs == mine or _extends(mine, theirs):
             return SAME, trial.id
         if is_inert(stored) and _extends(theirs, mine):

@@ -20,7 +20,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from console.compare.bundle_check import BundleError, check_content, snapshot_refs
+from console.compare.bundle_check import BundleError, check_content, export_time, snapshot_refs
 from console.compare.bundle_content import FORMAT, FORMAT_VERSION, content_digest
 
 MiB = 1 << 20
@@ -66,6 +66,7 @@ def _read(zf: zipfile.ZipFile, path: Path) -> tuple[dict[str, Any], dict[str, An
     for member in ("trial.json", "events.jsonl"):
         if member not in names:
             raise BundleError(f"{path} is corrupt: {member} is missing")
+    export_time(manifest, path)
     content = _json(zf, "trial.json", path)
     if not isinstance(content, dict):
         raise BundleError(f"{path} is corrupt: trial.json is not an object")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def cmd_report(args) -> int:
     """`rearena report ENV[:VARIANT]`."""
     from console.cli import UsageError, load_registry, open_store
     from console.compare.groups import load_groups
-    from console.compare.report import build_report, render_text, write_csv
+    from console.compare.report import build_report, csv_paths, render_text, write_csv
     from console.trials.clock import parse_duration
 
     name, _, variant = args.spec.partition(":")
@@ -57,6 +58,11 @@ def cmd_report(args) -> int:
         raise UsageError("--budget must be positive")
     if args.figure is not None and args.figure.suffix.lower() != ".svg":
         raise UsageError(f"cannot write {args.figure}: figures are SVG (FILE.svg); no PNG library is installed")
+    # the files are checked before the report is made: a report printed, then a traceback, wrote nothing
+    outputs = ([("--figure", args.figure)] if args.figure is not None else []) + (
+        [("--csv", p) for p in csv_paths(args.csv)] if args.csv is not None else [])
+    for flag, path in outputs:
+        check_writable(path, flag)
     store = open_store(args)
     registry = load_registry()
     known = set(registry.names()) | set(store.environments_with_trials())
@@ -75,15 +81,34 @@ def cmd_report(args) -> int:
         from console.render import make_console
 
         render_text(report, make_console())
-    if args.csv is not None:
-        for path in write_csv(report, args.csv):
-            print(f"wrote {path}", file=out)
-    if args.figure is not None:
-        from console.compare.svg import svg_figure
+    try:
+        if args.csv is not None:
+            for path in write_csv(report, args.csv):
+                print(f"wrote {path}", file=out)
+        if args.figure is not None:
+            from console.compare.svg import svg_figure
 
-        args.figure.write_text(svg_figure(report))
-        print(f"wrote {args.figure}", file=out)
+            args.figure.write_text(svg_figure(report))
+            print(f"wrote {args.figure}", file=out)
+    except OSError as exc:  # checked writable above; a full disk, or a folder removed since
+        print(f"rearena: error: cannot write {exc.filename or 'the output'}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+def check_writable(path: Path, flag: str = "") -> None:
+    """UsageError unless `path` can be written: its folder exists and is writable, and it is not a folder or a
+    read-only file (a missing folder is not made: a mistyped path would scatter files)."""
+    from console.cli import UsageError
+
+    folder, what = path.parent, f"{flag} {path}" if flag else str(path)
+    if path.is_dir():
+        raise UsageError(f"cannot write {what}: it is a folder; give a file name")
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(f"cannot write {what}: the folder {folder} {problem}")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write {what}: {'it' if path.exists() else f'the folder {folder}'} is not writable")
 
 
 def _check_variant(store, registry, name: str, variant: str) -> None:
@@ -101,12 +126,14 @@ def cmd_export(args) -> int:
     from console.cli import UsageError, open_store
     from console.compare.bundle import export_trial
     from console.store.errors import StoreError
+    from console.trials.clock import format_duration
 
     store = open_store(args)
     try:
         trial = store.trial(args.trial_id)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+    check_writable(args.file)
     result = export_trial(store, args.trial_id, args.file)
     c = result.counts
     print(f"exported trial {args.trial_id} to {result.path}: {c['events']} events, {c['submissions']} submissions, "
@@ -116,7 +143,8 @@ def cmd_export(args) -> int:
               "and were left out", file=sys.stderr)  # fmt: skip
     if trial.status != "ended":
         print(f"rearena: note: trial {args.trial_id} has not ended: imported elsewhere, this file is a record that "
-              "nothing changes there; an export once it has ended replaces it", file=sys.stderr)
+              f"nothing changes there, of its {format_duration(result.active_s)} of active time so far; an export "
+              "once it has ended replaces it", file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -144,6 +172,8 @@ def cmd_import(args) -> int:
 
 def _import_bundle(store, path: Path) -> int:
     from console.compare.bundle import import_trial
+    from console.compare.bundle_identity import UNFINISHED_REASON
+    from console.trials.clock import active_seconds, format_duration
 
     result = import_trial(store, path)
     if not result.created:
@@ -154,6 +184,12 @@ def _import_bundle(store, path: Path) -> int:
     else:
         print(f"imported {path} as trial {result.trial_id} ({result.events} events, "
               f"{len(result.submissions)} submissions)")  # fmt: skip
+    trial = store.trial(result.trial_id)
+    if result.created and trial.end_reason == UNFINISHED_REASON:
+        active = active_seconds(trial.started_at, trial.ended_at, store.pauses(trial.id), trial.ended_at)
+        print(f"trial {trial.id} had not ended when it was exported: it is a record of the "
+              f"{format_duration(active)} of active time it had reached then ({UNFINISHED_REASON}), which nothing "
+              "here ends, scores or snapshots")  # fmt: skip
     return 0
 
 

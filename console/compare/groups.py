@@ -1,8 +1,12 @@
 """Trials of one environment in groups: all humans together; each agent model + settings apart.
 
 Left out of every comparison: trials that never ran (never started, ended before their clock started, or ended
-because their sandbox or workdir could not be made: infrastructure, not a 0 score), and by default trials that have
-not finished (running, or imported from an export made before they ended); see load_groups.
+because their sandbox or workdir could not be made: infrastructure, not a 0 score), trials whose run failed (the
+model API, the agent harness or the agent's process: FAILURE_REASONS) before they made any progress (a model
+response, a tool call or a submission: they never got their chance either; re-run them), and by default trials that
+have not finished (running, or imported from an export made before they ended); see load_groups. A trial whose run
+failed after it made progress keeps the score it had reached (an agent that ran and did not improve scores 0), and
+its group says how many of its trials ended so (TrialCurve.failed_run).
 """
 
 from __future__ import annotations
@@ -29,6 +33,15 @@ INFRASTRUCTURE_REASONS = {  # end reasons that mean the trial never got its chan
     "sandbox_failed": "its sandbox could not be made (sandbox_failed)",
     "workdir_failed": "its workdir could not be made (workdir_failed)",
 }
+FAILURE_REASONS = {  # end reasons of a run that failed (console.agents.loop, console.trials.owner; Inspect: error)
+    "api_error": "the model API failed (api_error)",
+    "agent_error": "the agent harness failed (agent_error)",
+    "agent_gone": "its agent's process died (agent_gone)",
+    "error": "the sample ended in an error (error)",  # an Inspect sample (console.compare.inspect_map)
+}
+# what an agent records once it got somewhere: a model's reply, a tool call (console.agents.loop; an Inspect import
+# records the same kinds); any submission counts too
+PROGRESS_KINDS = ("model_response", "tool_call", "tool_output")
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,12 @@ class TrialCurve:
         if self.trial.final_score is not None:
             return self.trial.final_score
         return self.curve[-1][1] if self.curve else None
+
+    @property
+    def failed_run(self) -> bool:
+        """Whether an agent's trial ended because its run failed (FAILURE_REASONS; a person's end reason is any text
+        they chose); it is kept only if it made progress."""
+        return self.trial.participant_kind == "agent" and self.trial.end_reason in FAILURE_REASONS
 
     @property
     def budget(self) -> float | None:
@@ -167,6 +186,11 @@ def why_left_out(trial: TrialRecord, include_running: bool) -> str | None:
     return "not ended; --include-running counts it up to its active time so far"
 
 
+def made_progress(store, curve: TrialCurve) -> bool:
+    """Whether the trial got anywhere: a submission, or a model response or tool call recorded (PROGRESS_KINDS)."""
+    return bool(curve.submissions) or bool(store.events(curve.trial.id, kinds=PROGRESS_KINDS, limit=1))
+
+
 def load_groups(store, environment: str, variant: str | None = None, include_running: bool = False
                 ) -> tuple[list[Group], list[LeftOut]]:  # fmt: skip
     """(groups of the environment's trials, the trials left out with why): see the module's docstring."""
@@ -183,6 +207,11 @@ def load_groups(store, environment: str, variant: str | None = None, include_run
         if curve.finished and curve.active_s <= 0 and not curve.submissions:
             # TrialService.end gives a trial that never started a start at its end: no active time, no attempt
             left_out.append(LeftOut(trial, f"ended ({trial.end_reason or 'no reason'}) before its clock started"))
+            continue
+        if curve.failed_run and not made_progress(store, curve):
+            # it never got its chance (a dead endpoint, a harness crash, a killed process): not a 0 score
+            left_out.append(LeftOut(trial, f"{FAILURE_REASONS[trial.end_reason]} before any model response, tool "
+                                           "call or submission: a failed run, not a 0 score; re-run it"))
             continue
         kept.append(curve)
     return group_trials(kept), left_out

@@ -25,7 +25,11 @@ RULES = {
     "not_used": "a cell does not use a trial whose budget is under T/k, nor one not finished (with "
                 "--include-running) that has not yet reached T/k of active time; not_used says how many",
     "left_out": "trials that never ran (never started, ended before their clock started, sandbox or workdir "
-                "failures) are left out everywhere; so are trials not finished, unless --include-running",
+                "failures) are left out everywhere, as are agent trials whose run failed (api_error, agent_error, "
+                "agent_gone; Inspect: error) before any model response, tool call or submission: infrastructure, "
+                "not a 0 score; so are trials not finished, unless --include-running",
+    "failed_runs": "an agent trial whose run failed after it made progress keeps the score it had reached (an "
+                   "agent that ran and did not improve scores 0); failed_runs says how many of a group's did",
     "spread": "sd: standard deviation of the best of k over all k-subsets (for k = 1: of the trials' "
               "scores, population sd); p10/p90: percentiles of that distribution",
     "final_sd": "sample standard deviation (n - 1) of the trials' final scores",
@@ -49,7 +53,7 @@ def _trial(c: TrialCurve) -> dict[str, Any]:
     return {
         "trial_id": t.id, "participant": t.participant, "kind": t.participant_kind, "model": c.participant.model,
         "variant": t.variant, "status": t.status, "end_reason": t.end_reason, "budget_s": t.budget_s,
-        "time_limit": c.budget is not None, "finished": c.finished, "active_s": c.active_s,
+        "time_limit": c.budget is not None, "finished": c.finished, "failed_run": c.failed_run, "active_s": c.active_s,
         "final_score": _finite(c.best), "curve": [list(p) for p in c.curve],
         "submissions": [_submission(s) for s in c.submissions],
     }  # fmt: skip
@@ -78,8 +82,13 @@ def _cell(cell: ScoreAtK, group: Group) -> dict[str, Any]:
 def _final_stats(group: Group) -> dict[str, Any]:
     finals = [START_SCORE if c.best is None else max(START_SCORE, c.best) for c in group.trials]
     budgets = sorted({c.budget for c in group.trials}, key=lambda b: math.inf if b is None else b)
+    failed: dict[str, int] = {}
+    for c in group.trials:
+        if c.failed_run:
+            failed[c.trial.end_reason] = failed.get(c.trial.end_reason, 0) + 1
     out = {"budgets_s": budgets, "mixed_budgets": len(budgets) > 1,
-           "unfinished": sum(1 for c in group.trials if not c.finished)}  # fmt: skip
+           "unfinished": sum(1 for c in group.trials if not c.finished),
+           "failed_runs": sum(failed.values()), "failed_run_reasons": dict(sorted(failed.items()))}  # fmt: skip
     if not finals:
         return {**out, "mean": None, "sd": None, "min": None, "max": None}
     n = len(finals)
@@ -165,6 +174,11 @@ def _print_group_notes(report: dict[str, Any], console) -> None:
             console.print(plain(f"note: {label} mixes budgets ({_durations(f['budgets_s'])}): its final scores "
                                 "compare trials of different lengths; score@k uses the trials whose budget is T/k "
                                 "or more"))  # fmt: skip
+        if f.get("failed_runs"):
+            reasons = ", ".join(f"{n} {r}" for r, n in f["failed_run_reasons"].items())
+            console.print(plain(f"note: {label}: {f['failed_runs']} of its {g['n']} trial(s) ended because the run "
+                                f"failed ({reasons}) after making progress: each counts with the score it had "
+                                "reached"))  # fmt: skip
         if f["unfinished"]:
             console.print(plain(f"note: {label} has {f['unfinished']} trial(s) not finished: their final score is "
                                 "their best so far, and score@k uses them only up to their active time so far"))

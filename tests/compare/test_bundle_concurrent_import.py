@@ -84,8 +84,8 @@ def test_imports_at_once_wait_for_each_other_and_write_the_trial_once(backend, t
     inside, go = threading.Event(), threading.Event()
     real_decide = bundle_identity.decide
 
-    def decide_then_wait(reader, content):
-        verdict = real_decide(reader, content)
+    def decide_then_wait(reader, content, *rest):
+        verdict = real_decide(reader, content, *rest)
         if reader is not first_store and threading.current_thread().name == "first":  # inside the transaction
             inside.set()
             go.wait(20)
