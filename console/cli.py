@@ -11,6 +11,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 USAGE_ERROR = 2
+SIGPIPE_EXIT = 128 + 13  # what a shell reports for a program that SIGPIPE stopped
 MAX_TRIAL_ID = 2**31 - 1  # the largest id a trial can have (PostgreSQL's integer; SQLite's reach further)
 MAX_TIMEOUT_S = 24 * 3600.0
 MAX_CALIBRATION_RUNS = 1000
@@ -111,7 +112,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 invalid or failed, 2 usage error)."""
+    """Run the command line; returns the exit status (0 ok, 1 invalid or failed, 2 usage error, 141 its output's
+    reader went away, as `rearena trial status | head -4`: quietly, as Unix tools stop on SIGPIPE)."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader gone shows here, not as a traceback when the interpreter exits
+        return code
+    except BrokenPipeError:
+        if not _stdout_closed():  # another pipe (a scorer's, a server's) broke: not ours to hide
+            raise
+        # the interpreter flushes stdout once more as it exits: let that write go nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return SIGPIPE_EXIT
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe or socket whose reader has gone (poll says POLLERR); False where it cannot say."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no file descriptor (a test's captured stdout), no poll
+        return False
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     use_data_dir(args.data_dir)
@@ -222,8 +249,7 @@ def cmd_score(args) -> int:
     start_probe()  # the confinement probe, meanwhile
     registry = load_registry()
     env, variant = resolve(registry, args.spec)
-    if not args.path.is_dir():
-        raise UsageError(f"candidate folder not found: {args.path} (give the folder that holds {env.entry_point or 'the solution'})")
+    _check_candidate_folder(env, args.path)
     if not _is_reference_folder(env, args.path):
         return _score_folder(args, registry, env, variant)
     with tempfile.TemporaryDirectory(prefix="rearena-reference-") as tmp:
@@ -231,6 +257,16 @@ def cmd_score(args) -> int:
         print(f"rearena: {reference} is {env.name}'s reference solution: scoring it laid over the starting "
               "files (in a temporary folder), as a calibration does", file=sys.stderr)
         return _score_folder(args, registry, env, variant)
+
+
+def _check_candidate_folder(env, path: Path) -> None:
+    """UsageError unless path is a folder: a file is named as one, with the folder that holds it."""
+    holds = f"the folder that holds {env.entry_point.split(':')[0] if env.entry_point else 'the solution'}"
+    if path.is_dir():
+        return
+    if path.exists():
+        raise UsageError(f"{path} is a file: give {holds} (its parent: {path.parent}{os.sep})")
+    raise UsageError(f"candidate folder not found: {path} (give {holds})")
 
 
 def _is_reference_folder(env, path: Path) -> bool:
@@ -404,6 +440,7 @@ def _build(console, args, registry) -> int:
 
 def _show(console, env) -> None:
     from rich.markdown import Markdown
+    from rich.text import Text
 
     console.print(f"[bold]{env.name}[/bold] — {env.title}")
     console.print(f"folder: {env.path}  kind: {env.kind}  entry point: {env.entry_point or '-'}")
@@ -417,7 +454,10 @@ def _show(console, env) -> None:
     console.print(f"calibration (manifest): start {cal.start:.4f}, reference {cal.reference:.4f} ({cal.hardware})")
     for name, variant in sorted(env.variants.items()):
         console.print(f"  variant [bold]{name}[/bold]: {variant.description} {variant.params}")
-    console.print(Markdown(env.instructions))
+    if console.is_terminal:
+        console.print(Markdown(env.instructions))
+    else:  # rendered Markdown is cut at the console's width (a list item's end lost): the text as written, whole
+        console.print(Text(env.instructions))
 
 
 def _show_stored_calibrations(console, args, env) -> None:

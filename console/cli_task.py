@@ -46,6 +46,14 @@ def task_trial_id() -> int:
         raise UsageError(f"REARENA_TRIAL must be a trial id: {exc}") from None
 
 
+def note_text(words: list[str], usage: str = "rearena task note TEXT") -> str:
+    """The note made of the words typed; UsageError when it says nothing (an empty note is never recorded)."""
+    text = " ".join(words)
+    if not text.strip():
+        raise UsageError(f"the note is empty: `{usage}` says what to note")
+    return text
+
+
 def require_trial(service, trial_id: int) -> None:
     """UsageError "no trial N" unless the trial exists (a wrong id is a usage error, as for `rearena export`)."""
     from console.store.db import StoreError
@@ -134,6 +142,8 @@ def _run_trial_command(command: str, args, service, trial_id: int) -> int:
     from console.cli_trial import _confirm, _status_dict, _submission_dict
     from console.render import print_task_status
 
+    if command == "note":
+        note_text(args.text)  # a usage error before anything is read or ended
     trial = service.store.trial(trial_id)
     if command in ("score", "submit", "instructions"):  # these need the environment; the rest do without
         visible = service.registry.get(trial.environment).scores_visible
@@ -177,7 +187,7 @@ def _run_trial_command(command: str, args, service, trial_id: int) -> int:
         trial = service.end(trial_id, args.reason)
         print(f"trial {trial_id} ended ({trial.end_reason}); final score {_final(trial, visible)}")
     elif command == "note":
-        after_end = service.note(trial_id, " ".join(args.text))
+        after_end = service.note(trial_id, note_text(args.text))
         print(f"note recorded after trial {trial_id}'s end (an annotation)" if after_end else "note recorded")
     elif command == "pause":
         pause = service.pause(trial_id, args.reason, args.note)

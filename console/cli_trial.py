@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -11,6 +12,10 @@ from console.cli import UsageError, load_registry, open_store, parse_trial_id, r
 # the commands that make, score or end trials, and so start or leave docker containers, clean up those left
 # behind; the others (list, status, ...) answer without asking the docker daemon
 CLEANS_UP = ("start", "score", "submit", "end")
+NOTE_HELP = ("Add a note to a trial's record. A first word that is a number is the trial's id, as in the other "
+             "trial commands: `rearena trial note 5 tried a prefix sum`. Without one, --trial ID or $REARENA_TRIAL "
+             "names the trial. A note that starts with a number needs the trial named first: "
+             "`rearena trial note 5 3 runs failed` or `rearena trial note --trial 5 3 runs failed`.")
 
 
 def add_trial_parser(sub) -> None:
@@ -38,9 +43,10 @@ def add_trial_parser(sub) -> None:
     pause.add_argument("trial", nargs="?", type=parse_trial_id)
     pause.add_argument("--reason", default="human", help="human, system, break, ... (default: human)")
     pause.add_argument("--note", default="")
-    note = tsub.add_parser("note", help="add a note to the record")
-    note.add_argument("text", nargs="+", help="the note (several words are joined)")
-    note.add_argument("--trial", type=parse_trial_id)
+    note = tsub.add_parser("note", help="add a note to the record: note [ID] TEXT",
+                           usage="%(prog)s [-h] [--trial ID] [ID] TEXT [TEXT ...]", description=NOTE_HELP)
+    note.add_argument("text", nargs="+", metavar="TEXT", help="[ID] then the note (several words are joined)")
+    note.add_argument("--trial", type=parse_trial_id, metavar="ID", help="the trial; then every word is the note")
     end = tsub.add_parser("end", help="end a trial without a final scoring")
     end.add_argument("trial", nargs="?", type=parse_trial_id)
     end.add_argument("--reason", default="ended", help="why it ended, kept in its record (default: ended)")
@@ -49,15 +55,32 @@ def add_trial_parser(sub) -> None:
     lst.add_argument("--json", action="store_true")
 
 
-def _trial_id(args) -> int:
+def _trial_id(args, usage: str = "give its id") -> int:
     value = getattr(args, "trial", None)
     if value is not None:
         return value
     if not os.environ.get("REARENA_TRIAL", "").strip():
-        raise UsageError("which trial? give its id (see `rearena trial list`) or set REARENA_TRIAL")
+        raise UsageError(f"which trial? {usage} (see `rearena trial list`) or set REARENA_TRIAL")
     from console.cli_task import task_trial_id
 
     return task_trial_id()
+
+
+def _note_target(args) -> int:
+    """`trial note [ID] TEXT`: the trial (a leading number, else --trial, else $REARENA_TRIAL); args.text left
+    holding the note's words, which must say something."""
+    from console.cli_task import note_text
+
+    words = list(args.text)
+    if args.trial is None and words and words[0].strip().isascii() and words[0].strip().isdigit():
+        try:
+            args.trial = parse_trial_id(words.pop(0))
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(str(exc)) from None
+    trial_id = _trial_id(args, "`rearena trial note ID TEXT`")
+    args.text = words
+    note_text(words, f"rearena trial note {trial_id} TEXT")
+    return trial_id
 
 
 def cmd_trial(args) -> int:
@@ -95,7 +118,7 @@ def _dispatch(args, service, registry) -> int:
         if not args.participant.strip():
             raise UsageError("--participant must name who attempts the trial")
         try:
-            budget = parse_duration(args.budget) if args.budget else None
+            budget = parse_duration(args.budget) if args.budget is not None else None  # "" is no budget: an error
         except ValueError as exc:
             raise UsageError(f"--budget: {exc}") from None
         if budget == 0:
@@ -115,21 +138,34 @@ def _dispatch(args, service, registry) -> int:
         print(f"export REARENA_TRIAL={trial.id}")
         return 0
     if command == "list":
-        from console.render import make_console, trials_table
-
-        rows = [service.status(t.id) for t in service.store.trials(environment=args.env)]
-        if args.json:
-            print(json.dumps([_status_dict(s) for s in rows], indent=2))
-        else:
-            make_console().print(trials_table(rows))
-        return 0
+        return _list(args, service, registry)
     from console.cli_task import require_trial, run_trial_command
 
     if command == "end" and not args.reason.strip():
         raise UsageError("--reason must say why the trial ended")
-    trial_id = _trial_id(args)
+    trial_id = _note_target(args) if command == "note" else _trial_id(args)
     require_trial(service, trial_id)
     return run_trial_command(command, args, service, trial_id)
+
+
+def _list(args, service, registry) -> int:
+    """`trial list`: a hidden score is shown only where hidden.best_shown says so (never while the trial runs)."""
+    from console.render import make_console, trials_table
+    from console.trials.hidden import best_shown, inside_trial, scores_visible
+
+    def shown(trial) -> bool:
+        return best_shown(trial, scores_visible(registry, trial.environment), participant=inside_trial())
+
+    rows = [service.status(t.id) for t in service.store.trials(environment=args.env)]
+    if args.json:
+        data = [_status_dict(s) for s in rows]
+        for item, status in zip(data, rows):
+            if not shown(status.trial):
+                item["best"] = item["final_score"] = None
+        print(json.dumps(data, indent=2))
+    else:
+        make_console().print(trials_table(rows, shown))
+    return 0
 
 
 def _confirm(question: str) -> bool:

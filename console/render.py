@@ -72,11 +72,20 @@ def _seconds(details) -> str:
     return f"{value:.2f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
 
 
+class _Console(Console):
+    """A rich console that leaves a closed output to console.cli.main (rich itself exits with status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        """Print nothing more and pass the BrokenPipeError on."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def make_console() -> Console:
     """A rich console; wide when the output is not a terminal, so scripts see whole names."""
     import sys
 
-    return Console() if sys.stdout.isatty() else Console(width=200, soft_wrap=True)
+    return _Console() if sys.stdout.isatty() else _Console(width=200, soft_wrap=True)
 
 
 def print_verdict(result, console: Console | None = None) -> None:
@@ -94,15 +103,16 @@ def environments_table(registry) -> Table:
     return table
 
 
-def trials_table(rows) -> Table:
-    """Trials with participant, status, best score and active time; rows are TrialStatus."""
+def trials_table(rows, shown) -> Table:
+    """Trials with participant, status, best score and active time; rows are TrialStatus, shown(trial) says
+    whether its score may be shown (console.trials.hidden.best_shown): "hidden" where not."""
     table = Table("id", "environment", "participant", "status", "active", "budget", "best", "subs")
     for st in rows:
         t = st.trial
         status = t.status + (f" ({st.pause.reason})" if st.pause else "") + (f" ({t.end_reason})" if t.end_reason else "")
-        best = st.best if t.final_score is None else t.final_score
+        best = _num(st.best if t.final_score is None else t.final_score, 3) if shown(t) else "hidden"
         table.add_row(str(t.id), plain(f"{t.environment}:{t.variant}"), plain(t.participant), plain(status),
-                      format_duration(st.active_s), format_duration(t.budget_s), _num(best, 3), str(st.submissions))
+                      format_duration(st.active_s), format_duration(t.budget_s), best, str(st.submissions))
     return table
 
 

@@ -66,7 +66,10 @@ def build_config(args):
     if args.base_url and not args.base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url must start with http:// or https://, got {args.base_url!r}")
     try:
-        budget = parse_duration(args.budget) if args.budget else None
+        budget = parse_duration(args.budget) if args.budget is not None else None  # "" is an error, not the default
+    except ValueError as exc:
+        raise UsageError(f"--budget: {exc}") from None
+    try:
         prices = _price_table(args.prices) if args.prices else {}
         if args.price:
             prices[args.model] = parse_price(args.price)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 from dataclasses import dataclass, field
@@ -17,6 +18,21 @@ reach, so score often, keep what works and improve step by step. Before each tur
 how much active time is left; submit before it runs out."""
 
 
+DEFAULT_KEY_VARIABLE = "OPENAI_API_KEY"
+NO_KEY = "none"  # the key sent to a server on this machine when DEFAULT_KEY_VARIABLE is not set
+
+
+def is_local_url(url: str | None) -> bool:
+    """Whether an endpoint's host is this machine (localhost or a loopback address)."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url or "").hostname or ""
+        return host == "localhost" or host.endswith(".localhost") or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # not an address (a name other than localhost), or an unreadable URL
+        return False
+
+
 class AgentConfigError(ValueError):
     """An agent configuration that cannot run (missing API key, bad limit, ...)."""
 
@@ -27,7 +43,7 @@ class AgentConfig:
 
     model: str
     base_url: str | None = None  # None: the openai client's default (api.openai.com)
-    api_key_env: str = "OPENAI_API_KEY"  # the variable holding the key; the key itself is never stored
+    api_key_env: str = DEFAULT_KEY_VARIABLE  # the variable holding the key; the key itself is never stored
     api_key: str | None = field(default=None, repr=False)  # given directly (wins over api_key_env); secret
     participant: str = ""  # the participant's name; default: the model name
     budget_s: float | None = None  # active-time budget; None: the environment's
@@ -76,14 +92,20 @@ class AgentConfig:
         return self.participant or self.model
 
     def resolve_api_key(self) -> str:
-        """The API key: api_key, else $api_key_env; AgentConfigError names the missing variable."""
+        """The API key: api_key, else $api_key_env, else NO_KEY for a server on this machine (--base-url on
+        localhost, 127.x or ::1) while the variable is the default one; AgentConfigError names the missing variable."""
         if self.api_key:
             return self.api_key
         value = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        # a local server (vLLM, llama.cpp, ...) usually asks no key, but the openai client needs one; a variable
+        # named on purpose (--api-key-env) and unset is a mistake to report
+        if not value and is_local_url(self.base_url) and self.api_key_env == DEFAULT_KEY_VARIABLE:
+            return NO_KEY
         if not value:
+            variable = self.api_key_env or DEFAULT_KEY_VARIABLE
             raise AgentConfigError(
                 f"no API key: set the environment variable {self.api_key_env or '(none given)'} "
-                "(or choose another with --api-key-env)"
+                f"(or choose another with --api-key-env); for a server that needs no key, any text: {variable}=none"
             )
         return value
 

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from console.store.records import SubmissionRecord, TrialRecord
+from console.trials.hidden import shown_best
 
 
 def score_points(submissions: list[SubmissionRecord]) -> list[tuple[float, float]]:
@@ -44,11 +45,13 @@ class LeaderboardRow:
     status: str
 
 
-def leaderboard(trials: list[TrialRecord], best_of: dict[int, float | None], limit: int = 10) -> list[LeaderboardRow]:
-    """Trials ranked by final score (or best so far while running), best first; trials without a score left out."""
+def leaderboard(trials: list[TrialRecord], best_of: dict[int, float | None], *, visible: bool,
+                limit: int = 10) -> list[LeaderboardRow]:
+    """Trials ranked by final score (or best so far while running), best first; trials without a score left out,
+    and so are those whose score is hidden (`visible`: the environment shows scores; see hidden.best_shown)."""
     scored = []
     for t in trials:
-        score = t.final_score if t.final_score is not None else best_of.get(t.id)
+        score = shown_best(t, best_of.get(t.id), visible)
         if score is not None:
             scored.append((score, t))
     scored.sort(key=lambda pair: (-pair[0], pair[1].id))

@@ -44,3 +44,25 @@ def participant_lines(result, recorded: bool, label: str = "") -> list[str]:
     if result.valid:
         return [f"{where}: valid; {hidden}"]
     return [f"{where}: INVALID ({result.reason}) {result.message}", hidden]
+
+
+def scores_visible(registry, environment: str) -> bool:
+    """Whether the environment shows scores to the participant; False where it no longer loads (then nothing
+    says that its scores may be shown)."""
+    env = registry.environments.get(environment)
+    return env is not None and env.scores_visible
+
+
+def best_shown(trial, visible: bool, participant: bool = False) -> bool:
+    """Whether a list of trials (`rearena trial list`, the console's home screen and leaderboard) may show the
+    trial's best or final score. Where the environment hides scores: never while the trial runs (a participant
+    must not see it), and once it has ended to operators only, not inside a trial's shell (`participant`)."""
+    return visible or (trial.status == "ended" and not participant)
+
+
+def shown_best(trial, best: float | None, visible: bool, participant: bool = False) -> float | None:
+    """The score a list of trials shows for the trial: its final score, else its best so far; None where
+    best_shown says it is hidden."""
+    if not best_shown(trial, visible, participant):
+        return None
+    return trial.final_score if trial.final_score is not None else best

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 from console.render import plain, table_cell
 from console.trials.clock import format_duration
 from console.trials.curves import leaderboard
+from console.trials.hidden import best_shown, scores_visible, shown_best
 
 
 def _score(value) -> str:
@@ -74,11 +75,14 @@ class HomeScreen(Screen):
             state = status.trial.status + (f" ({status.pause.reason})" if status.pause else "")
             if status.trial.end_reason:
                 state += f" ({status.trial.end_reason})"
-            best = status.trial.final_score if status.trial.final_score is not None else status.best
+            # a hidden score while the trial runs: its participant may be looking at this screen
+            visible = scores_visible(registry, trial.environment)
+            shown = shown_best(status.trial, status.best, visible)
+            best = _score(shown) if best_shown(status.trial, visible) else "hidden"
             # participants' names and pauses' reasons are anyone's text: plain, never markup
             trials.add_row(str(trial.id), table_cell(f"{trial.environment}:{trial.variant}"),
                            table_cell(trial.participant), table_cell(state),
-                           _score(best), format_duration(status.active_s), key=str(trial.id))
+                           best, format_duration(status.active_s), key=str(trial.id))
         problems = Text("\n").join(Text.assemble(("failed to load:", "bold"), " ", plain(p))
                                    for p in registry.problems)
         self.query_one("#problems", Static).update(problems)
@@ -100,7 +104,8 @@ class HomeScreen(Screen):
         self.query_one("#leaderboard-title", Label).update(f"Leaderboard: {name or '-'}")
         if name is None:
             return
-        rows = leaderboard(self.app.store.trials(environment=name), getattr(self, "_best", {}))
+        rows = leaderboard(self.app.store.trials(environment=name), getattr(self, "_best", {}),
+                           visible=scores_visible(self.app.registry, name))
         for row in rows:
             who = row.participant + (" (agent)" if row.participant_kind == "agent" else "")
             table.add_row(str(row.rank), table_cell(who), f"{row.score:.3f}",

@@ -1,0 +1,88 @@
+"""`rearena trial note [ID] TEXT`: the trial's id comes first as in every other trial command (a leading number),
+else --trial, else $REARENA_TRIAL; a note that says nothing is a usage error and is not recorded.
+
+The real command line (console.cli.main, in this process) on a real SQLite file."""
+
+import pytest
+
+from console.cli import main
+from testpaths import TEST_ENV_ROOT
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Run `rearena ARGS...` in this process on a data folder of its own; (exit status, stdout, stderr)."""
+    monkeypatch.setenv("REARENA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("REARENA_ENVIRONMENTS", str(TEST_ENV_ROOT))
+    monkeypatch.delenv("REARENA_DB", raising=False)
+    monkeypatch.delenv("REARENA_TRIAL", raising=False)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors and --help
+            code = exc.code
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+@pytest.fixture
+def two_trials(cli) -> tuple[int, int]:
+    ids = []
+    for who in ("ada", "bob"):
+        code, out, err = cli("trial", "start", "sum_env:tiny", "--participant", who)
+        assert code == 0, err
+        ids.append(int(out.split()[1].rstrip(":")))
+    return ids[0], ids[1]
+
+
+def notes(tmp_path, trial: int) -> list[str]:
+    from console.store.db import open_store
+
+    with open_store(None, tmp_path / "data") as store:
+        return [e.data["text"] for e in store.events(trial, kinds=["note"])]
+
+
+def test_a_leading_id_names_the_trial_even_with_rearena_trial_set(cli, two_trials, tmp_path, monkeypatch):
+    first, second = two_trials
+    monkeypatch.setenv("REARENA_TRIAL", str(second))
+    code, out, err = cli("trial", "note", str(first), "about trial one")
+    assert code == 0, err
+    assert notes(tmp_path, first) == ["about trial one"] and notes(tmp_path, second) == []
+
+    assert cli("trial", "note", "no id:", "this shell's trial")[0] == 0  # $REARENA_TRIAL, when no id is given
+    assert notes(tmp_path, second) == ["no id: this shell's trial"]
+    assert cli("trial", "note", "--trial", str(first), "3", "runs failed")[0] == 0  # --trial: every word is the note
+    assert cli("trial", "note", str(first), "4", "runs failed")[0] == 0  # the id first: the rest is the note
+    assert notes(tmp_path, first) == ["about trial one", "3 runs failed", "4 runs failed"]
+
+
+def test_without_an_id_the_error_names_both_ways(cli, two_trials):
+    code, _, err = cli("trial", "note", "about which trial?")
+    assert code == 2
+    assert "rearena trial note ID TEXT" in err and "REARENA_TRIAL" in err
+
+
+@pytest.mark.parametrize("words", [[""], ["  "], []])
+def test_an_empty_note_is_a_usage_error_and_not_recorded(cli, two_trials, tmp_path, words):
+    first, _ = two_trials
+    code, _, err = cli("trial", "note", str(first), *words)
+    assert code == 2 and "empty" in err, err
+    assert notes(tmp_path, first) == []
+
+
+def test_an_empty_task_note_is_a_usage_error_too(cli, two_trials, tmp_path, monkeypatch):
+    first, _ = two_trials
+    monkeypatch.setenv("REARENA_TRIAL", str(first))
+    code, _, err = cli("task", "note", "")
+    assert code == 2 and "empty" in err, err
+    assert notes(tmp_path, first) == []
+
+
+def test_help_says_that_a_leading_number_is_the_id(cli):
+    code, out, _ = cli("trial", "note", "--help")
+    assert code == 0
+    assert "[ID] TEXT" in out and "first word that is a number is the trial's id" in " ".join(out.split())
