@@ -57,6 +57,7 @@ class RearenaApp(App):
         self._asking_to_quit = False  # the quit question is on screen
         self.scorings: dict[int, ScoringAsked] = {}  # trials this console is scoring, whichever screen asked
         self.unsent: dict[tuple[int, str], str] = {}  # (trial, "note"/"pause"): text typed for a failed write
+        self.agent_form: dict[str, str] = {}  # the new agent form's inputs as last left, filled in when reopened
 
     def get_driver_class(self):
         """Textual's terminal driver, made to exit on SIGHUP or when the terminal goes away
@@ -211,19 +212,15 @@ class RearenaApp(App):
     def start_agents(self, request) -> bool:
         """Check the request here, then create and start its agent trials in a worker (each runs in its own
         thread; the UI never waits on them); False, with a notice, where the request cannot run."""
-        from console.agents.config import AgentConfig, AgentConfigError
-        from console.trials.clock import parse_duration
+        from console.ui.screens.new_agent import agent_config
 
         if not 1 <= request.runs <= MAX_AGENT_RUNS:
             self.notify(f"Runs must be from 1 to {MAX_AGENT_RUNS}, got {request.runs}.",
                         title="Cannot start the agent", severity="error")
             return False
         try:
-            budget = parse_duration(request.budget) if request.budget else None
-            config = AgentConfig(model=request.model, base_url=request.base_url, api_key_env=request.api_key_env,
-                                 budget_s=budget)
-            config.resolve_api_key()  # a missing key is told now, before any trial is made
-        except (AgentConfigError, ValueError, KeyError) as exc:
+            config = agent_config(request)  # the form has checked it; a missing key is told before any trial
+        except ValueError as exc:
             self.notify(str(exc), title="Cannot start the agent", severity="error", markup=False)
             return False
         self._start_agents_worker(request, config)
@@ -314,11 +311,22 @@ class RearenaApp(App):
 
 
 def run(args) -> int:
-    """Open the console on the store and environments named by the command-line arguments."""
+    """Open the console on the store and environments named by the command-line arguments; 2, said, where
+    there is no terminal to open it in."""
+    import sys
+
     from console.cli import load_registry, open_store
     from console.config import Settings
     from console.ui.state import trial_to_reopen
+    from console.ui.terminal import terminal_refusal
 
+    refusal = terminal_refusal()
+    if refusal is not None:  # checked before anything is opened: a usage error, as the CLI's are
+        try:
+            print(f"rearena: {refusal}", file=sys.stderr)
+        except (OSError, ValueError):  # no stderr to say it on: the status still says it
+            pass
+        return 2
     store = open_store(args)
     replay = (args.first, args.second) if getattr(args, "command", None) == "replay" else None
     trial = getattr(args, "open_trial", None)

@@ -44,6 +44,41 @@ def terminal_fds(fds) -> list[int]:
     return found
 
 
+def not_terminals() -> list[str]:
+    """Those of stdin, stdout and stderr that are not terminals (closed, a file, a pipe, /dev/null)."""
+    import sys
+
+    missing = []
+    for name in ("stdin", "stdout", "stderr"):
+        stream = getattr(sys, f"__{name}__")
+        try:
+            is_tty = stream is not None and os.isatty(stream.fileno())
+        except (OSError, ValueError):
+            is_tty = False
+        if not is_tty:
+            missing.append(name)
+    return missing
+
+
+def terminal_refusal() -> str | None:
+    """Why the console cannot start here, or None. The terminal driver reads keys from stdin and draws on the
+    standard outputs; without a terminal there it would spin on stdin's EOF (nothing to watch for a hang-up)
+    or draw into a file. Another driver named by TEXTUAL_DRIVER (textual-serve's web driver, on pipes) is
+    left to run."""
+    from textual import constants
+
+    if constants.DRIVER is not None:
+        return None
+    missing = not_terminals()
+    if not missing:
+        return None
+    named = (missing[0] + " is not one" if len(missing) == 1
+             else ", ".join(missing[:-1]) + f" and {missing[-1]} are not terminals")
+    return (f"the console needs a terminal: it reads stdin and draws on stdout and stderr, and here {named}. "
+            "From a script, use the commands instead: rearena trial, task, score, report, export or agent "
+            "(rearena --help lists them); rearena serve opens the console in a web browser.")
+
+
 def dead_fds(fds) -> list[int]:
     """Those of the descriptors whose other end is gone (a hung-up terminal, a pipe without reader)."""
     poller = select.poll()

@@ -81,7 +81,7 @@ async def test_missing_api_key_is_reported_and_nothing_starts(make_app, sqlite_s
     monkeypatch.delenv("REARENA_TEST_KEY", raising=False)
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:
-        await fill_agent_form(app, pilot, "http://127.0.0.1:9/v1", runs=1)
+        await fill_agent_form(app, pilot, "http://192.0.2.1:9/v1", runs=1)  # not this machine: a key is needed
         assert app.agent_handles == {}
         assert sqlite_store.trials() == []
         assert any("REARENA_TEST_KEY" in n.message for n in app._notifications)
