@@ -48,7 +48,7 @@ class HomeScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#environments", DataTable).add_columns("name", "title", "variants", "budget", "hardware")
+        self.query_one("#environments", DataTable).add_columns("name", "variants", "budget", "hardware", "title")  # the long title last
         self.query_one("#leaderboard", DataTable).add_columns("#", "participant", "score", "trial", "status")
         self.query_one("#trials", DataTable).add_columns(
             "id", "environment", "participant", "status", "best", "active")
@@ -64,8 +64,8 @@ class HomeScreen(Screen):
         envs.clear()
         for env in sorted(registry.environments.values(), key=lambda e: e.name):
             hw = f"{env.hardware.cpus} cpu, {env.hardware.memory_gb:g} GB" + (", GPU" if env.hardware.gpu else "")
-            envs.add_row(table_cell(env.name), table_cell(env.title), table_cell(", ".join(sorted(env.variants))),
-                         f"{env.budget_hours:g} h", hw, key=env.name)
+            envs.add_row(table_cell(env.name), table_cell(", ".join(sorted(env.variants))), f"{env.budget_hours:g} h",
+                         hw, table_cell(env.title), key=env.name)
         trials = self.query_one("#trials", DataTable)
         trials.clear()
         self._best = {}
