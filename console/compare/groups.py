@@ -2,9 +2,9 @@
 
 Left out of every comparison: trials that never ran (never started, ended before their clock started, or ended
 because their sandbox or workdir could not be made: infrastructure, not a 0 score), trials whose run failed (the
-model API, the agent harness or the agent's process: FAILURE_REASONS) before they made any progress (a model
-response, a tool call or a submission: they never got their chance either; re-run them), and by default trials that
-have not finished (running, or imported from an export made before they ended); see load_groups. A trial whose run
+model API, the agent harness or the agent's process: FAILURE_REASONS), or that were stopped by whoever ran them,
+before they made any progress (a model response, a tool call or a submission: they never got their chance either;
+re-run them), and by default trials that have not finished (running, or imported from an export made before they ended); see load_groups. A trial whose run
 failed after it made progress keeps the score it had reached (an agent that ran and did not improve scores 0), and
 its group says how many of its trials ended so (TrialCurve.failed_run).
 """
@@ -75,6 +75,12 @@ class TrialCurve:
         """Whether an agent's trial ended because its run failed (FAILURE_REASONS; a person's end reason is any text
         they chose); it is kept only if it made progress."""
         return self.trial.participant_kind == "agent" and self.trial.end_reason in FAILURE_REASONS
+
+    @property
+    def stopped_run(self) -> bool:
+        """Whether an agent's trial was stopped by whoever ran it (end reason "stopped": Ctrl-C, the console's quit);
+        like a failed run, it is kept only if it made progress, but its group does not count it as failed."""
+        return self.trial.participant_kind == "agent" and self.trial.end_reason == "stopped"
 
     @property
     def budget(self) -> float | None:
@@ -212,6 +218,11 @@ def load_groups(store, environment: str, variant: str | None = None, include_run
             # it never got its chance (a dead endpoint, a harness crash, a killed process): not a 0 score
             left_out.append(LeftOut(trial, f"{FAILURE_REASONS[trial.end_reason]} before any model response, tool "
                                            "call or submission: a failed run, not a 0 score; re-run it"))
+            continue
+        if curve.stopped_run and not made_progress(store, curve):
+            # stopped by whoever ran it (Ctrl-C, the console's quit) before the agent did anything: not its 0
+            left_out.append(LeftOut(trial, "stopped (stopped) before any model response, tool call or submission: "
+                                           "not a 0 score"))
             continue
         kept.append(curve)
     return group_trials(kept), left_out

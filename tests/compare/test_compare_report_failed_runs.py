@@ -159,3 +159,39 @@ def test_agents_killed_before_and_after_their_first_step(tmp_path):
     out = " ".join(report.stdout.split())
     assert "trial 1 (waiting): its agent's process died (agent_gone) before any model response" in out
     assert "1 of its 1 trial(s) ended because the run failed (1 agent_gone) after making progress" in out
+
+
+
+def test_an_agent_stopped_before_it_did_anything_is_left_out_and_one_stopped_later_is_kept(cli_store, registry,
+                                                                                          clock):
+    import threading
+
+    record_trial(cli_store, clock, "ada", scores=[(60, 0.8)])
+    service = TrialService(cli_store, registry)
+    stop = threading.Event()
+    stop.set()  # e.g. Ctrl-C as the run began
+    config = AgentConfig(model="stopped-early", base_url=DEAD_ENDPOINT, api_key="k", max_steps=5)
+    early = run_agent_trial(service, "sum_env:tiny", config, stop=stop)
+    assert early.end_reason == "stopped" and early.ended_at > early.started_at
+
+    later_stop = threading.Event()
+
+    def stop_after_the_first_tool(run):  # on_run: the run has started; stop it once it has done something
+        def watch():
+            while not later_stop.is_set():
+                if cli_store.events(run.trial_id, kinds=["tool_call"], limit=1):
+                    later_stop.set()
+                time.sleep(0.05)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+    server = ScriptedServer([call("shell", {"command": "sleep 0.5"})] * 20).start()
+    try:
+        config = AgentConfig(model="stopped-later", base_url=server.base_url, api_key="k", max_steps=50)
+        later = run_agent_trial(service, "sum_env:tiny", config, stop=later_stop, on_run=stop_after_the_first_tool)
+    finally:
+        server.close()
+    assert later.end_reason == "stopped"
+    groups, left_out = _groups(cli_store)
+    assert "stopped-early" not in groups and left_out[early.id].startswith("stopped (stopped) before any model")
+    assert later.id not in left_out and "stopped-later" in groups  # it ran: its 0 counts
