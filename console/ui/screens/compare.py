@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -62,11 +63,11 @@ class CompareScreen(Screen):
         groups, left_out = load_groups(self.app.store, self.environment, include_running=self.include_running)
         self.report = build_report(self.environment, groups, left_out=len(left_out))
         report = self.report
-        self.query_one("#compare-summary", Static).update(
+        self.query_one("#compare-summary", Static).update(Text(  # group labels hold "[digest]": not markup
             f"{self.environment}: {sum(g['n'] for g in report['groups'])} trials in {len(report['groups'])} "
-            f"groups; {report['left_out_trials']} not counted (never ran, or not ended"
-            f"{'' if self.include_running else ': press i to include running ones'}). "
-            f"score@k = expected best of k trials of budget T/k at equal total time T.")
+            f"groups; {report['left_out_trials']} not counted (never ran, a run that failed or was stopped before "
+            f"it did anything, or not ended{'' if self.include_running else ': press i to include running ones'}). "
+            f"score@k = expected best of k trials of budget T/k at equal total time T.{_failed_note(report)}"))
         table = self.query_one("#groups", DataTable)
         table.clear()
         for g in report["groups"]:
@@ -103,3 +104,10 @@ class CompareScreen(Screen):
         plt.plot([0, budget], [1.0, 1.0], color="green", label="reference = 1")
         plt.plot([0, budget], [0.0, 0.0], color="red", label="start = 0")
         plot.refresh()
+
+
+def _failed_note(report) -> str:
+    """" N of a group's trials ended because the run failed after making progress (kept)", per group that has any."""
+    notes = [f"{g['label']}: {g['final']['failed_runs']} of {g['n']}" for g in report["groups"]
+             if g["final"].get("failed_runs")]
+    return f" Runs that failed after making progress (kept, score as reached): {'; '.join(notes)}." if notes else ""
