@@ -46,10 +46,11 @@ def test_a_closed_output_ends_the_command_quietly(tmp_path, trial, args):
 
 def test_a_broken_pipe_that_is_not_stdout_is_not_hidden(monkeypatch, capfd):
     import console.cli
+    import console.cli_env
 
     def broken(args):
         raise BrokenPipeError("a scorer's pipe")
 
-    monkeypatch.setattr(console.cli, "cmd_env", broken)  # another pipe breaks while stdout (a file here) is fine
+    monkeypatch.setattr(console.cli_env, "cmd_env", broken)  # another pipe breaks while stdout (a file here) is fine
     with pytest.raises(BrokenPipeError, match="scorer"):
         console.cli.main(["env", "list"])
