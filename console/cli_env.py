@@ -101,8 +101,11 @@ def _calibrate(console, args, registry) -> int:
     store = open_store(args)
     where = "in docker scoring containers" if args.sandbox == "docker" else "on this machine"
     console.print(f"calibrating {env.name}:{variant.name} ({args.runs} runs of each solution, {where})...")
+    from console.trials.per_machine import measuring
+
     try:
-        calibration, raws = calibrate(env, variant.name, runs=args.runs, sandbox=args.sandbox)
+        with measuring(store):  # one measurement at a time in this data folder (a trial's creation measures too)
+            calibration, raws = calibrate(env, variant.name, runs=args.runs, sandbox=args.sandbox)
     except CalibrationError as exc:
         console.print(Text.assemble(("calibration failed:", "red"), " ", plain(exc)))  # its text is not markup
         return 1

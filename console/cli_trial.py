@@ -123,7 +123,8 @@ def _dispatch(args, service, registry) -> int:
             raise UsageError(f"--budget: {exc}") from None
         if budget == 0:
             raise UsageError("--budget must be more than 0")
-        from console.trials.calibrations import PER_MACHINE_RUNS, needs_measurement, trial_calibration_line
+        from console.trials.calibrations import trial_calibration_line
+        from console.trials.per_machine import PER_MACHINE_RUNS, needs_measurement
 
         if needs_measurement(service.store, env, variant.name, args.sandbox):
             print(f"measuring this machine's calibration of {env.name}:{variant.name} first ({PER_MACHINE_RUNS} "

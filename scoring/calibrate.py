@@ -104,14 +104,11 @@ def _manifest_body(path: Path) -> bytes:
 SANDBOXES = ("local", "docker")  # where the scorings of a calibration run, as trials' sandboxes
 
 
-def _raw_scores(scorer, env: Environment, variant: str, folder: Path, runs: int, label: str) -> list[float]:
-    raws = []
-    for _ in range(runs):
-        result = scorer(env, variant, folder)
-        if not result.valid:
-            raise CalibrationError(f"the {label} solution of {env.name}:{variant} is invalid: {result.message}")
-        raws.append(result.raw)
-    return raws
+def _raw_score(scorer, env: Environment, variant: str, folder: Path, label: str) -> float:
+    result = scorer(env, variant, folder)
+    if not result.valid:
+        raise CalibrationError(f"the {label} solution of {env.name}:{variant} is invalid: {result.message}")
+    return result.raw
 
 
 def check_gap(env: Environment, starts: list[float], refs: list[float]) -> tuple[float, float]:
@@ -153,7 +150,7 @@ def _scorer_and_runtime(env: Environment, sandbox: str):
 
 
 def calibrate(env: Environment, variant: str, runs: int = 3, sandbox: str = "local") -> tuple[Calibration, dict]:
-    """Score the starting and reference solutions `runs` times each, in the sandbox's scorer (local: this
+    """Score the starting and reference solutions `runs` times each, alternately, in the sandbox's scorer (local: this
     machine's processes; docker: a scoring container of the environment's image); return the medians and all
     raws. CalibrationError when they cannot be measured or the reference does not clearly beat the start."""
     from environments.metr import MetrError
@@ -174,8 +171,10 @@ def calibrate(env: Environment, variant: str, runs: int = 3, sandbox: str = "loc
         except (OSError, MetrError) as exc:
             raise CalibrationError(f"cannot lay out the starting and reference solutions of {env.name}:{variant}: "
                                    f"{exc}") from None
-        starts = _raw_scores(scorer, env, variant, start_dir, runs, "starting")
-        refs = _raw_scores(scorer, env, variant, ref_dir, runs, "reference")
+        starts, refs = [], []
+        for _ in range(runs):  # alternately: load that comes and goes weighs on both solutions alike
+            starts.append(_raw_score(scorer, env, variant, start_dir, "starting"))
+            refs.append(_raw_score(scorer, env, variant, ref_dir, "reference"))
     start, ref = check_gap(env, starts, refs)
     info = hardware.describe()
     calibration = Calibration(

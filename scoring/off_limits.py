@@ -106,13 +106,18 @@ def triton_dirs() -> list[Path]:
     """The folders where Triton keeps this user's compiled kernels (with their source: the reference
     solution's, wherever the scorer or a benchmark compiled it), dumps and overrides: TRITON_CACHE_DIR,
     TRITON_DUMP_DIR, TRITON_OVERRIDE_DIR where set, and .triton in TRITON_HOME, HOME and the user's home
-    by the password database (the scorer's process runs with HOME a temp folder). A candidate compiles into
+    by the password database (and $SUDO_USER's, under sudo) (the scorer's process runs with HOME a temp folder). A candidate compiles into
     .triton in its own folder (scoring.candidate gives it HOME = its folder and none of these variables)."""
     homes = [os.environ.get("TRITON_HOME"), os.environ.get("HOME")]
     try:
         homes.append(pwd.getpwuid(os.getuid()).pw_dir)
     except KeyError:  # a uid without an entry (a container's): HOME is all there is
         pass
+    if os.environ.get("SUDO_USER"):  # root by sudo (confinement needs root): the invoking user's cache too
+        try:
+            homes.append(pwd.getpwnam(os.environ["SUDO_USER"]).pw_dir)
+        except KeyError:
+            pass
     folders = [os.environ.get(name) for name in TRITON_FOLDER_VARIABLES]
     folders += os.environ.get(TRITON_DIRS_VARIABLE, "").split(os.pathsep)
     folders += [os.path.join(home, ".triton") for home in homes if home]

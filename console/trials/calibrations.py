@@ -13,10 +13,7 @@ made, and kept in its settings (TRIAL_KEY): a calibration measured later, by any
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from environments.model import Calibration, Environment
 
@@ -94,70 +91,3 @@ def is_current(calibration: Calibration, digest: str) -> bool:
     """Whether a stored calibration timed what the digest names (an old row without digest never did)."""
     return bool(calibration.digest) and calibration.digest == digest
 
-
-PER_MACHINE_RUNS = 3  # scorings of each solution when a trial measures its machine's calibration
-LOCK_FILE = "calibrating.lock"  # in the data folder: one measurement at a time (two would time each other)
-
-
-def needs_measurement(store, env: Environment, variant: str, sandbox: str = "local") -> bool:
-    """Whether a trial made now would first measure this machine's calibration (measure_if_needed)."""
-    if not env.calibrate_per_machine or _missing_hardware(env):
-        return False
-    try:
-        runtime = runtime_of(env, sandbox)  # (docker: the image's id, from the daemon)
-    except Exception:  # no daemon, no image: the trial's creation says so itself
-        return False
-    return choose_calibration(store, env, variant, runtime).calibration.source != "measured"
-
-
-def measure_if_needed(store, env: Environment, variant: str, sandbox: str = "local") -> str:
-    """For an environment calibrated per machine ([calibration] per_machine), measure and store this machine's
-    calibration when no current one is stored: the starting and reference solutions, PER_MACHINE_RUNS
-    scorings each, in the sandbox's scorer, one measurement at a time per data folder. What happened in one
-    line ("" when nothing was needed); a measurement that fails leaves the manifest's default in use, and the
-    line says why."""
-    if not env.calibrate_per_machine:
-        return ""
-    missing = _missing_hardware(env)
-    if missing:
-        return f"calibration not measured on this machine ({missing}): the manifest's default is used"
-    from scoring.calibrate import CalibrationError, calibrate
-
-    with _measuring(store):
-        if not needs_measurement(store, env, variant, sandbox):  # measured meanwhile, by another process
-            return ""
-        try:
-            calibration, _ = calibrate(env, variant, runs=PER_MACHINE_RUNS, sandbox=sandbox)
-        except CalibrationError as exc:
-            return f"calibration could not be measured on this machine ({exc}); the manifest's default is used"
-        store.save_calibration(env.name, variant, calibration)
-    return (f"calibration measured on this machine: start {calibration.start:.4f}, reference "
-            f"{calibration.reference:.4f} ({PER_MACHINE_RUNS} scorings of each; {calibration.hardware})")
-
-
-@contextmanager
-def _measuring(store) -> Iterator[None]:
-    """Hold the data folder's calibration lock (waiting for another process's measurement to end)."""
-    import fcntl
-    import os
-
-    folder = Path(store.data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # (releases the lock)
-
-
-def _missing_hardware(env: Environment) -> str:
-    """What the environment needs to time its solutions and this machine lacks, in words ("" when nothing)."""
-    if not env.hardware.gpu:
-        return ""
-    from scoring.hardware import GPU_UNKNOWN, describe
-
-    gpus = describe().get("gpus")
-    if gpus is GPU_UNKNOWN:
-        return "its GPU could not be listed"
-    return "" if gpus else "no GPU"

@@ -43,7 +43,7 @@ def _measure_if_needed(service, trial: TrialRecord, env: Environment) -> None:
     """Measure this machine's calibration first where the environment is calibrated per machine and none is
     stored (console.trials.calibrations.measure_if_needed); what happened is an event of the trial. A failure
     is told there too: the trial is made all the same, on the manifest's calibration."""
-    from console.trials.calibrations import measure_if_needed
+    from console.trials.per_machine import measure_if_needed
 
     try:
         line = measure_if_needed(service.store, env, trial.variant, trial.sandbox)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from console.trials.calibrations import needs_measurement
+from console.trials.per_machine import needs_measurement
 from console.trials.service import TrialService
 from environments.registry import load_registry
 
@@ -117,3 +117,58 @@ def test_scoring_outside_trials_says_the_defaults_are_used_until_measured(tmp_pa
     assert run("env", "calibrate", "sum_env:tiny", "--runs", "1").returncode == 0
     after = run("score", "sum_env:tiny", str(candidate))
     assert after.returncode == 0 and "no calibration is measured here" not in after.stderr, after.stderr
+
+
+def test_a_failed_measurement_is_not_repeated_at_every_creation(sqlite_store, tmp_path, clock):
+    registry = load_registry([per_machine_env(tmp_path / "envs", reference=SLOW)])
+    service = TrialService(sqlite_store, registry, clock=clock)
+    env = registry.get("sum_env")
+    first = service.create("sum_env:tiny", "ada")
+    assert "could not be measured" in sqlite_store.events(first.id, kinds=["calibration_not_measured"])[0].data["note"]
+    assert not needs_measurement(sqlite_store, env, "tiny")  # failed within the day: not again
+    second = service.create("sum_env:tiny", "bob")
+    note = sqlite_store.events(second.id, kinds=["calibration_not_measured"])[0].data["note"]
+    assert "it failed at" in note and "rearena env calibrate sum_env:tiny" in note
+
+
+def test_the_two_solutions_are_scored_alternately(monkeypatch, tmp_path):
+    from scoring import calibrate as calibrate_module
+    from scoring.hardware import HOST
+
+    registry = load_registry([per_machine_env(tmp_path / "envs")])
+    order = []
+
+    def scorer(env, variant, folder):
+        from scoring.runner import score_candidate
+
+        order.append(folder.name)
+        return score_candidate(env, variant, folder)
+
+    monkeypatch.setattr(calibrate_module, "_scorer_and_runtime", lambda env, sandbox: (scorer, HOST))
+    calibrate_module.calibrate(registry.get("sum_env"), "tiny", runs=3)
+    assert order == ["start", "reference"] * 3
+
+
+def test_waiting_for_another_measurement_ends_when_the_console_quits(sqlite_store):
+    import threading
+
+    from console.trials.per_machine import measuring
+    from scoring.stopping import ScoringStopped, stop_all, stoppable
+
+    with measuring(sqlite_store):  # another measurement holds the lock
+        outcome = {}
+
+        def wait():
+            try:
+                with stoppable(), measuring(sqlite_store):
+                    outcome["got"] = True
+            except ScoringStopped:
+                outcome["stopped"] = True
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive() and not outcome  # it waits
+        stop_all()
+        waiter.join(5)
+    assert outcome == {"stopped": True}

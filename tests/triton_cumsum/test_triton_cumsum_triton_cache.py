@@ -142,3 +142,11 @@ def test_a_triton_cache_named_for_rearena_is_off_limits_through_the_runner(tmp_p
     result = score_candidate(env, "tiny", _candidate(tmp_path, READS.format(path=str(entry))), timeout_s=120)
     assert result.reason == "forbidden_access", result.message
     assert "READ" not in result.message
+
+
+def test_under_sudo_the_invoking_users_triton_folder_is_off_limits_too(monkeypatch):
+    """Confinement needs root, and sudo is the ordinary way to it: HOME is then root's, while the invoking user's
+    own ~/.triton (world-readable, as Triton makes it) may hold the reference's kernels."""
+    user = pwd.getpwuid(65534)  # "nobody": a user other than root that every system has
+    monkeypatch.setenv("SUDO_USER", user.pw_name)
+    assert os.path.realpath(os.path.join(user.pw_dir, ".triton")) in off_limits()

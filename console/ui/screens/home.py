@@ -137,7 +137,8 @@ class HomeScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="create")
     def _create_trial(self, request) -> None:
-        from console.trials.calibrations import needs_measurement
+        from console.trials.per_machine import needs_measurement
+        from scoring.stopping import stoppable
 
         try:
             env, variant = self.app.registry.resolve(request.spec)
@@ -146,8 +147,9 @@ class HomeScreen(Screen):
                     self.notify, f"Measuring this machine's calibration of {env.name}:{variant.name} first: the "
                     "starting and reference solutions are scored a few times, once per machine, before the clock "
                     "starts.", title="Calibrating", timeout=30)
-            trial = self.app.service.create(request.spec, request.participant, sandbox=request.sandbox,
-                                            start=request.start_now)
+            with stoppable():  # quitting asks first, then stops a calibration under way (nothing is stored)
+                trial = self.app.service.create(request.spec, request.participant, sandbox=request.sandbox,
+                                                start=request.start_now)
         except Exception as exc:
             self.app.call_from_thread(self.notify, f"Could not create the trial: {exc}", severity="error")
             return
