@@ -218,7 +218,8 @@ def _restore_signals(previous: dict) -> None:
 
 
 def failed_at_once(trial, run) -> bool:
-    """True when the trial ended in an error (api_error, agent_error) before its first model response."""
+    """True when the trial ended in an error (api_error, agent_error, sandbox_failed) before its first model
+    response."""
     from console.agents.loop import ERROR_REASONS
 
     return trial.end_reason in ERROR_REASONS and getattr(run, "steps", 0) == 0

@@ -33,7 +33,7 @@ PAUSE_POLL_S = 0.25  # how often a paused trial is checked for resumption
 CHARS_PER_TOKEN = 4  # the estimate of tokens where the endpoint sends no counts
 SCHEMA_CHARS = len(json.dumps(TOOL_SCHEMAS))
 LATE_TOOLS = ("score", "submit")  # run even in the turn that crossed the token or cost limit
-ERROR_REASONS = ("api_error", "agent_error")  # end reasons that mean the run failed rather than stopped at a limit
+ERROR_REASONS = ("api_error", "agent_error", "sandbox_failed")  # end reasons that mean the run failed rather than stopped at a limit
 
 
 @dataclass
@@ -143,7 +143,7 @@ class AgentRun:
         except SandboxStopped:
             raise AgentStop("stopped") from None
         except SandboxError as exc:
-            self._safe_record("agent_note", {"kind": "sandbox_failed", "error": str(exc)[:4000]})
+            self._safe_record("sandbox_failed", {"error": str(exc)[:4000]})
             raise AgentStop("sandbox_failed") from None
 
     def step(self) -> str | None:
