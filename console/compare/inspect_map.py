@@ -108,9 +108,17 @@ class _Builder:
                  for c in message.get("tool_calls") or []]  # fmt: skip
         usage = output.get("usage") or {}
         done, spent = self._completion(ev, at)
+        error = ev.get("error") or output.get("error")
+        content = text_of(message.get("content"))
+        if error and not content and not calls:  # a call that failed (Inspect logs each attempt): no reply, no progress
+            self.add(done, work + spent, "api_error", {
+                "step": self.step, "kind": "inspect", "status": None, "attempt": 1, "gave_up": False,
+                "message": str(error)[:4000], "source": "inspect",
+            })  # fmt: skip
+            return
         self.add(done, work + spent, "model_response", {
-            "step": self.step, "content": text_of(message.get("content")), "refusal": None, "tool_calls": calls,
-            "finish_reason": choice.get("stop_reason"), "error": ev.get("error") or output.get("error"),
+            "step": self.step, "content": content, "refusal": None, "tool_calls": calls,
+            "finish_reason": choice.get("stop_reason"), "error": error,
             "usage": {"prompt_tokens": usage.get("input_tokens", 0),
                       "completion_tokens": usage.get("output_tokens", 0), "total_tokens": usage.get("total_tokens", 0)},
         })  # fmt: skip
