@@ -77,3 +77,22 @@ async def test_what_was_typed_is_there_again_when_the_form_is_reopened(make_app,
         assert not isinstance(app.screen, NewAgentScreen)
         form = await open_form(app, pilot)
         assert values(form) == TYPED
+
+
+async def test_a_key_typed_where_its_variable_goes_is_never_shown_or_kept(make_app, monkeypatch):
+    key = "sk-proj-abcdef0123456789"
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        form = await fill(app, pilot, **{**TYPED, "api_key_env": key})
+        await pilot.click("#start")
+        await pilot.pause()
+        assert app.screen is form
+        assert not any(key in m for m in told(app)), told(app)
+        assert any("name of an environment variable" in m for m in told(app))
+        assert form.query_one("#api_key_env", Input).value == ""
+        form.query_one("#api_key_env", Input).value = key  # typed again, then the form is left
+        await pilot.press("escape")
+        await pilot.pause()
+        assert key not in str(app.agent_form)
+        form = await open_form(app, pilot)
+        assert form.query_one("#api_key_env", Input).value != key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from textual import on
@@ -14,6 +15,7 @@ from textual.widgets import Button, Input, Label, Select
 MAX_AGENT_RUNS = 64  # agent trials one form starts at once (RearenaApp.start_agents checks it too)
 API_KEY_LABEL = "Environment variable holding the API key"
 REMEMBERED = ("model", "base_url", "api_key_env", "budget", "runs")  # the inputs filled in again on reopening
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # what the key field takes (a key typed there is never kept)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class NewAgentScreen(ModalScreen[AgentRequest | None]):
             agent_config(request)
         except AgentFormError as exc:
             self.notify(str(exc), title="Cannot start the agent", severity="error", markup=False, timeout=20)
+            if exc.field == "api_key_env" and not VARIABLE_NAME.fullmatch(request.api_key_env):
+                self.query_one("#api_key_env", Input).value = ""  # perhaps a key: not shown again, not kept
             self.query_one(f"#{exc.field}", Input).focus()
             return
         self._remember()
@@ -106,7 +110,10 @@ class NewAgentScreen(ModalScreen[AgentRequest | None]):
     def _remember(self) -> None:
         """Keep what was typed for the next form (the app outlives this screen)."""
         if hasattr(self.app, "agent_form"):
-            self.app.agent_form = {field_id: self.query_one(f"#{field_id}", Input).value for field_id in REMEMBERED}
+            form = {field_id: self.query_one(f"#{field_id}", Input).value for field_id in REMEMBERED}
+            if not VARIABLE_NAME.fullmatch(form["api_key_env"].strip() or "OPENAI_API_KEY"):
+                form["api_key_env"] = ""  # not a variable's name (perhaps a key): never kept
+            self.app.agent_form = form
 
 
 class AgentFormError(ValueError):
@@ -126,6 +133,10 @@ def agent_config(request: AgentRequest):
         budget = parse_duration(request.budget) if request.budget else None
     except ValueError as exc:
         raise AgentFormError(f"Budget: {exc}.", "budget") from None
+    if not VARIABLE_NAME.fullmatch(request.api_key_env):  # never echoed: it may be the key itself
+        raise AgentFormError(f"\"{API_KEY_LABEL}\" takes the name of an environment variable (letters, digits, _), "
+                             "not the key itself; what was typed there is not kept. Put the key in a variable "
+                             "before starting rearena and type that variable's name.", "api_key_env")
     try:
         config = AgentConfig(model=request.model, base_url=request.base_url, api_key_env=request.api_key_env,
                              budget_s=budget)
