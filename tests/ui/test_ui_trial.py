@@ -208,7 +208,7 @@ async def test_shell_where_the_terminal_cannot_be_suspended_says_what_to_do(make
         assert isinstance(app.screen, TrialScreen)  # still running
         messages = [n.message for n in app._notifications]
         assert any(f"REARENA_TRIAL={trial.id}" in m for m in messages)
-        assert sqlite_store.trial(trial.id).started_at is not None  # opening the shell is a first action
+        assert sqlite_store.trial(trial.id).started_at is None  # nothing opened here: not a first action
 
 
 async def test_unknown_sandbox_is_reported_not_fatal(make_app, sqlite_store):

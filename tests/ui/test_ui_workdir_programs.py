@@ -58,16 +58,18 @@ async def test_shell_without_bash_is_named_and_the_clock_does_not_start(make_app
         assert sqlite_store.trial(trial.id).started_at is None
 
 
-async def test_an_installed_editor_where_suspending_is_impossible_still_starts_the_clock(make_app, sqlite_store,
-                                                                                        monkeypatch):
-    """README: the clock starts at the first action; opening the editor on the workdir is one (as the shell)."""
+async def test_where_the_console_cannot_suspend_the_editor_is_not_opened_and_the_clock_does_not_start(
+        make_app, sqlite_store, monkeypatch):
+    """In a browser (rearena serve) or headless, the console cannot hand its terminal to a program: pressing `e`
+    opens nothing, so it is not a first action (it used to start the clock and open nothing). A terminal's
+    console does start the clock when the editor opens (tests/ui/test_ui_real_terminal.py)."""
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.setenv("EDITOR", "true")
     app = make_app()
     async with app.run_test(size=(140, 45)) as pilot:
         trial = await press_on_new_trial(app, pilot, "e")
-        assert any("Cannot open the editor here" in m for m in told(app)), told(app)  # headless: no suspending
-        assert sqlite_store.trial(trial.id).started_at is not None
+        assert any("cannot open here" in m and f"REARENA_TRIAL={trial.id}" in m for m in told(app)), told(app)
+        assert sqlite_store.trial(trial.id).started_at is None
 
 
 def test_program_problem_finds_what_subprocess_would_run(tmp_path):

@@ -51,6 +51,12 @@ class TrialWorkdir:
                         f"cd {trial.workdir} && export REARENA_TRIAL={trial.id}",
                         title=f"Cannot open the {what}", severity="error", timeout=30, markup=False)
             return
+        driver = getattr(self.app, "_driver", None)
+        if driver is not None and not getattr(driver, "can_suspend", False):  # a browser (rearena serve), headless
+            self.notify(f"The {what} cannot open here (this console cannot hand its terminal over). In another "
+                        f"terminal: cd {trial.workdir} && export REARENA_TRIAL={trial.id}", title=f"No {what} here",
+                        severity="warning", timeout=20, markup=False)
+            return  # nothing opened: the clock does not start either
         if trial.started_at is None and not self._start_clock_for(what):  # opening it is a first action
             return
         failure: OSError | None = None
