@@ -10,7 +10,12 @@ returns within the deadline plus a short grace, whatever the command does.
 inside the container; this also works for tmpfs mounts, which `docker cp` cannot see.
 Archives that come out of a container are untrusted: fetch_folder hands the stream to
 scoring.tar_extract (only plain files, folders and relative symlinks that stay inside are
-extracted; the rest is named). A copy out stops (its tar killed) at its cap. A copy in can be
+extracted; the rest is named). The copy out reads as the participant what they can read now; entries
+they made unreadable (Permission denied: `chmod -R 644 ~/workdir`, a 000 folder) are taken from the last copy
+(`last_copy`, the host mirror) and named as kept, so nothing they had is lost: the scored copy is what they
+have now where readable and, for the rest, the last readable version, better than nothing (the container,
+the only other copy, is removed at the trial's end). A src that cannot be read, or whose own entries cannot,
+is not copied at all (ContainerError): the last copy stays whole. A copy out stops (its tar killed) at its cap. A copy in can be
 stopped (run_exec's `stop`). `tar_folder` / `write_tar` make the archives sent in.
 
 ContainerError and the error helpers live in scoring.container_errors, extract_untrusted in
@@ -37,7 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from scoring.container_errors import ContainerError, daemon_unreachable, describe_error, docker_errors
-from scoring.tar_extract import extract_untrusted, named_entry
+from scoring.tar_extract import Unreadable, extract_untrusted, unescape
 from scoring.tree_walk import FolderReader, LinkBudget, TreeRefused, kind, link_escapes, named
 
 DRAIN_GRACE_S = 2.5  # after a kill: how long to keep reading (dockerd waits 2 s for streams it cannot close)
@@ -332,16 +337,18 @@ SPARSE_NOTE = "sizes count each file at its full length: a sparse file counts at
 # what tar (with --ignore-failed-read) says of an entry it could not read, e.g.
 # "/bin/tar: workdir/x: Warning: Cannot open: Permission denied"
 UNREADABLE = re.compile(rb"^\S*tar: (.+): Warning: Cannot (\w+): (.+)$")
-MAX_UNREADABLE = 1000  # entries named; the rest counted
 
 
 def fetch_folder(api, container_id: str, src: str, dest: Path, *, max_bytes: int, user: str,
-                 timeout: float = 120.0) -> list[str]:
+                 timeout: float = 120.0, last_copy: Path | None = None) -> list[str]:
     """Copy src's contents out of the container into dest (a new folder); returns what it skipped, named.
 
     The tar runs as `user` (the participant, for a workdir): it reads nothing that user cannot, whatever
-    lies in src (a link to a root-only file, a file root left there); what it cannot read is left out and
-    named. It archives src by its name from its parent folder, so a src that was replaced by a symlink is
+    lies in src (a link to a root-only file, a file root left there); what it cannot read (Permission denied)
+    is taken from `last_copy` (the last copy of src taken, e.g. the host mirror: what the participant made
+    unreadable, e.g. `chmod -R 644`, is not lost), named as kept; where that has nothing, it is left out and
+    named. ContainerError (nothing copied: keep the last copy whole) when src itself, or its entries, cannot
+    be read. It archives src by its name from its parent folder, so a src that was replaced by a symlink is
     archived as that link and refused (ContainerError), never followed; hard links are archived as separate
     files. The tar is killed as soon as its stream passes max_bytes (or the timeout). The archive is
     untrusted (that user may have tampered with the tar): extract_untrusted."""
@@ -349,22 +356,16 @@ def fetch_folder(api, container_id: str, src: str, dest: Path, *, max_bytes: int
     spool = tempfile.SpooledTemporaryFile(max_size=64 << 20)
     pid: list[int] = []
     errors: list[bytes] = []
-    unreadable: list[str] = []
-    extra, src_unreadable = 0, ""  # unreadable entries past MAX_UNREADABLE; why src itself is one
+    unreadable = Unreadable(f"by {user}", last_copy)
     killers: list[threading.Thread] = []
 
     def stderr_line(line: bytes) -> None:
-        nonlocal extra, src_unreadable
         found = UNREADABLE.match(line)
         if line.startswith(TAR_PID) and not pid and line[len(TAR_PID):].strip().isdigit():
             pid.append(int(line[len(TAR_PID):]))
-        elif found and len(unreadable) >= MAX_UNREADABLE:
-            extra += 1
         elif found:
-            name, verb, why = (part.decode("utf-8", "replace") for part in found.groups())
-            src_unreadable = src_unreadable or (f"cannot {verb.lower()}: {why}" if name == where.name else "")
-            said = f"not readable by {user}" if why == "Permission denied" else "not copied"  # or gone meanwhile
-            unreadable.append(named_entry(name, f"{said}: cannot {verb.lower()}: {why}"))
+            name, verb, why = found.groups()
+            unreadable.add(unescape(name), verb.decode("utf-8", "replace"), why.decode("utf-8", "replace"))
         elif len(errors) < 50:
             errors.append(line)
 
@@ -376,7 +377,7 @@ def fetch_folder(api, container_id: str, src: str, dest: Path, *, max_bytes: int
 
     # --ignore-failed-read: an entry `user` cannot read is a warning (named above), not a failed copy
     argv = ["/bin/sh", "-c", TAR_SCRIPT, TAR, "-c", "--hard-dereference", "--ignore-failed-read",
-            "-C", str(where.parent), "--", where.name]
+            "--quoting-style=escape", "-C", str(where.parent), "--", where.name]
     try:
         outcome = run_exec(api, container_id, argv, user=user, timeout=timeout, on_stdout=spool.write,
                            on_stderr_line=stderr_line, on_limit=stop, flood_bytes=max_bytes)
@@ -389,14 +390,14 @@ def fetch_folder(api, container_id: str, src: str, dest: Path, *, max_bytes: int
                                  f"{SPARSE_NOTE}); not copied out")
         if outcome.timed_out:
             raise ContainerError(f"copying {src} out did not finish within {timeout:g} s; not copied out")
-        if src_unreadable:  # an archive without it would read as an empty folder
-            raise ContainerError(f"{src} is not readable by {user} ({src_unreadable}); not copied out")
+        if unreadable.src_problem:  # an archive without its entries would read as an empty folder
+            raise ContainerError(f"{src} is not readable by {user} ({unreadable.src_problem}); not copied out")
         if outcome.exit_code not in (0, 1):  # 1: a file changed while it was read
             said = b"\n".join(errors).decode("utf-8", "replace")[-2000:]
             raise ContainerError(f"copying {src} out failed (exit code {outcome.exit_code}): {said}")
         spool.seek(0)
         skipped = extract_untrusted(spool, Path(dest), top=where.name, what=src)
-    return unreadable + ([f"{extra} more entries (not readable by {user}, or gone)"] if extra else []) + skipped
+    return unreadable.keep(Path(dest), where.name) + skipped
 
 
 def _kill(api, container_id: str, pid: int, user: str) -> None:

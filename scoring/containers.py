@@ -333,14 +333,16 @@ def gpu_requests():
 
 def network_mode(hardware) -> str:
     """The container's network: none, unless the environment asks for one ($REARENA_DOCKER_NETWORK, "bridge"
-    by default). ContainerError when it asks and docker has no such network (a daemon started with
-    --bridge=none, as docker/start_dockerd.sh does by default, has no "bridge"): docker would start the
-    container without any network, and the environment would fail in ways that do not say why."""
+    by default: a network's name; container:NAME is refused). ContainerError when it asks and docker has no
+    such network (a daemon started with --bridge=none, as docker/start_dockerd.sh does by default, has no
+    "bridge"): docker would start the container without any network, and the environment would fail in ways
+    that do not say why."""
     if not hardware.network:
         return "none"
     wanted = os.environ.get("REARENA_DOCKER_NETWORK", "bridge").strip() or "bridge"
-    if wanted.startswith("container:"):
-        return wanted
+    if ":" in wanted:  # container:NAME (another's network stack: no hostname of its own, docker records its id)
+        raise ContainerError(f"REARENA_DOCKER_NETWORK={wanted!r} is not supported: set it to the name of a docker "
+                             f"network (docker network ls: bridge, host, or one made with docker network create)")
     try:
         found = any(net.name == wanted for net in client().networks.list(names=[wanted]))
     except ContainerError:

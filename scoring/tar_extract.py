@@ -5,11 +5,15 @@ that stay inside are written; nothing is written through a symlink, nothing land
 (absolute names, `..`, names outside the archive's one top folder). What is left out, and what this
 host cannot write (e.g. a path too long), is named with why (named_entry), never silently dropped.
 scoring.container_exec.fetch_folder feeds it the stream of a tar run in the container.
+
+`keep_last` puts back, from the last copy taken (the host mirror), entries the tar could not read now:
+what the participant made unreadable is not lost (the last readable version is kept, and named).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tarfile
 from pathlib import Path, PurePosixPath
@@ -109,3 +113,113 @@ def _extract_one(tar: tarfile.TarFile, member: tarfile.TarInfo, rel: PurePosixPa
     else:
         return "not a file, folder or symlink"
     return ""
+
+
+# GNU tar's "escape" quoting of names in its messages: \\ \n \t ... and \ooo for other bytes
+_ESCAPES = {b"\\": b"\\", b"n": b"\n", b"t": b"\t", b"r": b"\r", b"a": b"\a", b"b": b"\b", b"f": b"\f",
+            b"v": b"\v", b"?": b"?", b'"': b'"', b"'": b"'"}
+
+
+def unescape(name: bytes) -> str:
+    """A name as tar's messages quote it (--quoting-style=escape), as this host's path text."""
+    def one(found: re.Match) -> bytes:
+        code = found.group(1)
+        return bytes([int(code, 8) & 0xFF]) if code[:1].isdigit() else _ESCAPES.get(code, b"\\" + code)
+
+    return os.fsdecode(re.sub(rb"\\([0-7]{1,3}|.)", one, name, flags=re.S))
+
+
+def keep_last(last: Path, dest: Path, rel: PurePosixPath) -> bool:
+    """Put rel of the last copy (a folder extracted before, by extract_untrusted) in dest in place of what is
+    there (hard links, else copies; nobody writes into a copy's files); False when the last copy has nothing
+    there or it cannot be placed (no folder, or a symlink, above it in either)."""
+    if rel in (PurePosixPath("."), PurePosixPath("")):
+        return False
+    source, target = last.joinpath(*rel.parts), dest.joinpath(*rel.parts)
+    if not os.path.lexists(source) or _below_link(source, last) or not last.is_dir():
+        return False
+    if _below_link(target, dest) or not target.parent.is_dir():
+        return False
+    if target.is_symlink() or (os.path.lexists(target) and not target.is_dir()):
+        target.unlink()
+    elif target.is_dir():
+        shutil.rmtree(target)
+    if source.is_symlink():
+        os.symlink(os.readlink(source), target)
+    elif source.is_dir():
+        shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(source, target)
+    return True
+
+
+KEPT = "kept from the last copy: not readable now"
+MAX_NAMED = 1000  # entries named; the rest counted
+MAX_KEPT = 100_000  # entries to put back from the last copy; past it the whole copy is refused (the last kept)
+
+
+class Unreadable:
+    """What a tar in a container could not read (its warnings), and what the last copy gives back of it.
+
+    Only Permission denied is kept from the last copy ("cannot stat" an entry: its folder cannot be searched,
+    so that folder is what is unreadable); other reasons (gone meanwhile) are named only. src_problem says why
+    nothing should be copied: src itself, or its own entries, cannot be read (or too many entries)."""
+
+    def __init__(self, who: str, last_copy: Path | None):
+        self.who, self.last_copy = who, last_copy
+        self.src_problem = ""
+        self.named: list[str] = []
+        self.extra = 0  # entries past MAX_NAMED
+        self.denied: dict[PurePosixPath, str] = {}  # below src -> why it could not be read
+
+    def add(self, name: str, verb: str, why: str) -> None:
+        """One warning of tar: an entry (named as in the archive, src's name first) it could not read."""
+        verb = verb.lower()
+        if why != "Permission denied":  # e.g. gone meanwhile
+            self._name(name, f"not copied: cannot {verb}: {why}")
+            return
+        rel = PurePosixPath(*PurePosixPath(name).parts[1:])  # below src
+        rel = rel.parent if verb == "stat" else rel
+        if rel == PurePosixPath("."):
+            self.src_problem = self.src_problem or (f"cannot {verb}: {why}" if verb != "stat" else
+                                                    f"its entries cannot be read: cannot stat: {why}")
+        elif self.last_copy is None:
+            self._name(name, f"not readable {self.who}: cannot {verb}: {why}")
+        elif len(self.denied) >= MAX_KEPT:
+            self.src_problem = self.src_problem or f"more than {MAX_KEPT} entries cannot be read: {why}"
+        else:
+            self.denied.setdefault(rel, f"cannot {verb}: {why}")
+
+    def _name(self, name: str, why: str) -> None:
+        if len(self.named) >= MAX_NAMED:
+            self.extra += 1
+        else:
+            self.named.append(named_entry(name, why))
+
+    def keep(self, dest: Path, top: str) -> list[str]:
+        """Put the unreadable entries back into dest (extracted) from the last copy (keep_last; a folder's
+        whole once); returns everything not read now, named: those kept first."""
+        kept = []
+        for rel in sorted(self.denied, key=lambda path: path.parts):
+            if any(parent in self.denied for parent in rel.parents):
+                continue  # inside a folder kept whole
+            name, why = str(PurePosixPath(top, rel)), self.denied[rel]
+            try:
+                done = keep_last(self.last_copy, dest, rel)
+            except OSError as exc:
+                self._name(name, f"not readable {self.who}: {why}; its last copy could not be kept: "
+                                 f"{exc.strerror or exc}")
+                continue
+            if done:
+                kept.append(named_entry(name, f"{KEPT} {self.who}: {why}"))
+            else:
+                self._name(name, f"not readable {self.who}: {why}")
+        counted = [f"{self.extra} more entries (not readable {self.who}, or gone)"] if self.extra else []
+        return kept + self.named + counted
+
+
+def _link_or_copy(source, target) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:  # another file system, no hard links: a copy
+        shutil.copy2(source, target, follow_symlinks=False)

@@ -6,6 +6,13 @@ scorer file, reference solution, database or docker socket is inside. The host k
 mirror of the workdir in the trial's folder, refreshed by `pull_workdir` (at every
 snapshot; read in the container as the participant, never as root); a snapshot and the
 official scorer (scoring.docker_runner) read a private copy of it (console.sandbox.mirror).
+Nothing the participant had is lost by a pull: what they made unreadable to themselves
+(`chmod -R 644 ~/workdir`, a 000 folder) keeps its last readable copy from the mirror
+(named as kept, scoring.container_exec.fetch_folder), a workdir that cannot be read at all
+keeps the whole mirror, and a container not yet filled (just restarted: its tmpfs empty, or
+being filled: open_sandbox holds the mirror's lock meanwhile) is not copied out at all. So
+the scored copy is what the participant has now where they can read it, and the last
+readable version of the rest.
 
 Each exec runs a small bash wrapper (WRAP) that leads its own process group, so the
 group can be killed on a timeout or an output flood (by a second exec as the
@@ -29,6 +36,10 @@ from scoring import containers as dk
 from scoring.container_exec import ContainerError, fetch_folder, put_folder, run_exec
 
 STATE_DIR = f"{dk.HOME}/.rearena"  # the shell's rcfile, history and command log (the participant's own)
+# Written last when a container is filled with the workdir (console.sandbox.docker_trials): its tmpfs holds the
+# whole copy. FILLED as root in /tmp (sticky: the participant can neither remove nor replace it); MARKER, the
+# participant's own, is what containers filled before FILLED existed have.
+MARKER, FILLED = ".rearena/created", "/tmp/.rearena-filled"
 PID_MARK, EXIT_MARK = b"@@rearena-pid ", b"@@rearena-exit "
 # A helper exec (kill, probe) that a sandbox at its process limit refuses is tried again after this pause.
 EXEC_RETRY_S = 0.5
@@ -276,15 +287,32 @@ class DockerSandbox:
 
         put_folder(self.api, self.container.id, tar_folder(Path(src)), dest, user=dk.PARTICIPANT)
 
-    def copy_out(self, dest: Path, src: str = dk.WORKDIR) -> list[str]:
+    def copy_out(self, dest: Path, src: str = dk.WORKDIR, last_copy: Path | None = None) -> list[str]:
         """Copy a container folder's contents into a new host folder, read as the participant (nothing they
-        could not read comes out); returns what was unsafe to copy or not readable."""
+        could not read comes out; what they cannot read now is taken from last_copy, where given); returns
+        what was unsafe to copy, not readable, or kept from last_copy."""
         cap = int((self.limits["disk_gb"] or 64) * (1 << 30)) + (64 << 20)
-        return fetch_folder(self.api, self.container.id, src, Path(dest), max_bytes=cap, user=dk.PARTICIPANT)
+        return fetch_folder(self.api, self.container.id, src, Path(dest), max_bytes=cap, user=dk.PARTICIPANT,
+                            last_copy=last_copy)
+
+    def filled(self) -> bool:
+        """Whether the container holds the whole workdir copied in (its fill ended: FILLED, or MARKER)."""
+        script = f'[ -e {FILLED} ] && [ ! -O {FILLED} ] || [ -e {dk.HOME}/{MARKER} ]'  # FILLED: root's
+        return run_exec(self.api, self.container.id, ["/bin/sh", "-c", script], user=dk.PARTICIPANT,
+                        timeout=30).exit_code == 0
+
+    def require_filled(self) -> None:
+        """ContainerError when the container does not hold the whole workdir (restarted, not filled again)."""
+        if not self.filled():
+            raise ContainerError(f"the container {self.container.name} does not hold the whole workdir (it was "
+                                 "restarted, its files not copied in again): nothing copied out of it")
 
     def pull_workdir(self) -> list[str]:
         """Replace the host mirror of the workdir with the container's workdir (swapped by renames, under the
-        mirror's lock: console.sandbox.mirror); returns what was not copied, named, with why."""
+        mirror's lock: console.sandbox.mirror); what the participant cannot read now is kept from the mirror;
+        returns what was not copied or was kept, named, with why. ContainerError (the mirror kept) when the
+        container is not filled (open_sandbox fills under the mirror's lock: a pull waits for it) or its
+        workdir cannot be read."""
         import tempfile
 
         from console.sandbox.mirror import locked
@@ -294,7 +322,10 @@ class DockerSandbox:
         fresh = Path(tempfile.mkdtemp(prefix=".workdir-incoming-", dir=parent))
         old = None
         try:
-            skipped = self.copy_out(fresh)
+            with locked(self.workdir, exclusive=False):  # no fill meanwhile (it holds the lock exclusive), and the
+                self.require_filled()  # mirror, the last copy, stays as it is while it is read
+                skipped = self.copy_out(fresh, last_copy=self.workdir if self.workdir.is_dir() else None)
+                self.require_filled()  # not restarted (emptied) while it was copied
             with locked(self.workdir, exclusive=True):  # another process may be pulling or reading the mirror
                 old = Path(tempfile.mkdtemp(prefix=".workdir-previous-", dir=parent))
                 if self.workdir.exists():

@@ -4,7 +4,10 @@ A trial's container is named `rearena-<scope>-trial-<id>` (so two processes cann
 create it) and labelled rearena.kind=trial, rearena.trial=<id>, rearena.db=<scope> (a
 hash of the data folder that holds the database and workdirs) and rearena.workdir. On
 creation the host workdir is copied in; when a stopped container is started again its
-tmpfs is empty, so the host mirror (as of the last snapshot) is copied in again. Each time a
+tmpfs is empty, so the host mirror (as of the last snapshot) is copied in again. The fill holds the mirror's
+lock (console.sandbox.mirror) and marks the container filled last (console.sandbox.docker.FILLED): a pull
+waits for it, and never copies a container without the mark out (its half-filled workdir would replace the
+mirror, the only whole copy). Each time a
 container is used (created, found running, paused or stopped) its network is checked against its
 environment's before anything runs in it: a container made by hand, before the manifest changed or
 for another $REARENA_DOCKER_NETWORK is refused, not used. Opening can be stopped (`stop`): the image
@@ -20,13 +23,13 @@ import tarfile
 from pathlib import Path
 
 from console.sandbox.base import trial_dir_of
-from console.sandbox.docker import STATE_DIR, DockerSandbox
+from console.sandbox.docker import FILLED, MARKER, STATE_DIR, DockerSandbox
+from console.sandbox.mirror import locked
 from console.sandbox.rcfile import render_rcfile
 from console.store.errors import TrialNotFound
 from scoring import containers as dk
 from scoring.container_exec import ContainerError, add_bytes, put_folder, run_exec, tar_folder
 
-MARKER = ".rearena/created"
 TASK_STUB = (
     'task() { echo "rearena task is not available inside the docker sandbox (the score records are kept '
     'outside it). In the console: s score, u submit, p pause, r resume, n note, i instructions." >&2; return 1; }\n'
@@ -111,12 +114,11 @@ def _fill(sandbox: DockerSandbox, trial, stop=None) -> None:
         add_bytes(tar, ".rearena/rearena.bashrc", rc.encode())
         add_bytes(tar, MARKER, b"")
     put_folder(sandbox.api, sandbox.container.id, data.getvalue(), dk.HOME, user=dk.PARTICIPANT, stop=stop)
-
-
-def _filled(sandbox: DockerSandbox) -> bool:
-    outcome = run_exec(sandbox.api, sandbox.container.id, ["test", "-e", f"{dk.HOME}/{MARKER}"],
-                       user=dk.PARTICIPANT, timeout=30)
-    return outcome.exit_code == 0
+    outcome = run_exec(sandbox.api, sandbox.container.id, ["/bin/sh", "-c", f"rm -f {FILLED} && : > {FILLED}"],
+                       user="root", timeout=30)  # root's: the participant cannot remove it (pulls would stop)
+    if outcome.exit_code != 0:
+        raise ContainerError(f"marking the container of trial {trial.id} filled failed: "
+                             f"{outcome.stderr.decode('utf-8', 'replace')[-500:]}")
 
 
 def network_problem(container, hardware) -> str:
@@ -173,12 +175,14 @@ def open_sandbox(trial, data_dir, env=None, stop=None) -> DockerSandbox:
         container.reload()
         fresh = True
     sandbox = _sandbox(container, trial)
-    if fresh and not _filled(sandbox):
-        try:
-            _fill(sandbox, trial, stop)
-        except BaseException:  # stopped or failed: a container found running later is used as it stands (not
-            dk.remove_container(container)  # refilled), so a half-filled one must not stay; the host mirror is whole
-            raise
+    if fresh or not sandbox.filled():  # found running, not filled: restarted by hand (docker restart), emptied
+        with locked(Path(trial.workdir), exclusive=True):  # no pull copies a half-filled workdir out meanwhile
+            if not sandbox.filled():  # (another process may have filled it while this one waited)
+                try:
+                    _fill(sandbox, trial, stop)
+                except BaseException:  # stopped or failed: a half-filled container must not stay (a pull
+                    dk.remove_container(container)  # would refuse it; refilled, its leftovers would mix in); the
+                    raise  # host mirror is whole
     return sandbox
 
 

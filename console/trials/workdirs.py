@@ -60,7 +60,8 @@ def workdir_copy(service, trial: TrialRecord) -> Iterator[Path]:
         skipped = sync_workdir(trial, service.store.data_dir)
         if skipped:
             service._event(trial, "not_copied", {"count": len(skipped), "entries": skipped[:50], "note": (
-                "left out of the copy of the workdir taken from the sandbox: not in its snapshot nor scored")})
+                "entries of the workdir not read from the sandbox this time: those marked 'kept from the last "
+                "copy' are in the snapshot and scored as they were last read; the others are neither")})
     except SandboxError as exc:
         service._event(trial, "sandbox_error", {"error": str(exc)})
     with reading_copy(trial) as folder:
