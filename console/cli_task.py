@@ -112,16 +112,15 @@ def _final(trial, visible: bool) -> str:
     return "-" if trial.final_score is None else f"{trial.final_score:.3f}"
 
 
-def _scores_visible(service, trial) -> bool:
-    """Whether the trial's environment shows scores; False, with a warning, when it no longer loads."""
+def _warn_unloaded(service, trial) -> None:
+    """Warn when the trial's environment no longer loads (hidden.scores_visible then hides its scores)."""
     from environments.registry import UnknownEnvironment
 
     try:
-        return service.registry.get(trial.environment).scores_visible
+        service.registry.get(trial.environment)
     except UnknownEnvironment as exc:
         print(f"rearena: warning: trial {trial.id}'s environment did not load ({exc}); its scores are not shown",
               file=sys.stderr)
-        return False
 
 
 def run_trial_command(command: str, args, service, trial_id: int) -> int:
@@ -141,22 +140,21 @@ def run_trial_command(command: str, args, service, trial_id: int) -> int:
 def _run_trial_command(command: str, args, service, trial_id: int) -> int:
     from console.cli_trial import _confirm, _status_dict, _submission_dict
     from console.render import print_task_status
+    from console.trials.hidden import blank_hidden, scores_visible
 
     if command == "note":
         note_text(args.text)  # a usage error before anything is read or ended
     trial = service.store.trial(trial_id)
     if command in ("score", "submit", "instructions"):  # these need the environment; the rest do without
-        visible = service.registry.get(trial.environment).scores_visible
+        service.registry.get(trial.environment)
     else:
-        visible = _scores_visible(service, trial)
+        _warn_unloaded(service, trial)
+    visible = scores_visible(service.registry, trial.environment)
     ended = _ended(service, trial_id, visible)
     if command == "status":
         status = service.status(trial_id)
         if getattr(args, "json", False):
-            data = _status_dict(status)
-            if not visible:
-                data["best"] = data["final_score"] = None
-            print(json.dumps(data, indent=2))
+            print(json.dumps(blank_hidden(_status_dict(status), visible), indent=2))
         else:
             print_task_status(status, service.store.submissions(trial_id), visible)
             from console.trials.calibrations import trial_calibration_line

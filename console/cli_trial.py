@@ -15,7 +15,9 @@ CLEANS_UP = ("start", "score", "submit", "end")
 NOTE_HELP = ("Add a note to a trial's record. A first word that is a number is the trial's id, as in the other "
              "trial commands: `rearena trial note 5 tried a prefix sum`. Without one, --trial ID or $REARENA_TRIAL "
              "names the trial. A note that starts with a number needs the trial named first: "
-             "`rearena trial note 5 3 runs failed` or `rearena trial note --trial 5 3 runs failed`.")
+             "`rearena trial note 5 3 runs failed` or `rearena trial note --trial 5 3 runs failed`. Inside a trial's "
+             "shell ($REARENA_TRIAL set) a leading number other than its trial is refused: name the trial with "
+             "--trial ID.")
 
 
 def add_trial_parser(sub) -> None:
@@ -74,13 +76,30 @@ def _note_target(args) -> int:
     words = list(args.text)
     if args.trial is None and words and words[0].strip().isascii() and words[0].strip().isdigit():
         try:
-            args.trial = parse_trial_id(words.pop(0))
+            leading = parse_trial_id(words[0])
         except argparse.ArgumentTypeError as exc:
             raise UsageError(str(exc)) from None
+        shell = _shell_trial()
+        if shell is not None and leading != shell:
+            # inside trial N's shell, `note 1 of 3 tests fail` is a note that starts with a number, not one for trial 1
+            raise UsageError(f"this is trial {shell}'s shell and the note starts with another number ({leading}): "
+                             f"name the trial with --trial ID (`rearena trial note --trial {shell} TEXT` notes this "
+                             f"trial, `--trial {leading} TEXT` trial {leading}); nothing was recorded")
+        args.trial = leading
+        words.pop(0)
     trial_id = _trial_id(args, "`rearena trial note ID TEXT`")
     args.text = words
     note_text(words, f"rearena trial note {trial_id} TEXT")
     return trial_id
+
+
+def _shell_trial() -> int | None:
+    """The trial of this shell ($REARENA_TRIAL), None outside a trial's shell."""
+    if not os.environ.get("REARENA_TRIAL", "").strip():
+        return None
+    from console.cli_task import task_trial_id
+
+    return task_trial_id()
 
 
 def cmd_trial(args) -> int:
@@ -150,22 +169,20 @@ def _dispatch(args, service, registry) -> int:
 
 
 def _list(args, service, registry) -> int:
-    """`trial list`: a hidden score is shown only where hidden.best_shown says so (never while the trial runs)."""
+    """`trial list`: a hidden score is shown only where console.trials.hidden says so (never while the trial runs)."""
+    from functools import partial
+
     from console.render import make_console, trials_table
-    from console.trials.hidden import best_shown, inside_trial, scores_visible
+    from console.trials.hidden import best_shown, blank_hidden, inside_trial, scores_visible
 
-    def shown(trial) -> bool:
-        return best_shown(trial, scores_visible(registry, trial.environment), participant=inside_trial())
-
+    visible, participant = partial(scores_visible, registry), inside_trial()
     rows = [service.status(t.id) for t in service.store.trials(environment=args.env)]
     if args.json:
-        data = [_status_dict(s) for s in rows]
-        for item, status in zip(data, rows):
-            if not shown(status.trial):
-                item["best"] = item["final_score"] = None
+        data = [blank_hidden(_status_dict(s), best_shown(s.trial, visible(s.trial.environment), participant))
+                for s in rows]  # fmt: skip
         print(json.dumps(data, indent=2))
     else:
-        make_console().print(trials_table(rows, shown))
+        make_console().print(trials_table(rows, visible, participant))
     return 0
 
 

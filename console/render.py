@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from console.trials.clock import format_duration
-from console.trials.hidden import participant_message
+from console.trials.hidden import HIDDEN_SCORES, best_shown, participant_message, shown_best
 
 
 # what must not reach a terminal as it is: C0 controls but tab and newline (ESC starts a terminal's
@@ -103,14 +103,15 @@ def environments_table(registry) -> Table:
     return table
 
 
-def trials_table(rows, shown) -> Table:
-    """Trials with participant, status, best score and active time; rows are TrialStatus, shown(trial) says
-    whether its score may be shown (console.trials.hidden.best_shown): "hidden" where not."""
+def trials_table(rows, visible, participant: bool = False) -> Table:
+    """Trials with participant, status, best score and active time; rows are TrialStatus, visible(environment)
+    says whether the environment shows scores: a score shows as console.trials.hidden rules, else "hidden"."""
     table = Table("id", "environment", "participant", "status", "active", "budget", "best", "subs")
     for st in rows:
         t = st.trial
         status = t.status + (f" ({st.pause.reason})" if st.pause else "") + (f" ({t.end_reason})" if t.end_reason else "")
-        best = _num(st.best if t.final_score is None else t.final_score, 3) if shown(t) else "hidden"
+        shows = visible(t.environment)
+        best = _num(shown_best(t, st.best, shows, participant), 3) if best_shown(t, shows, participant) else "hidden"
         table.add_row(str(t.id), plain(f"{t.environment}:{t.variant}"), plain(t.participant), plain(status),
                       format_duration(st.active_s), format_duration(t.budget_s), best, str(st.submissions))
     return table
@@ -134,8 +135,7 @@ def status_lines(status, visible: bool = True) -> list[str]:
     state = t.status + (f", paused: {status.pause.reason}" if status.pause else "")
     if t.end_reason:
         state += f" ({t.end_reason})"
-    best = t.final_score if t.final_score is not None else status.best
-    best_text = f"best score {_num(best, 3)}" if visible else "scores are hidden in this environment;"
+    best_text = f"best score {_num(shown_best(t, status.best, True), 3)}" if visible else f"{HIDDEN_SCORES};"
     return [
         printable(f"trial {t.id}: {t.environment}:{t.variant}, {t.participant} — {state}"),
         f"active {format_duration(status.active_s)} of {format_duration(t.budget_s)}, "

@@ -121,6 +121,15 @@ def _extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
                for p, q in zip(old["pauses"], new["pauses"]))  # fmt: skip
 
 
+def _comparable(canonical: dict[str, Any]) -> dict[str, Any]:
+    """Canonical content without the notes added after the trial's end (`after_end`): annotations, made here on an
+    import or there after an export, that are not the trial's records (one would make every later import of the
+    trial a conflict)."""
+    events = [e for e in canonical["events"]
+              if not (e["kind"] == "note" and isinstance(e["data"], dict) and e["data"].get("after_end"))]
+    return {**canonical, "events": events}
+
+
 def decide(reader, content: dict[str, Any], exported_at: float | None = None) -> tuple[str, int | None]:
     """What importing a file's (checked) content into the database that `reader` reads does: (NEW, None), (SAME,
     id) when the database holds it already, (REPLACE, id) when the file continues the import of an earlier export
@@ -130,7 +139,7 @@ def decide(reader, content: dict[str, Any], exported_at: float | None = None) ->
     `reader` is a Store, or one reading inside the import's write transaction (Store.reading_through). The database
     holds text cleaned, so the file's content is compared cleaned."""
     cleaned = clean_content(content)
-    mine = canonical_content(original_content(cleaned))
+    mine = _comparable(canonical_content(original_content(cleaned)))
     t, who = cleaned["trial"], cleaned["participant"]
     conflict = None
     for trial in reader.trials(environment=t["environment"]):
@@ -141,7 +150,7 @@ def decide(reader, content: dict[str, Any], exported_at: float | None = None) ->
         if reader.participant_by_id(trial.participant_id).model != who["model"]:
             continue
         stored = trial_content(reader, trial.id)
-        theirs = canonical_content(original_content(stored))
+        theirs = _comparable(canonical_content(original_content(stored)))
         if theirs == mine and is_inert(stored) and t["status"] != "ended":
             # the same records, caught before the trial ended: the later export holds the more active time
             later = inert_end(content, exported_at) > stored["trial"]["ended_at"]

@@ -48,6 +48,7 @@ def cmd_report(args) -> int:
     from console.compare.groups import load_groups
     from console.compare.report import build_report, csv_paths, render_text, write_csv
     from console.trials.clock import parse_duration
+    from console.trials.hidden import participant_refusal, scores_visible
 
     name, _, variant = args.spec.partition(":")
     try:
@@ -68,9 +69,14 @@ def cmd_report(args) -> int:
     known = set(registry.names()) | set(store.environments_with_trials())
     if name not in known:
         raise UsageError(f"unknown environment {name!r}; choices: {', '.join(sorted(known)) or '(none)'}")
+    visible = scores_visible(registry, name)
+    refusal = participant_refusal(visible, f"a report of {name}")
+    if refusal:  # a report is made of the trials' scores
+        raise UsageError(refusal)
     if variant:
         _check_variant(store, registry, name, variant)
-    groups, left_out = load_groups(store, name, variant or None, include_running=args.include_running)
+    groups, left_out = load_groups(store, name, variant or None, include_running=args.include_running,
+                                   visible=visible)
     report = build_report(name, groups, total, variant=variant or None, left_out=left_out)
     out = sys.stderr if args.json else sys.stdout
     if args.json:
@@ -123,17 +129,26 @@ def _check_variant(store, registry, name: str, variant: str) -> None:
 
 def cmd_export(args) -> int:
     """`rearena export TRIAL FILE`."""
-    from console.cli import UsageError, open_store
+    from console.cli import UsageError, load_registry, open_store
     from console.compare.bundle import export_trial
     from console.store.errors import StoreError
     from console.trials.clock import format_duration
+    from console.trials.hidden import participant_refusal, scores_visible
+    from console.trials.service import TrialService
 
     store = open_store(args)
+    registry = load_registry()
     try:
         trial = store.trial(args.trial_id)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+    refusal = participant_refusal(scores_visible(registry, trial.environment), f"exporting trial {trial.id}")
+    if refusal:  # the file holds every submission's scores
+        raise UsageError(refusal)
     check_writable(args.file)
+    # the trial as it is now: one whose budget, backstop or agent's process is gone ends (at its last event, for a
+    # dead agent) before it is written, not exported as running with the time since counted as active
+    trial = TrialService(store, registry).status(args.trial_id).trial
     result = export_trial(store, args.trial_id, args.file)
     c = result.counts
     print(f"exported trial {args.trial_id} to {result.path}: {c['events']} events, {c['submissions']} submissions, "

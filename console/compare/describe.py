@@ -7,6 +7,7 @@ from typing import Any
 
 from console.store.records import EventRecord, PauseRecord, SubmissionRecord
 from console.trials.clock import format_duration
+from console.trials.hidden import HIDDEN_MESSAGE
 
 MAX_BODY = 20_000  # characters of a body; the rest is elided
 
@@ -136,12 +137,31 @@ _KINDS = {
 }
 
 
-def describe(item: Any) -> tuple[str, str]:
-    """(title, body) for an event, a submission, a pause, or a timeline Item holding one of them."""
+def _hidden(item: Any) -> tuple[str, str] | None:
+    """(title, body) of a scoring or an end whose scores are hidden (console.trials.hidden): the verdict only, and
+    an invalid submission's message; None for any other item."""
+    if isinstance(item, EventRecord) and isinstance(item.data, dict) and item.kind in ("score", "ended"):
+        d = item.data
+        if item.kind == "ended":
+            return f"trial ended ({d.get('reason', '?')})", "final score hidden"
+        valid, reason, final, message = d.get("valid"), d.get("reason", ""), bool(d.get("final")), d.get("message")
+    elif isinstance(item, SubmissionRecord):
+        valid, reason, final, message = item.valid, item.reason, item.final, item.message
+    else:
+        return None
+    verdict = "valid (score hidden)" if valid else f"INVALID ({reason or 'no reason'})"
+    return ("final score: " if final else "score: ") + verdict, HIDDEN_MESSAGE if valid else str(message or "")
+
+
+def describe(item: Any, hidden: bool = False) -> tuple[str, str]:
+    """(title, body) for an event, a submission, a pause, or a timeline Item holding one of them; `hidden`: the
+    trial's scores are hidden (console.trials.hidden), so a scoring shows its verdict only."""
     from console.compare.timeline import Item
 
     if isinstance(item, Item):
         item = item.event or item.submission or item.pause
+    if hidden and (shown := _hidden(item)) is not None:
+        return shown[0], _cap(shown[1])
     if isinstance(item, EventRecord):
         data = item.data if isinstance(item.data, dict) else {"data": item.data}
         render = _KINDS.get(item.kind)

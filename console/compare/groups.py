@@ -4,9 +4,10 @@ Left out of every comparison: trials that never ran (never started, ended before
 because their sandbox or workdir could not be made: infrastructure, not a 0 score), trials whose run failed (the
 model API, the agent harness or the agent's process: FAILURE_REASONS), or that were stopped by whoever ran them,
 before they made any progress (a model response, a tool call or a submission: they never got their chance either;
-re-run them), and by default trials that have not finished (running, or imported from an export made before they ended); see load_groups. A trial whose run
-failed after it made progress keeps the score it had reached (an agent that ran and did not improve scores 0), and
-its group says how many of its trials ended so (TrialCurve.failed_run).
+re-run them), by default trials that have not finished (running, or imported from an export made before they ended),
+and trials whose scores are hidden (a running trial of an environment that hides scores); see load_groups. A trial
+whose run failed after it made progress keeps the score it had reached (an agent that ran and did not improve
+scores 0), and its group says how many of its trials ended so (TrialCurve.failed_run).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from console.compare.bundle_identity import UNFINISHED_REASON
 from console.store.records import ParticipantRecord, SubmissionRecord, TrialRecord
 from console.trials.clock import active_seconds
+from console.trials.hidden import hidden_why
 from console.trials.curves import best_so_far
 
 AGENT_SETTINGS_KEY = "agent"  # where an agent trial keeps its configuration (console.agents.runner)
@@ -197,15 +199,17 @@ def made_progress(store, curve: TrialCurve) -> bool:
     return bool(curve.submissions) or bool(store.events(curve.trial.id, kinds=PROGRESS_KINDS, limit=1))
 
 
-def load_groups(store, environment: str, variant: str | None = None, include_running: bool = False
-                ) -> tuple[list[Group], list[LeftOut]]:  # fmt: skip
-    """(groups of the environment's trials, the trials left out with why): see the module's docstring."""
+def load_groups(store, environment: str, variant: str | None = None, include_running: bool = False,
+                visible: bool = True, participant: bool = False) -> tuple[list[Group], list[LeftOut]]:
+    """(groups of the environment's trials, the trials left out with why): see the module's docstring. visible:
+    the environment shows scores; where not, a trial whose scores console.trials.hidden hides (a running one, or
+    any for a `participant`, inside a trial's shell) is left out too."""
     people = {p.id: p for p in store.participants()}
     kept, left_out = [], []
     for trial in store.trials(environment=environment):
         if variant is not None and trial.variant != variant:
             continue
-        why = why_left_out(trial, include_running)
+        why = why_left_out(trial, include_running) or hidden_why(trial, visible, participant)
         if why is not None:
             left_out.append(LeftOut(trial, why))
             continue

@@ -27,7 +27,9 @@ RULES = {
     "left_out": "trials that never ran (never started, ended before their clock started, sandbox or workdir "
                 "failures) are left out everywhere, as are agent trials whose run failed (api_error, agent_error, "
                 "agent_gone; Inspect: error) or that were stopped (stopped) before any model response, tool call "
-                "or submission: not a 0 score; so are trials not finished, unless --include-running",
+                "or submission: not a 0 score; so are trials not finished, unless --include-running, and even "
+                "then a running trial of an environment that hides scores (its environment hides scores while "
+                "it runs)",
     "failed_runs": "an agent trial whose run failed after it made progress keeps the score it had reached (an "
                    "agent that ran and did not improve scores 0); failed_runs says how many of a group's did",
     "spread": "sd: standard deviation of the best of k over all k-subsets (for k = 1: of the trials' "

@@ -66,3 +66,31 @@ def shown_best(trial, best: float | None, visible: bool, participant: bool = Fal
     if not best_shown(trial, visible, participant):
         return None
     return trial.final_score if trial.final_score is not None else best
+
+
+RUNNING_HIDDEN = "its environment hides scores while it runs"
+PARTICIPANT_HIDDEN = "its environment hides scores inside a trial's shell"
+
+
+def hidden_why(trial, visible: bool, participant: bool = False) -> str | None:
+    """Why a comparison or a replay (`rearena report`, the compare and replay screens) may not use the trial's
+    scores, as best_shown rules; None where it may."""
+    if best_shown(trial, visible, participant):
+        return None
+    return RUNNING_HIDDEN if trial.status != "ended" else PARTICIPANT_HIDDEN
+
+
+def blank_hidden(data: dict, shown: bool) -> dict:
+    """A trial's status as JSON-ready data (`best`, `final_score`) with its scores blanked where they are not
+    shown."""
+    if not shown:
+        data["best"] = data["final_score"] = None
+    return data
+
+
+def participant_refusal(visible: bool, what: str) -> str | None:
+    """Why a command that would show an environment's scores (an export, a report) is refused here: inside a
+    trial's shell where the environment hides scores; None where it may run."""
+    if visible or not inside_trial():
+        return None
+    return f"{what} is not done inside a trial's shell: {HIDDEN_SCORES} (run it outside a trial's shell)"

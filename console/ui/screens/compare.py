@@ -59,14 +59,19 @@ class CompareScreen(Screen):
         """Recompute the report from the store."""
         from console.compare.groups import load_groups
         from console.compare.report import build_report, cells_at
+        from console.trials.hidden import inside_trial, scores_visible
 
-        groups, left_out = load_groups(self.app.store, self.environment, include_running=self.include_running)
+        # a running trial whose environment hides scores is left out (console.trials.hidden)
+        groups, left_out = load_groups(self.app.store, self.environment, include_running=self.include_running,
+                                       visible=scores_visible(self.app.registry, self.environment),
+                                       participant=inside_trial())
         self.report = build_report(self.environment, groups, left_out=len(left_out))
         report = self.report
         self.query_one("#compare-summary", Static).update(Text(  # group labels hold "[digest]": not markup
             f"{self.environment}: {sum(g['n'] for g in report['groups'])} trials in {len(report['groups'])} "
             f"groups; {report['left_out_trials']} not counted (never ran, a run that failed or was stopped before "
-            f"it did anything, or not ended{'' if self.include_running else ': press i to include running ones'}). "
+            f"it did anything, not ended{'' if self.include_running else ': press i to include running ones'}, or "
+            f"its scores are hidden while it runs). "
             f"score@k = expected best of k trials of budget T/k at equal total time T.{_failed_note(report)}"))
         table = self.query_one("#groups", DataTable)
         table.clear()

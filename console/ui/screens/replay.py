@@ -42,13 +42,20 @@ class ReplayScreen(Screen):
         self.playing = False
         self.frame_seconds = frame_seconds
         self._last_frame = time.monotonic()
+        self.hidden: list[bool] = [False] * len(self.timelines)
 
     def compose(self) -> ComposeResult:
+        from console.trials.hidden import hidden_why, inside_trial, scores_visible
+
+        # a trial whose scores console.trials.hidden hides (running, of an environment that hides scores): its
+        # best so far reads "hidden", its curve is not drawn and its scorings show their verdicts only
+        self.hidden = [hidden_why(tl.trial, scores_visible(self.app.registry, tl.trial.environment),
+                                  inside_trial()) is not None for tl in self.timelines]  # fmt: skip
         yield Header(icon="≡")
         yield Static("", id="replay-status")
         with Horizontal(id="replay-sides"):
             for i, timeline in enumerate(self.timelines):
-                yield ReplaySide(timeline, id=f"side-{i}")
+                yield ReplaySide(timeline, self.hidden[i], id=f"side-{i}")
         yield ReplayPlot(self._curves(), self.duration, self.axis, id="replay-plot")
         yield Footer()
 
@@ -65,7 +72,8 @@ class ReplayScreen(Screen):
         return max(tl.duration(self.axis) for tl in self.timelines)
 
     def _curves(self):
-        return [(f"{tl.trial.id} {tl.trial.participant}", tl.score_curve(self.axis)) for tl in self.timelines]
+        return [(f"{tl.trial.id} {tl.trial.participant}" + (" (hidden)" if hidden else ""),
+                 [] if hidden else tl.score_curve(self.axis)) for tl, hidden in zip(self.timelines, self.hidden)]
 
     def seek(self, t: float) -> None:
         """Move both sides to time t on the current axis and redraw."""
@@ -73,7 +81,7 @@ class ReplayScreen(Screen):
         for i, timeline in enumerate(self.timelines):
             self.query_one(f"#side-{i}", ReplaySide).show(timeline.seek(self.t, self.axis), self.axis)
         self.query_one(ReplayPlot).move_cursor(self.t)
-        best = " · ".join(self._best(tl) for tl in self.timelines)
+        best = " · ".join("hidden" if hidden else self._best(tl) for tl, hidden in zip(self.timelines, self.hidden))
         state = "▶ playing" if self.playing else "⏸ paused"
         self.query_one("#replay-status", Static).update(
             f"{state} · {self.speed}× · {self.axis} {format_duration(self.t)} of {format_duration(self.duration)}"

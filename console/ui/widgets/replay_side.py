@@ -25,9 +25,10 @@ class ReplaySide(Vertical):
     ReplaySide #diff-box { height: 1fr; border-top: solid $primary-darken-2; }
     """
 
-    def __init__(self, timeline, **kwargs):
+    def __init__(self, timeline, hidden: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.timeline = timeline
+        self.hidden = hidden  # the trial's scores are hidden (console.trials.hidden): scorings show verdicts only
         self.index = -2  # nothing shown yet
         self._diffs: dict[int, str] = {}
 
@@ -52,7 +53,7 @@ class ReplaySide(Vertical):
         if index < 0:
             title, body, when = "not started yet", "", "-"
         else:
-            title, body = describe(self.timeline[index])
+            title, body = describe(self.timeline[index], self.hidden)
             when = format_duration(self.timeline.time_of(index, axis))
         self.query_one(".position", Static).update(f"event {max(index + 1, 0)} of {total} · {axis} {when}")
         self.query_one(".event-title", Static).update(plain(title))
