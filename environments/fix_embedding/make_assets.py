@@ -8,11 +8,12 @@
 3. Corrupts the big model's token embedding (rows permuted, each row rescaled, plus noise) and
    saves the result; the intact big weights are never written anywhere.
 The big model's training (its initialisation and its batch order) and the corruption each take a
-secret seed (secrets.randbits(63)) that lives only in this process: never printed, written or
+secret seed (secrets.randbits(128)) that lives only in this process: never printed, written or
 committed. With a public training seed, rerunning this recipe on train.bin would give the intact
 model and its embedding; with a public corruption seed, the corruption could be recomputed and
-inverted. big_corrupted.pt therefore differs at every run, and the calibration must be measured
-again after one.
+inverted. Both seeds feed numpy's PCG64, never a torch generator: torch keeps only the low 32 bits
+of a seed, and 2**32 corruption seeds can be tried one by one offline (see secret_generator()).
+big_corrupted.pt therefore differs at every run, and the calibration must be measured again after one.
 Prints each model's loss on fresh text from the source (positions >= 2) before and after.
 
 train.bin and small.pt are bit-for-bit repeatable on one machine, not across CPUs: the shipped
@@ -59,10 +60,52 @@ def model_module():
     return module
 
 
-def train(m, model, data: np.ndarray, steps: int, seed: int, lr: float = 3e-3) -> None:
-    """AdamW with a linear warm-up and cosine decay, batch 32 x CONTEXT."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+def secret_generator(seed: int) -> np.random.Generator:
+    """numpy's PCG64 seeded with every bit of seed (make_assets gives it 128 secret bits).
+
+    Not torch.Generator().manual_seed / torch.manual_seed: they keep only the seed's low 32 bits,
+    and until 2026-11-25 the corruption came from such a generator, so each of the 2**32 candidate
+    seeds could be tested alone (its noise correlates with the shipped embedding) in about 60
+    core-hours, after which the corruption inverted exactly.
+    """
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+def init_weights(model: torch.nn.Module, rng: np.random.Generator) -> None:
+    """Every parameter drawn anew from rng, from torch's default initialisation of its module."""
+    done: set[int] = set()
+
+    def fill(param: torch.Tensor, values) -> None:
+        with torch.no_grad():
+            param.copy_(torch.tensor(np.broadcast_to(values, param.shape), dtype=param.dtype))
+        done.add(id(param))
+
+    def linear_uniform(param: torch.Tensor, fan_in: int) -> None:  # kaiming_uniform_(a=sqrt(5)) and its bias
+        bound = 1 / np.sqrt(fan_in)
+        fill(param, rng.uniform(-bound, bound, param.shape))
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.MultiheadAttention):  # its out_proj's bias is zeroed, unlike a Linear's
+            w = module.in_proj_weight
+            fill(w, rng.uniform(-1, 1, w.shape) * np.sqrt(6 / sum(w.shape)))  # xavier_uniform_
+            fill(module.in_proj_bias, 0.0)
+            linear_uniform(module.out_proj.weight, module.out_proj.in_features)
+            fill(module.out_proj.bias, 0.0)
+        elif isinstance(module, torch.nn.Linear) and id(module.weight) not in done:
+            linear_uniform(module.weight, module.in_features)
+            if module.bias is not None:
+                linear_uniform(module.bias, module.in_features)
+        elif isinstance(module, torch.nn.Embedding):
+            fill(module.weight, rng.standard_normal(module.weight.shape))
+        elif isinstance(module, torch.nn.LayerNorm):
+            fill(module.weight, 1.0)
+            fill(module.bias, 0.0)
+    missed = [name for name, p in model.named_parameters() if id(p) not in done]
+    assert not missed, f"init_weights does not know how to draw {missed}"
+
+
+def train(m, model, data: np.ndarray, steps: int, rng: np.random.Generator, lr: float = 3e-3) -> None:
+    """AdamW with a linear warm-up and cosine decay, batch 32 x CONTEXT, batches drawn from rng."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + np.cos(np.pi * s / steps)))
@@ -88,13 +131,15 @@ def eval_loss(model, seed: int = 99, n_seqs: int = 256) -> float:
 def corrupt(weight: torch.Tensor, seed: int) -> torch.Tensor:
     """Rows permuted, each rescaled by a factor in [0.3, 3], plus Gaussian noise of the rows' scale.
 
-    The seed must be secret: whoever knows it can regenerate the permutation, scales and noise and
-    undo them exactly (the noise is fitted back by least squares), with no training at all.
+    The seed must be secret, and all of its bits used (secret_generator): whoever knows it can
+    regenerate the permutation, scales and noise and undo them exactly (the noise is fitted back by
+    least squares), with no training at all.
     """
-    g = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(weight.shape[0], generator=g)
-    scale = torch.exp(torch.empty(weight.shape[0], 1).uniform_(np.log(0.3), np.log(3.0), generator=g))
-    noise = torch.randn(weight.shape, generator=g) * weight.std()
+    rng = secret_generator(seed)
+    n = weight.shape[0]
+    perm = torch.from_numpy(rng.permutation(n))
+    scale = torch.from_numpy(np.exp(rng.uniform(np.log(0.3), np.log(3.0), (n, 1)))).to(weight.dtype)
+    noise = torch.from_numpy(rng.standard_normal(tuple(weight.shape))).to(weight.dtype) * weight.std()
     return (weight[perm] * scale + noise).contiguous()
 
 
@@ -112,20 +157,20 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(SMALL_SEED)
         small = m.small_model()
         print("small model:")
-        train(m, small, data, SMALL_STEPS, seed=SMALL_SEED, lr=SMALL_LR)
+        train(m, small, data, SMALL_STEPS, np.random.default_rng(SMALL_SEED), lr=SMALL_LR)
         print(f"  eval loss {eval_loss(small):.4f}")
         torch.save(small.state_dict(), STARTING / "small.pt")
 
     # Never print, log or store this seed: with it, the recipe reproduces the intact big model.
-    training_seed = secrets.randbits(63)
-    torch.manual_seed(training_seed)  # the initial weights
+    rng = secret_generator(secrets.randbits(128))
     big = m.big_model()
+    init_weights(big, rng)  # the initial weights, not from torch's generator (32 bits of seed)
     print("big model:")
-    train(m, big, data, BIG_STEPS, seed=training_seed, lr=BIG_LR)  # the batch order
+    train(m, big, data, BIG_STEPS, rng, lr=BIG_LR)  # the batch order
     print(f"  eval loss {eval_loss(big):.4f} (intact)")
     state = {k: v.clone() for k, v in big.state_dict().items()}
     # Never print, log or store this seed (see corrupt()).
-    state["tok_emb.weight"] = corrupt(state["tok_emb.weight"], secrets.randbits(63))
+    state["tok_emb.weight"] = corrupt(state["tok_emb.weight"], secrets.randbits(128))
     big.load_state_dict(state)
     print(f"  eval loss {eval_loss(big):.4f} (corrupted)")
     torch.save(state, STARTING / "big_corrupted.pt")

@@ -49,5 +49,5 @@ def test_make_assets_draws_the_corruption_seed_at_random_and_keeps_it():
     """No fixed seed reaches corrupt(): it is drawn by `secrets` and never printed or written."""
     source = (ENVIRONMENTS / NAME / "make_assets.py").read_text()
     calls = re.findall(r"corrupt\((.+)\)\n", source)
-    assert calls == ['state["tok_emb.weight"], secrets.randbits(63)'], calls
+    assert calls == ['state["tok_emb.weight"], secrets.randbits(128)'], calls
     assert "CORRUPTION_SEED" not in source
