@@ -55,3 +55,25 @@ def registry():
     from environments.registry import load_registry
 
     return load_registry([REPO / "environments", TEST_ENV_ROOT])
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Run `rearena ARGS...` in this process on a data folder of its own; (exit status, stdout, stderr)."""
+    from console.cli import main
+
+    monkeypatch.setenv("REARENA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("REARENA_ENVIRONMENTS", str(TEST_ENV_ROOT))
+    monkeypatch.delenv("REARENA_DB", raising=False)
+    monkeypatch.delenv("REARENA_TRIAL", raising=False)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors and --help
+            code = exc.code
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

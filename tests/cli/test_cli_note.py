@@ -5,29 +5,6 @@ The real command line (console.cli.main, in this process) on a real SQLite file.
 
 import pytest
 
-from console.cli import main
-from testpaths import TEST_ENV_ROOT
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """Run `rearena ARGS...` in this process on a data folder of its own; (exit status, stdout, stderr)."""
-    monkeypatch.setenv("REARENA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("REARENA_ENVIRONMENTS", str(TEST_ENV_ROOT))
-    monkeypatch.delenv("REARENA_DB", raising=False)
-    monkeypatch.delenv("REARENA_TRIAL", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main(list(args))
-        except SystemExit as exc:  # argparse's usage errors and --help
-            code = exc.code
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
-
 
 @pytest.fixture
 def two_trials(cli) -> tuple[int, int]:

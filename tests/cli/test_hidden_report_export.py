@@ -9,33 +9,12 @@ import json
 
 import pytest
 
-from console.cli import load_registry, main
+from console.cli import load_registry
 from console.store.db import open_store
 from console.trials.service import TrialService
 from scoring.result import ScoreResult
-from testpaths import TEST_ENV_ROOT
 
 RUNNING_HIDDEN = "its environment hides scores while it runs"  # console.trials.hidden.RUNNING_HIDDEN
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """Run `rearena ARGS...` in this process on a data folder of its own; (exit status, stdout, stderr)."""
-    monkeypatch.setenv("REARENA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("REARENA_ENVIRONMENTS", str(TEST_ENV_ROOT))
-    monkeypatch.delenv("REARENA_DB", raising=False)
-    monkeypatch.delenv("REARENA_TRIAL", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = exc.code
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 @pytest.fixture
