@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from console.trials.clock import format_duration
-from console.trials.hidden import HIDDEN_SCORES, best_shown, participant_message, shown_best
+from console.trials.hidden import HIDDEN_SCORES, best_cell, participant_message, shown_best
 
 
 # what must not reach a terminal as it is: C0 controls but tab and newline (ESC starts a terminal's
@@ -110,8 +110,7 @@ def trials_table(rows, visible, participant: bool = False) -> Table:
     for st in rows:
         t = st.trial
         status = t.status + (f" ({st.pause.reason})" if st.pause else "") + (f" ({t.end_reason})" if t.end_reason else "")
-        shows = visible(t.environment)
-        best = _num(shown_best(t, st.best, shows, participant), 3) if best_shown(t, shows, participant) else "hidden"
+        best = best_cell(t, st.best, visible(t.environment), lambda value: _num(value, 3), participant)
         table.add_row(str(t.id), plain(f"{t.environment}:{t.variant}"), plain(t.participant), plain(status),
                       format_duration(st.active_s), format_duration(t.budget_s), best, str(st.submissions))
     return table

@@ -41,17 +41,17 @@ def fix_calibration_or_later(service, trial: TrialRecord, env: Environment) -> N
 
 def _measure_if_needed(service, trial: TrialRecord, env: Environment) -> None:
     """Measure this machine's calibration first where the environment is calibrated per machine and none is
-    stored (console.trials.calibrations.measure_if_needed); what happened is an event of the trial. A failure
+    stored (console.trials.per_machine.measure_if_needed); what happened is an event of the trial. A failure
     is told there too: the trial is made all the same, on the manifest's calibration."""
     from console.trials.per_machine import measure_if_needed
 
     try:
-        line = measure_if_needed(service.store, env, trial.variant, trial.sandbox)
+        stored, line = measure_if_needed(service.store, env, trial.variant, trial.sandbox)
     except Exception as exc:  # the trial must not be lost to a measurement's failure
-        line = f"calibration could not be measured on this machine ({type(exc).__name__}: {exc}); the manifest's default is used"
+        stored, line = False, (f"calibration could not be measured on this machine ({type(exc).__name__}: {exc}); "
+                               "the manifest's default is used")
     if line:
-        kind = "calibration_measured" if line.startswith("calibration measured") else "calibration_not_measured"
-        service._event(trial, kind, {"note": line[:2000]})
+        service._event(trial, "calibration_measured" if stored else "calibration_not_measured", {"note": line[:2000]})
 
 
 def fix_calibration(service, trial: TrialRecord, env: Environment, when: str) -> Calibration:

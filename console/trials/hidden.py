@@ -68,6 +68,11 @@ def shown_best(trial, best: float | None, visible: bool, participant: bool = Fal
     return trial.final_score if trial.final_score is not None else best
 
 
+def best_cell(trial, best: float | None, visible: bool, fmt, participant: bool = False) -> str:
+    """A list's cell for the trial's score: shown_best formatted by `fmt`, or "hidden" where best_shown says so."""
+    return fmt(shown_best(trial, best, visible, participant)) if best_shown(trial, visible, participant) else "hidden"
+
+
 RUNNING_HIDDEN = "its environment hides scores while it runs"
 PARTICIPANT_HIDDEN = "its environment hides scores inside a trial's shell"
 

@@ -34,49 +34,55 @@ def needs_measurement(store, env: Environment, variant: str, sandbox: str = "loc
     if not env.calibrate_per_machine or _missing_hardware(env):
         return False
     try:
-        runtime = runtime_of(env, sandbox)  # (docker: the image's id, from the daemon)
-        if choose_calibration(store, env, variant, runtime).calibration.source == "measured":
-            return False
-        return _recent_failure(store, env, variant, runtime) is None
+        return _unmeasured(store, env, variant, runtime_of(env, sandbox))  # (docker: the image's id, from the daemon)
     except Exception:  # no daemon, no image: the trial's creation says so itself
         return False
 
 
-def measure_if_needed(store, env: Environment, variant: str, sandbox: str = "local") -> str:
+def _unmeasured(store, env: Environment, variant: str, runtime: str) -> bool:
+    """No current calibration stored for the runtime, and no failed measurement of it within RETRY_AFTER_S."""
+    if choose_calibration(store, env, variant, runtime).calibration.source == "measured":
+        return False
+    return _recent_failure(store, env, variant, runtime) is None
+
+
+def measure_if_needed(store, env: Environment, variant: str, sandbox: str = "local") -> tuple[bool, str]:
     """For an environment calibrated per machine, measure and store this machine's calibration when no current
-    one is stored (see the module's docstring). What happened in one line ("" when nothing was needed); a
-    measurement that fails or is stopped leaves the manifest's default in use, and the line says why."""
+    one is stored (see the module's docstring). (whether one was stored, what happened in one line: "" when
+    nothing was needed); a measurement that fails or is stopped leaves the manifest's default in use, and the
+    line says why."""
     if not env.calibrate_per_machine:
-        return ""
+        return False, ""
     missing = _missing_hardware(env)
     if missing:
-        return f"calibration not measured on this machine ({missing}): the manifest's default is used"
+        return False, f"calibration not measured on this machine ({missing}): the manifest's default is used"
     from scoring.calibrate import CalibrationError, calibrate
     from scoring.stopping import ScoringStopped
 
     runtime = runtime_of(env, sandbox)
     failed = _recent_failure(store, env, variant, runtime)
     if failed is not None:
-        return (f"calibration not measured on this machine: it failed at {failed['at']} ({failed['why']}); tried "
-                f"again a day later, or now with `rearena env calibrate {env.name}:{variant}`; the manifest's "
-                "default is used")
+        return False, (f"calibration not measured on this machine: it failed at {failed['at']} ({failed['why']}); "
+                       f"tried again a day later, or now with `rearena env calibrate {env.name}:{variant}`; the "
+                       "manifest's default is used")
     try:
         with measuring(store):
-            if not needs_measurement(store, env, variant, sandbox):  # measured meanwhile, by another process
-                return ""
+            if not _unmeasured(store, env, variant, runtime):  # measured (or failed) meanwhile, by another process
+                return False, ""
             busy = sum(1 for t in store.trials() if t.status == "running" and t.started_at is not None)
             calibration, raws = calibrate(env, variant, runs=PER_MACHINE_RUNS, sandbox=sandbox)
             store.save_calibration(env.name, variant, calibration)
     except ScoringStopped:
-        return "calibration measurement stopped (the console quit); nothing stored: the manifest's default is used"
+        return False, ("calibration measurement stopped (the console quit); nothing stored: the manifest's default "
+                       "is used")
     except CalibrationError as exc:
         _note_failure(store, env, variant, runtime, str(exc))
-        return f"calibration could not be measured on this machine ({exc}); the manifest's default is used"
+        return False, f"calibration could not be measured on this machine ({exc}); the manifest's default is used"
     runs = "; ".join(f"{name} runs {', '.join(f'{r:.4f}' for r in raws[key])}"
                      for name, key in (("start", "start_raws"), ("reference", "reference_raws")))
     others = f"; {busy} other trial(s) were running meanwhile" if busy else ""
-    return (f"calibration measured on this machine: start {calibration.start:.4f}, reference "
-            f"{calibration.reference:.4f} ({runs}; {calibration.hardware}{others})")
+    return True, (f"calibration measured on this machine: start {calibration.start:.4f}, reference "
+                  f"{calibration.reference:.4f} ({runs}; {calibration.hardware}{others})")
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 from console.render import plain, table_cell
 from console.trials.clock import format_duration
 from console.trials.curves import leaderboard
-from console.trials.hidden import best_shown, scores_visible, shown_best
+from console.trials.hidden import best_cell, scores_visible
 
 
 def _score(value) -> str:
@@ -76,9 +76,7 @@ class HomeScreen(Screen):
             if status.trial.end_reason:
                 state += f" ({status.trial.end_reason})"
             # a hidden score while the trial runs: its participant may be looking at this screen
-            visible = scores_visible(registry, trial.environment)
-            shown = shown_best(status.trial, status.best, visible)
-            best = _score(shown) if best_shown(status.trial, visible) else "hidden"
+            best = best_cell(status.trial, status.best, scores_visible(registry, trial.environment), _score)
             # participants' names and pauses' reasons are anyone's text: plain, never markup
             trials.add_row(str(trial.id), table_cell(f"{trial.environment}:{trial.variant}"),
                            table_cell(trial.participant), table_cell(state),
