@@ -4,56 +4,35 @@ environment; an invalid one still says what was wrong."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from testpaths import REPO, TEST_ENV_ROOT
+from test_score_hidden import hidden_env_root, rearena
 
 HIDDEN = "score recorded; scores are hidden in this environment"
 
 
 @pytest.fixture
-def envs(tmp_path) -> Path:
-    """A root holding hidden_sum: sum_env with visible = false."""
-    root = tmp_path / "envs"
-    shutil.copytree(TEST_ENV_ROOT / "sum_env", root / "hidden_sum", ignore=shutil.ignore_patterns("__pycache__"))
-    manifest = root / "hidden_sum" / "environment.toml"
-    manifest.write_text(manifest.read_text().replace('name = "sum_env"', 'name = "hidden_sum"')
-                        .replace("visible = true", "visible = false"))
-    return root
+def hidden_envs(tmp_path) -> Path:
+    return hidden_env_root(tmp_path)
 
 
-def rearena(tmp_path, envs, *args, trial=None):
-    env = dict(os.environ, REARENA_DATA_DIR=str(tmp_path / "data"), REARENA_ENVIRONMENTS=str(envs))
-    env.pop("REARENA_TRIAL", None)
-    env.pop("REARENA_DB", None)
-    if trial is not None:
-        env["REARENA_TRIAL"] = str(trial)
-    return subprocess.run([sys.executable, "-m", "console", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
-
-
-def test_task_score_and_score_record_say_a_hidden_scoring_alike(tmp_path, envs):
-    out = rearena(tmp_path, envs, "trial", "start", "hidden_sum:tiny", "--participant", "ada")
+def test_task_score_and_score_record_say_a_hidden_scoring_alike(tmp_path, hidden_envs):
+    out = rearena(tmp_path, hidden_envs, "trial", "start", "hidden_sum:tiny", "--participant", "ada")
     assert out.returncode == 0, out.stderr
     trial = out.stdout.split()[1].rstrip(":")
     workdir = next(line.split(": ", 1)[1] for line in out.stdout.splitlines() if line.startswith("workdir"))
 
-    out = rearena(tmp_path, envs, "task", "score", trial=trial)
+    out = rearena(tmp_path, hidden_envs, "task", "score", trial=trial)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [f"submission 1: valid; {HIDDEN}"]
-    out = rearena(tmp_path, envs, "score", "hidden_sum:tiny", workdir, "--record", trial, trial=trial)
+    out = rearena(tmp_path, hidden_envs, "score", "hidden_sum:tiny", workdir, "--record", trial, trial=trial)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [f"hidden_sum:tiny: valid; {HIDDEN}"]
 
     Path(workdir, "solution.py").write_text("def total(values):\n    return -1\n")
-    task = rearena(tmp_path, envs, "task", "score", trial=trial)
-    record = rearena(tmp_path, envs, "score", "hidden_sum:tiny", workdir, "--record", trial, trial=trial)
+    task = rearena(tmp_path, hidden_envs, "task", "score", trial=trial)
+    record = rearena(tmp_path, hidden_envs, "score", "hidden_sum:tiny", workdir, "--record", trial, trial=trial)
     assert task.returncode == record.returncode == 1
     (task_verdict, task_hidden), (record_verdict, record_hidden) = task.stdout.splitlines(), record.stdout.splitlines()
     assert task_verdict.startswith("submission 3: INVALID (wrong_answer) ") and task_hidden == HIDDEN

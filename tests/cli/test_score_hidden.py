@@ -18,6 +18,11 @@ from testpaths import REPO, TEST_ENV_ROOT
 @pytest.fixture
 def hidden_envs(tmp_path) -> Path:
     """A root holding hidden_sum: sum_env with visible = false (its message states the median time)."""
+    return hidden_env_root(tmp_path)
+
+
+def hidden_env_root(tmp_path) -> Path:
+    """Write, under tmp_path, a root holding hidden_sum: sum_env with visible = false; the root."""
     envs = tmp_path / "envs"
     shutil.copytree(TEST_ENV_ROOT / "sum_env", envs / "hidden_sum", ignore=shutil.ignore_patterns("__pycache__"))
     manifest = envs / "hidden_sum" / "environment.toml"
