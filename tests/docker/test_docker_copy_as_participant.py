@@ -21,7 +21,8 @@ def _as_root(sandbox, script: str) -> None:
     assert done.exit_code == 0, done.output
 
 
-def _files(folder) -> dict[str, bytes]:
+def files_in(folder) -> dict[str, bytes]:
+    """Every regular file below a folder (links left out), by its path relative to it: its bytes."""
     found = {}
     for parent, _, names in os.walk(folder):
         for name in names:
@@ -46,7 +47,7 @@ def test_what_only_root_can_read_never_comes_out_and_the_rest_does(docker_trial,
     scored = {}
 
     def scorer(env, variant, folder, calibration, intermediate=True):
-        scored.update(_files(folder))
+        scored.update(files_in(folder))
         return score_in_container(env, variant, folder, calibration, intermediate=intermediate)
 
     docker_service.scorer, docker_service._scorer_given = scorer, True
@@ -55,7 +56,7 @@ def test_what_only_root_can_read_never_comes_out_and_the_rest_does(docker_trial,
     assert b"# kept" in scored["solution.py"] and scored["d/own.txt"] == b"mine\n"  # the normal files came out
     assert not [name for name, data in scored.items() if secret.encode() in data or b"root:" in data], scored.keys()
     workdir = docker_service.store.trial(trial.id).workdir
-    assert not [name for name, data in _files(workdir).items() if secret.encode() in data]
+    assert not [name for name, data in files_in(workdir).items() if secret.encode() in data]
     assert not {"hard-link", "root-file", "root-dir/inside"} & set(docker_service.store.snapshot_manifest(sub.snapshot))
     noted = docker_service.store.events(trial.id, kinds=["not_copied"])[-1].data["entries"]
     for name in ("hard-link", "root-file", "root-dir"):

@@ -5,9 +5,9 @@ unreadable; the trial's end then snapshotted nothing and removed the container, 
 
 from __future__ import annotations
 
-import os
 
 import pytest
+from test_docker_copy_as_participant import files_in
 
 from console.sandbox import SandboxError, sync_workdir
 from scoring import containers as dk
@@ -22,16 +22,6 @@ def _run(sandbox, script: str) -> None:
     assert made.exit_code == 0, made.output
 
 
-def _files(folder) -> dict[str, bytes]:
-    found = {}
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(parent, name)
-            if not os.path.islink(path):
-                found[os.path.relpath(path, folder)] = open(path, "rb").read()
-    return found
-
-
 def test_a_workdir_listed_but_not_entered_keeps_its_last_copy_to_the_final_snapshot(docker_trial, docker_service):
     """The reviewer's reproduction: write work, pull, `chmod -R 644 ~/workdir`, pull again, end the trial."""
     trial, sandbox = docker_trial
@@ -44,7 +34,7 @@ def test_a_workdir_listed_but_not_entered_keeps_its_last_copy_to_the_final_snaps
     with pytest.raises(SandboxError, match="is not readable by participant .*its entries cannot be read"):
         sync_workdir(trial, data_dir)
     workdir = docker_service.store.trial(trial.id).workdir
-    assert b"# mine" in _files(workdir)["solution.py"] and _files(workdir)["d/e/f"] == b"deep\n"
+    assert b"# mine" in files_in(workdir)["solution.py"] and files_in(workdir)["d/e/f"] == b"deep\n"
     ended = docker_service.end(trial.id, "test")
     assert sandbox.container.id not in {c.id for c in dk.client().containers.list(all=True)}  # removed
     final = docker_service.store.events(trial.id, kinds=["ended"])[-1].data["snapshot"]
@@ -66,7 +56,7 @@ def test_entries_made_unreadable_keep_their_last_copy_and_the_rest_is_what_is_th
     for name, verb in (("d", "stat"), ("e", "open"), ("notes.txt", "open"), (ODD, "open")):
         assert f"workdir/{name} {kept} {verb}: Permission denied)" in skipped, skipped
     assert any(entry.startswith("workdir/gone.txt (not readable by participant") for entry in skipped), skipped
-    files = _files(docker_service.store.trial(trial.id).workdir)
+    files = files_in(docker_service.store.trial(trial.id).workdir)
     assert b"# now" in files["solution.py"]  # what is readable: as it is now
     assert files["d/own.txt"] == b"own\n" and files["e/sub.txt"] == b"sub\n"  # the last readable version
     assert files["notes.txt"] == b"old\n" and files[ODD] == b"odd" and "gone.txt" not in files
@@ -87,7 +77,7 @@ def test_a_restarted_container_not_filled_again_is_not_copied_over_the_mirror(do
     assert half.exit_code == 0, half.output
     with pytest.raises(SandboxError, match="does not hold the whole workdir"):
         sync_workdir(trial, data_dir)
-    files = _files(docker_service.store.trial(trial.id).workdir)
+    files = files_in(docker_service.store.trial(trial.id).workdir)
     assert b"# mine" in files["solution.py"] and files["extra.txt"] == b"kept\n"
 
 
@@ -116,4 +106,4 @@ def test_a_pull_waits_for_the_fill_and_a_removed_participant_marker_does_not_sto
     assert b"# mine" in again.read_file("solution.py")
     _run(again, "rm -rf ~/.rearena/created && echo later >> solution.py")  # the participant's own marker
     assert sync_workdir(trial, data_dir) == []
-    assert _files(docker_service.store.trial(trial.id).workdir)["solution.py"].endswith(b"later\n")
+    assert files_in(docker_service.store.trial(trial.id).workdir)["solution.py"].endswith(b"later\n")
