@@ -5,7 +5,6 @@ unreadable; the trial's end then snapshotted nothing and removed the container, 
 
 from __future__ import annotations
 
-
 import pytest
 from test_docker_copy_as_participant import files_in
 
